@@ -1,0 +1,1 @@
+"""orphanlake: Dagster code location, CLI and the lake's Python building blocks."""

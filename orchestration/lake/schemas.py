@@ -1,0 +1,94 @@
+"""The raw layer's contract: one Arrow schema per raw table.
+
+Ingest assets write exactly these columns (plus the lineage columns) so dbt's sources
+never depend on what happened to be in a batch.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+LINEAGE = [
+    pa.field("source_file", pa.string()),      # path relative to landing/
+    pa.field("source_sha256", pa.string()),
+    pa.field("batch_id", pa.string()),         # the landing batch folder name
+    pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
+]
+
+# One row per (sample, alt allele, gene) where the sample carries the allele. The VEP
+# CSQ entries of that allele are collapsed per gene to the most severe consequence.
+VARIANTS = pa.schema([
+    pa.field("patient_id", pa.string()),
+    pa.field("chrom", pa.string()),
+    pa.field("pos", pa.int64()),
+    pa.field("ref", pa.string()),
+    pa.field("alt", pa.string()),
+    pa.field("filter", pa.string()),            # PASS or the FILTER value
+    pa.field("qual", pa.float64()),
+    pa.field("genotype", pa.string()),          # e.g. 0/1, 1|1
+    pa.field("zygosity", pa.string()),          # het | hom_alt | hemi
+    pa.field("gene_symbol", pa.string()),
+    pa.field("gene_id", pa.string()),           # Ensembl gene id when VEP gives it
+    pa.field("consequence", pa.string()),       # most severe SO term for this gene
+    pa.field("impact", pa.string()),            # HIGH | MODERATE | LOW | MODIFIER
+    pa.field("allele_freq", pa.float64()),      # max of gnomADe_AF/gnomAD_AF/MAX_AF; null = unseen
+    pa.field("revel", pa.float64()),
+    pa.field("cadd_phred", pa.float64()),
+    *LINEAGE,
+])
+
+PATIENTS = pa.schema([
+    pa.field("patient_id", pa.string()),        # phenopacket subject.id (pseudonymous)
+    pa.field("phenopacket_id", pa.string()),
+    pa.field("sex", pa.string()),               # FEMALE | MALE | OTHER_SEX | UNKNOWN_SEX
+    pa.field("is_solved", pa.bool_()),          # carries a SOLVED interpretation
+    *LINEAGE,
+])
+
+# One row per phenotypic feature whose HPO id resolved against the loaded release.
+PHENOTYPES = pa.schema([
+    pa.field("patient_id", pa.string()),
+    pa.field("hpo_id", pa.string()),            # primary id in the loaded HPO release
+    pa.field("hpo_id_submitted", pa.string()),  # as written in the phenopacket
+    pa.field("term_resolution", pa.string()),   # primary | alt_id | replaced_by
+    pa.field("label", pa.string()),
+    pa.field("excluded", pa.bool_()),
+    *LINEAGE,
+])
+
+# Diagnoses from phenopacket diseases[] and interpretations[] (solved cases).
+DIAGNOSES = pa.schema([
+    pa.field("patient_id", pa.string()),
+    pa.field("disease_id", pa.string()),        # OMIM:xxxxxx / ORPHA:xxxx
+    pa.field("disease_label", pa.string()),
+    pa.field("gene_symbol", pa.string()),       # causal gene from the interpretation, if any
+    pa.field("progress_status", pa.string()),   # SOLVED | IN_PROGRESS | ... | null (diseases[] only)
+    *LINEAGE,
+])
+
+EXPRESSION = pa.schema([
+    pa.field("patient_id", pa.string()),
+    pa.field("gene_symbol", pa.string()),
+    pa.field("tpm", pa.float64()),
+    *LINEAGE,
+])
+
+# Everything refused at the door, at the smallest granularity that was wrong.
+QUARANTINE = pa.schema([
+    pa.field("domain", pa.string()),            # genomic | clinical | expression
+    pa.field("granularity", pa.string()),       # file | record | term | sample
+    pa.field("locator", pa.string()),           # line number, term id, sample id … or null
+    pa.field("reason", pa.string()),            # readable, names what was wrong
+    pa.field("original_path", pa.string()),     # the untouched landing file
+    pa.field("quarantine_copy", pa.string()),   # copy under quarantine/ (file granularity)
+    *LINEAGE,
+])
+
+RAW_SCHEMAS: dict[str, pa.Schema] = {
+    "variants": VARIANTS,
+    "patients": PATIENTS,
+    "phenotypes": PHENOTYPES,
+    "diagnoses": DIAGNOSES,
+    "expression": EXPRESSION,
+    "quarantine": QUARANTINE,
+}
