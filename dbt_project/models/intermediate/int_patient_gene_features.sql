@@ -1,0 +1,41 @@
+-- One row per candidate gene per patient with every kind of evidence side by side.
+-- Candidates: genes with a rare protein-altering or splice variant, or an expression outlier.
+with candidates as (
+    select patient_id, gene_symbol from {{ ref('int_variant_evidence') }} where var_n_candidate > 0
+    union
+    select patient_id, gene_symbol from {{ ref('int_expression_evidence') }} where expr_abs_z >= 3
+),
+pheno as (
+    select
+        *,
+        percent_rank() over (partition by patient_id order by pheno_score) as pheno_rank_pct
+    from {{ source('evidence', 'phenotype_evidence') }}
+),
+causal as (
+    select distinct patient_id, gene_symbol
+    from {{ ref('stg_diagnoses') }}
+    where progress_status = 'SOLVED' and gene_symbol is not null
+)
+select
+    c.patient_id,
+    c.gene_symbol,
+    p.is_solved as is_training,
+    case when p.is_solved then k.gene_symbol is not null end as is_causal,
+    coalesce(v.variant_score, 0) as variant_score,
+    v.dominant_score, v.recessive_score, v.known_modes,
+    v.var_max_pathogenicity, v.var_freq_score, coalesce(v.var_n_rare, 0) as var_n_rare,
+    coalesce(v.var_n_candidate, 0) as var_n_candidate,
+    coalesce(v.var_has_lof, 0) as var_has_lof, coalesce(v.var_biallelic, 0) as var_biallelic,
+    coalesce(v.var_moi_consistent, 0) as var_moi_consistent,
+    v.var_max_revel, v.var_max_cadd, v.candidate_variants,
+    coalesce(ph.pheno_score, 0) as pheno_score,
+    ph.pheno_gene_bma, ph.pheno_disease_bma, ph.best_disease_id,
+    coalesce(ph.pheno_excluded_penalty, 0) as pheno_excluded_penalty,
+    coalesce(ph.pheno_rank_pct, 0) as pheno_rank_pct,
+    e.expr_z, e.expr_abs_z, coalesce(e.expr_score, 0) as expr_score
+from candidates c
+join {{ ref('stg_patients') }} p using (patient_id)
+left join {{ ref('int_variant_evidence') }} v using (patient_id, gene_symbol)
+left join pheno ph using (patient_id, gene_symbol)
+left join {{ ref('int_expression_evidence') }} e using (patient_id, gene_symbol)
+left join causal k using (patient_id, gene_symbol)

@@ -1,0 +1,11 @@
+-- A patient may be re-submitted in a later batch: the newest file wins.
+select
+    patient_id,
+    phenopacket_id,
+    sex,
+    is_solved,
+    source_file,
+    batch_id,
+    ingested_at
+from {{ source('raw', 'patients') }}
+qualify row_number() over (partition by patient_id order by ingested_at desc, source_file desc) = 1

@@ -1,0 +1,45 @@
+"""Turn per-feature contributions into something a scientist can read."""
+
+from __future__ import annotations
+
+import polars as pl
+
+CONTRIB_PREFIX = "contrib_"
+
+
+def add_explanations(scored: pl.DataFrame, n_reasons: int = 3) -> pl.DataFrame:
+    """Pack ``contrib_*`` columns into a ``contributions`` struct and add ``top_reasons``:
+    the largest positive contributions as ``feature=value (+contribution)``."""
+    contrib_cols = [c for c in scored.columns if c.startswith(CONTRIB_PREFIX)]
+    if not contrib_cols:
+        return scored.with_columns(pl.lit(None, pl.String).alias("top_reasons"))
+    features = [c[len(CONTRIB_PREFIX):] for c in contrib_cols]
+    long = (
+        scored.select("patient_id", "gene_symbol", *contrib_cols)
+        .unpivot(index=["patient_id", "gene_symbol"], variable_name="feature",
+                 value_name="contribution")
+        .with_columns(pl.col("feature").str.strip_prefix(CONTRIB_PREFIX))
+        .filter((pl.col("feature") != "bias") & (pl.col("contribution") > 0))
+    )
+    values = (
+        scored.select("patient_id", "gene_symbol",
+                      *[pl.col(f).cast(pl.Float64) for f in features if f in scored.columns])
+        .unpivot(index=["patient_id", "gene_symbol"], variable_name="feature",
+                 value_name="value")
+    )
+    reasons = (
+        long.join(values, on=["patient_id", "gene_symbol", "feature"], how="left")
+        .sort("contribution", descending=True)
+        .group_by("patient_id", "gene_symbol", maintain_order=True)
+        .head(n_reasons)
+        .with_columns(pl.format("{}={} (+{})", "feature",
+                                pl.col("value").round(3).cast(pl.String).fill_null("NA"),
+                                pl.col("contribution").round(2)).alias("reason"))
+        .group_by("patient_id", "gene_symbol")
+        .agg(pl.col("reason").str.join("; ").alias("top_reasons"))
+    )
+    packed = scored.with_columns(
+        pl.struct([pl.col(c).alias(c[len(CONTRIB_PREFIX):]) for c in contrib_cols])
+        .alias("contributions")
+    )
+    return packed.join(reasons, on=["patient_id", "gene_symbol"], how="left")

@@ -1,0 +1,78 @@
+"""Ingest assets: landing files → raw Parquet with lineage; bad input → quarantine."""
+
+import dagster as dg
+import polars as pl
+
+from orchestration.ingest import runner
+from orchestration.lake.io import markdown_preview
+from orchestration.resources import LakeResource
+
+
+def _report(context, summary) -> dict:
+    for reason in summary.quarantine_reasons:
+        context.log.warning("quarantined: %s", reason)
+    return {
+        "files_seen": summary.files_seen,
+        "files_ingested": summary.files_ingested,
+        "files_unchanged": summary.files_skipped_unchanged,
+        "files_quarantined": summary.files_quarantined,
+        "records_quarantined": summary.records_quarantined,
+        "rows_written": dg.MetadataValue.json(dict(summary.rows_written)),
+        "quarantine_reasons": dg.MetadataValue.md(
+            "\n".join(f"- {r}" for r in summary.quarantine_reasons) or "none"),
+    }
+
+
+@dg.asset(group_name="genomic", kinds={"vcf", "parquet"})
+def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Variant calls from every new VEP-annotated VCF in landing/genomic/<batch>/, one
+    row per sample × allele × gene (most severe consequence), streamed to Parquet."""
+    return dg.MaterializeResult(metadata=_report(context, runner.ingest_genomic(lake.paths)))
+
+
+@dg.multi_asset(
+    group_name="clinical",
+    specs=[
+        dg.AssetSpec("raw_patients", kinds={"json", "parquet"},
+                     description="One row per phenopacket subject (pseudonymous)."),
+        dg.AssetSpec("raw_phenotypes", kinds={"json", "parquet"},
+                     description="HPO terms per patient, resolved to the loaded release."),
+        dg.AssetSpec("raw_diagnoses", kinds={"json", "parquet"},
+                     description="Diagnoses and causal genes from interpretations."),
+    ],
+)
+def raw_clinical(context: dg.AssetExecutionContext, lake: LakeResource):
+    """GA4GH Phenopackets from landing/clinical/<batch>/, validated against the schema,
+    checked for direct identifiers, HPO ids mapped to the loaded release."""
+    meta = _report(context, runner.ingest_clinical(lake.paths))
+    yield dg.MaterializeResult(asset_key="raw_patients", metadata=meta)
+    yield dg.MaterializeResult(asset_key="raw_phenotypes")
+    yield dg.MaterializeResult(asset_key="raw_diagnoses")
+
+
+@dg.asset(group_name="genomic", kinds={"tsv", "parquet"}, deps=["raw_patients", "raw_variants"])
+def raw_expression(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """RNA-seq TPM matrices from landing/expression/<batch>/ in long form; samples that
+    match no known patient are quarantined."""
+    return dg.MaterializeResult(metadata=_report(context, runner.ingest_expression(lake.paths)))
+
+
+@dg.asset(group_name="clinical", kinds={"parquet"},
+          deps=["raw_variants", "raw_patients", "raw_expression"])
+def raw_quarantine(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """What the ingest assets refused, by domain and granularity, with reasons. Originals
+    stay in landing/; file-level refusals are also copied to quarantine/."""
+    files = list(lake.paths.raw_table("quarantine").rglob("*.parquet"))
+    df = pl.read_parquet(files) if files else pl.DataFrame()
+    if df.height:
+        counts = df.group_by("domain", "granularity").len().sort("domain", "granularity")
+        preview = markdown_preview(df.select("domain", "granularity", "source_file",
+                                             "locator", "reason"), n=20)
+    else:
+        counts, preview = pl.DataFrame(), "nothing quarantined"
+    return dg.MaterializeResult(metadata={
+        "quarantined": df.height,
+        "by_domain": dg.MetadataValue.json(
+            {f"{r[0]}/{r[1]}": r[2] for r in counts.iter_rows()} if counts.height else {}),
+        "preview": dg.MetadataValue.md(preview),
+    })

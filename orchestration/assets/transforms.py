@@ -1,0 +1,69 @@
+"""dbt models as Dagster assets, in three steps around the Python evidence and model assets.
+
+staging → (phenotype evidence in Python) → intermediate → (ranking model in Python) →
+marts → the published read-only catalog.
+"""
+
+import os
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.lake.catalog import publish_catalog
+from orchestration.resources import LakeResource
+from orchestration.settings import DBT_PROJECT_DIR, lake_home
+
+# dbt reads every path from this variable; make sure the subprocess sees the lake in use.
+os.environ.setdefault("ORPHANLAKE_HOME", str(lake_home()))
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+def ensure_manifest() -> None:
+    """Outside ``dagster dev`` nothing parses dbt for us: do it once if the manifest is missing."""
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+
+
+ensure_manifest()
+
+
+class LakeDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props):
+        return "transforms" if dbt_resource_props["resource_type"] == "model" else None
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.merge_attributes(kinds={"duckdb", "parquet"}) if unique_id.startswith("model.") else spec
+
+
+def _dbt_step(select: str, name: str):
+    @dbt_assets(manifest=dbt_project.manifest_path, select=select, name=name,
+                project=dbt_project, dagster_dbt_translator=LakeDbtTranslator())
+    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+        os.environ["ORPHANLAKE_HOME"] = str(lake.paths.home)
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return _assets
+
+
+dbt_staging = _dbt_step("tag:staging", "dbt_staging")
+dbt_intermediate = _dbt_step("tag:intermediate", "dbt_intermediate")
+dbt_marts = _dbt_step("tag:marts", "dbt_marts")
+
+
+@dg.asset(
+    group_name="transforms",
+    kinds={"duckdb"},
+    deps=[dg.AssetKey("patient_gene_rankings"), dg.AssetKey("ranked_targets"),
+          dg.AssetKey("quarantine")],
+)
+def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """lake.duckdb: read-only views over every raw, reference, evidence and mart Parquet
+    file, swapped in atomically so SQL readers work while a refresh runs."""
+    rows = publish_catalog(lake.paths)
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(lake.paths.catalog)),
+        "views": dg.MetadataValue.json(rows),
+    })

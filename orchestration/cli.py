@@ -1,0 +1,179 @@
+"""The ``orphanlake`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from orchestration.settings import LakePaths, lake_home
+
+DEMO_PATIENTS = 80
+DEMO_SEED = 7
+
+
+def _use_home(home: str | None) -> LakePaths:
+    """Fix ORPHANLAKE_HOME (and Dagster's home inside it) before Dagster is imported."""
+    if home:
+        os.environ["ORPHANLAKE_HOME"] = str(Path(home).resolve())
+    paths = LakePaths(lake_home()).ensure()
+    os.environ["ORPHANLAKE_HOME"] = str(paths.home)
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.home / ".dagster")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def cmd_generate(args) -> int:
+    from orchestration.simulate import generate_batch
+
+    out = Path(args.out).resolve() if args.out else _use_home(None).home
+    summary = generate_batch(out, n_patients=args.patients, seed=args.seed,
+                             solved_fraction=args.solved_fraction,
+                             with_bad_files=args.with_bad_files)
+    for k, v in summary.items():
+        print(f"{k}: {v}")
+    return 0
+
+
+def run_refresh(paths: LakePaths) -> bool:
+    """Run the ``refresh`` job in this process, recorded in the Dagster instance."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("refresh")
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    if failed:
+        print(f"refresh failed in: {', '.join(sorted(set(failed)))}", file=sys.stderr)
+    return result.success
+
+
+def cmd_refresh(args) -> int:
+    paths = _use_home(args.home)
+    ok = run_refresh(paths)
+    _print_summary(paths)
+    return 0 if ok else 1
+
+
+def cmd_demo(args) -> int:
+    paths = _use_home(args.home)
+    if not any(paths.landing.rglob("*.*")):
+        from orchestration.simulate import generate_batch
+
+        print(f"generating {args.patients} sample patients (seed {args.seed}) into {paths.landing}")
+        generate_batch(paths.home, n_patients=args.patients, seed=args.seed, with_bad_files=True)
+    ok = run_refresh(paths)
+    _print_summary(paths)
+    return 0 if ok else 1
+
+
+def _print_summary(paths: LakePaths) -> None:
+    from orchestration.lake.catalog import connect_readonly
+
+    print(f"\nlake:     {paths.home}")
+    print(f"catalog:  {paths.catalog}   (duckdb -readonly {paths.catalog})")
+    print(f"marts:    {paths.marts}")
+    if not paths.catalog.exists():
+        return
+    with connect_readonly(paths) as con:
+        views = {r[0] for r in con.execute("select view_name from _catalog").fetchall()}
+        shows = [
+            ("patient_gene_rankings", "select patient_id, gene_symbol, rank, round(score, 3) as score, "
+             "ranking_method, top_reasons from patient_gene_rankings where rank <= 3 "
+             "order by patient_id, rank limit 9"),
+            ("ranked_targets", "select disease_id, disease_name, gene_symbol, rank, round(score, 3) as score, "
+             "n_patients from ranked_targets where rank <= 2 order by disease_id, rank limit 8"),
+            ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
+             "limit 10"),
+        ]
+        for name, sql in shows:
+            if name in views:
+                print(f"\n== {name} ==")
+                con.sql(sql).show(max_width=200)
+
+
+def cmd_sql(args) -> int:
+    from orchestration.lake.catalog import connect_readonly
+
+    paths = _use_home(args.home)
+    with connect_readonly(paths) as con:
+        rel = con.sql(args.query)
+        if rel is None:
+            return 0
+        if args.format == "table":
+            rel.show(max_rows=args.max_rows, max_width=250)
+        else:
+            rel.pl().write_csv(sys.stdout, separator="\t" if args.format == "tsv" else ",")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    paths = _use_home(args.home)
+    cmd = ["dagster", "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (lake: {paths.home})")
+    os.execvp(cmd[0], cmd)
+    return 0
+
+
+def cmd_rank_genes(args) -> int:
+    from orchestration.single_patient import rank_single_patient
+
+    paths = _use_home(args.home)
+    table = rank_single_patient(paths, Path(args.vcf), Path(args.phenopacket),
+                                expression=Path(args.expression) if args.expression else None)
+    table.head(args.top).write_csv(sys.stdout, separator="\t")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orphanlake", description=__doc__)
+    p.add_argument("--home", help="lake root (default: $ORPHANLAKE_HOME or ./data_lake)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a simulated landing batch (truth kept apart)")
+    g.add_argument("--patients", type=int, default=DEMO_PATIENTS)
+    g.add_argument("--seed", type=int, default=DEMO_SEED)
+    g.add_argument("--out", help="lake root to write landing/ and truth/ into")
+    g.add_argument("--solved-fraction", type=float, default=0.5)
+    g.add_argument("--with-bad-files", action="store_true",
+                   help="also write the defective files the quarantine must catch")
+    g.set_defaults(func=cmd_generate)
+
+    d = sub.add_parser("demo", help="generate sample data if the landing zone is empty, then refresh")
+    d.add_argument("--patients", type=int, default=DEMO_PATIENTS)
+    d.add_argument("--seed", type=int, default=DEMO_SEED)
+    d.set_defaults(func=cmd_demo)
+
+    sub.add_parser("refresh", help="ingest new landing batches and rebuild").set_defaults(
+        func=cmd_refresh)
+
+    s = sub.add_parser("sql", help="query the lake (read-only; safe during a refresh)")
+    s.add_argument("query")
+    s.add_argument("--format", choices=["table", "tsv", "csv"], default="table")
+    s.add_argument("--max-rows", type=int, default=40)
+    s.set_defaults(func=cmd_sql)
+
+    u = sub.add_parser("ui", help="open the Dagster UI on this code location")
+    u.add_argument("--port", type=int, default=3000)
+    u.set_defaults(func=cmd_ui)
+
+    r = sub.add_parser("rank-genes", help="rank one new patient's genes with the trained model")
+    r.add_argument("--vcf", required=True)
+    r.add_argument("--phenopacket", required=True)
+    r.add_argument("--expression", help="optional TPM matrix including this patient")
+    r.add_argument("--top", type=int, default=20)
+    r.set_defaults(func=cmd_rank_genes)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "home", None) is None:
+        args.home = None
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

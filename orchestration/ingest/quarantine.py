@@ -1,0 +1,42 @@
+"""What a parser hands back, and how refused input is recorded.
+
+Parsers never write anything: they return a ``ParseResult`` (tables as streams of Arrow
+batches plus the sub-file quarantine records) or raise ``FileRejected`` — possibly
+half-way through the stream, e.g. when a gzip turns out to be truncated — and the
+runner turns that into a file-level quarantine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import pyarrow as pa
+
+GRANULARITIES = ("file", "record", "term", "sample")
+
+
+class FileRejected(Exception):
+    """The whole file is refused; the message is the readable reason (never the PII itself)."""
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    granularity: str          # record | term | sample (file-level goes through FileRejected)
+    locator: str | None       # e.g. "line 58", "HP:0000000", a sample id
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"unknown quarantine granularity {self.granularity!r}")
+
+
+@dataclass
+class ParseResult:
+    """Per-table streams of Arrow batches (no lineage columns) and sub-file quarantine.
+
+    ``quarantine`` may grow while the table streams are consumed, so read it only after
+    every stream has been exhausted.
+    """
+    tables: dict[str, Iterable[pa.RecordBatch | pa.Table]] = field(default_factory=dict)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)

@@ -1,0 +1,81 @@
+"""Rank one new patient's genes with the trained model, without touching the lake.
+
+The patient's files go into a scratch lake that borrows the main lake's reference data,
+trained model and expression cohort (read-only links), and the same assets that a
+refresh runs — ingest, dbt staging, phenotype scoring, dbt intermediate, scoring — are
+materialized there. No logic is duplicated for the single-patient path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from orchestration.settings import LakePaths
+
+_STEPS = ["raw_variants", "raw_patients", "raw_phenotypes", "raw_diagnoses", "raw_expression",
+          "raw_quarantine", "phenotype_evidence", "patient_disease_matches", "gene_scores"]
+
+OUTPUT_COLUMNS = ["rank", "gene_symbol", "score", "variant_score", "pheno_score", "expr_z",
+                  "var_moi_consistent", "known_modes", "best_disease_id", "candidate_variants",
+                  "top_reasons", "ranking_method"]
+
+
+def rank_single_patient(main: LakePaths, vcf: Path, phenopacket: Path,
+                        expression: Path | None = None) -> pl.DataFrame:
+    """Gene ranking for one patient as a table (rank 1 = best), Exomiser-genes-TSV style."""
+    from orchestration.assets.models import RANKER_DIR
+
+    if not (main.models / RANKER_DIR).exists():
+        raise FileNotFoundError(f"no trained model in {main.models}: run `orphanlake demo` "
+                                "or `orphanlake refresh` first")
+    with tempfile.TemporaryDirectory(prefix="orphanlake-patient-") as tmp:
+        scratch = LakePaths(Path(tmp)).ensure()
+        for link, target in ((scratch.reference, main.reference), (scratch.models, main.models)):
+            link.rmdir()
+            link.symlink_to(target, target_is_directory=True)
+        _drop(vcf, scratch.landing_domain("genomic") / "single")
+        _drop(phenopacket, scratch.landing_domain("clinical") / "single")
+        if expression is not None:
+            _drop(expression, scratch.landing_domain("expression") / "single")
+        # the cohort the expression z-scores are measured against
+        cohort = main.raw_table("expression")
+        if cohort.exists():
+            scratch.raw_table("expression").mkdir(parents=True, exist_ok=True)
+            for batch in cohort.iterdir():
+                if batch.is_dir():
+                    (scratch.raw_table("expression") / f"cohort_{batch.name}").symlink_to(batch)
+        _materialize(scratch)
+        scores = pl.read_parquet(scratch.evidence / "gene_scores.parquet")
+        quarantined = list(scratch.raw_table("quarantine").rglob("*.parquet"))
+        problems = pl.read_parquet(quarantined) if quarantined else pl.DataFrame()
+    if scores.height == 0:
+        reasons = "; ".join(problems["reason"].to_list()) if problems.height else "no candidate genes"
+        raise ValueError(f"nothing to rank for this patient: {reasons}")
+    return scores.sort("rank").select([c for c in OUTPUT_COLUMNS if c in scores.columns])
+
+
+def _drop(src: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, folder / src.name)
+
+
+def _materialize(scratch: LakePaths) -> None:
+    import dagster as dg
+
+    from orchestration.assets.transforms import dbt_intermediate, dbt_staging
+    from orchestration.definitions import defs
+    from orchestration.resources import LakeResource
+
+    selection = {dg.AssetKey(k) for k in _STEPS} | set(dbt_staging.keys) | set(dbt_intermediate.keys)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
+        resources={"lake": LakeResource(home=str(scratch.home))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=True,
+    )
+    if not result.success:
+        raise RuntimeError("single-patient ranking failed; see the log above")
