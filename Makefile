@@ -1,0 +1,30 @@
+# The two quick-start commands are `make demo` and `make test`; both build the
+# environment first if it is missing or pyproject.toml changed.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test ui bench clean-lake
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/orphanlake demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+ui: $(STAMP)
+	$(VENV)/bin/orphanlake ui
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	$(VENV)/bin/python bench/run_all.py
+
+clean-lake:
+	find data_lake -mindepth 1 ! -name README.md -delete

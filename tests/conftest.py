@@ -1,0 +1,32 @@
+"""Shared fixtures: every test that touches the lake gets its own ORPHANLAKE_HOME."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# The Dagster code location reads ORPHANLAKE_HOME at import; never let tests see the
+# developer's own lake.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="orphanlake-test-"))
+os.environ["ORPHANLAKE_HOME"] = str(_SESSION_HOME / "lake")
+os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
+Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+E2E_PATIENTS = 60
+E2E_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def e2e_lake():
+    """A small simulated lake, generated (with the bad files) and refreshed once."""
+    from orchestration.cli import run_refresh
+    from orchestration.settings import LakePaths
+    from orchestration.simulate import generate_batch
+
+    paths = LakePaths(Path(os.environ["ORPHANLAKE_HOME"])).ensure()
+    summary = generate_batch(paths.home, n_patients=E2E_PATIENTS, seed=E2E_SEED,
+                             background_variants=3_000, with_bad_files=True)
+    ok = run_refresh(paths)
+    assert ok, "the refresh job failed on the simulated batch"
+    return paths, summary

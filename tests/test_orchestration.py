@@ -1,0 +1,80 @@
+"""The Dagster code location: graph, checks, job, schedule and sensor."""
+
+import json
+
+import dagster as dg
+
+from orchestration.definitions import defs
+from orchestration.jobs import new_landing_batch_sensor
+from orchestration.resources import LakeResource
+
+
+def _keys():
+    return {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+
+
+def test_asset_graph_runs_from_landing_to_rankings():
+    graph = defs.resolve_asset_graph()
+    keys = _keys()
+    for key in ["raw_variants", "raw_patients", "raw_phenotypes", "raw_expression",
+                "hpo_terms", "phenotype_evidence", "int_patient_gene_features",
+                "gene_ranking_model", "gene_scores", "patient_gene_rankings",
+                "ranked_targets", "quarantine", "lake_catalog"]:
+        assert key in keys, key
+    upstream, frontier = set(), [dg.AssetKey("patient_gene_rankings")]
+    while frontier:
+        for parent in graph.get(frontier.pop()).parent_keys:
+            if parent not in upstream:
+                upstream.add(parent)
+                frontier.append(parent)
+    for key in ["raw_variants", "raw_phenotypes", "raw_expression", "gene_scores",
+                "phenotype_evidence", "hpo_terms"]:
+        assert dg.AssetKey(key) in upstream, f"{key} does not feed patient_gene_rankings"
+
+
+def test_groups_follow_domains():
+    graph = defs.resolve_asset_graph()
+    group = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()
+             if graph.get(k).is_materializable}
+    assert group["raw_variants"] == "genomic"
+    assert group["raw_patients"] == "clinical"
+    assert group["hpo_terms"] == "reference"
+    assert group["patient_gene_rankings"] == "transforms"
+    assert group["gene_ranking_model"] == "models"
+
+
+def test_dbt_tests_are_asset_checks():
+    checks = {(c.asset_key.to_user_string(), c.name)
+              for c in defs.resolve_asset_graph().asset_check_keys}
+    assert any(a == "patient_gene_rankings" for a, _ in checks)
+    assert any(a == "ranked_targets" for a, _ in checks)
+    assert any(a == "quarantine" for a, _ in checks)
+
+
+def test_refresh_job_schedule_and_sensor_exist():
+    assert defs.resolve_job_def("refresh") is not None
+    sched = defs.resolve_schedule_def("daily_refresh")
+    assert sched.cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("new_landing_batch_sensor").job_name == "refresh"
+
+
+def test_sensor_requests_a_run_for_a_new_batch_folder(tmp_path):
+    lake = LakeResource(home=str(tmp_path))
+    landing = tmp_path / "landing" / "genomic"
+    (landing / "b1").mkdir(parents=True)
+
+    ctx = dg.build_sensor_context(resources={"lake": lake})
+    first = new_landing_batch_sensor(ctx)
+    assert isinstance(first, dg.RunRequest)
+    cursor = json.loads(ctx.cursor)
+    assert cursor == ["genomic/b1"]
+
+    ctx2 = dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake})
+    assert isinstance(new_landing_batch_sensor(ctx2), dg.SkipReason)
+
+    (tmp_path / "landing" / "clinical" / "b2").mkdir(parents=True)
+    ctx3 = dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake})
+    third = new_landing_batch_sensor(ctx3)
+    assert isinstance(third, dg.RunRequest)
+    assert "clinical/b2" in third.tags["orphanlake/new_batches"]
+    assert third.run_key != first.run_key
