@@ -35,7 +35,7 @@ def hpo_reference(context: dg.AssetExecutionContext, lake: LakeResource):
     onto = hpo.load_ontology(release)
     index = PhenotypeIndex.build(release)
     index.save(paths.reference / PHENOTYPE_INDEX_FILE)
-    ic = index.information_content()
+    ic = dict(zip(index.terms, index.ic["gene"].tolist()))
 
     terms = pl.DataFrame({
         "hpo_id": list(onto.terms),

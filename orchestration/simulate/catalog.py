@@ -29,7 +29,7 @@ MIN_ANNOTATED_TERMS = 3
 @dataclass(frozen=True)
 class Catalog:
     ontology: Ontology
-    pairs: pl.DataFrame                     # disease_id, disease_name, gene_symbol, ncbi_gene_id, modes
+    pairs: pl.DataFrame    # disease_id, disease_name, gene_symbol, ncbi_gene_id, modes
     genes: pl.DataFrame                     # gene_symbol, ncbi_gene_id, x_linked
     disease_terms: dict[str, tuple[np.ndarray, np.ndarray]]  # id -> (hpo ids, frequencies)
     term_pool: np.ndarray                   # annotated phenotypic-abnormality terms, sorted
@@ -74,11 +74,13 @@ def load_catalog(release_dir: str | None = None) -> Catalog:
            .filter(pl.col("frequency").is_null() | (pl.col("frequency") > 0))
            .unique(["disease_id", "hpo_id"], keep="first")
            .sort("disease_id", "hpo_id"))
-    disease_terms: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for (did,), grp in ann.group_by(["disease_id"], maintain_order=True):
-        if grp.height >= MIN_ANNOTATED_TERMS:
-            freq = grp["frequency"].fill_null(NULL_FREQUENCY).to_numpy()
-            disease_terms[did] = (grp["hpo_id"].to_numpy().astype(str), freq)
+    ids = ann["disease_id"].to_numpy()
+    hpo = ann["hpo_id"].to_numpy().astype(str)
+    freq = ann["frequency"].fill_null(NULL_FREQUENCY).to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    disease_terms = {str(ids[a]): (hpo[a:b], freq[a:b]) for a, b in zip(starts, ends)
+                     if b - a >= MIN_ANNOTATED_TERMS}
 
     gd = load_gene_diseases(release_dir)
     x_genes = set(gd.explode("modes").filter(pl.col("modes").is_in(list(X_MODES)))["gene_symbol"])

@@ -39,6 +39,7 @@ RARE_PROTEIN_MIX = {
 }
 _FRAMESHIFT_LEN = np.array([1, 2, 4, 5, 7])
 _INFRAME_LEN = np.array([3, 6])
+_INDEL_OK = [c for c, i in IMPACT.items() if i == "MODIFIER"] + ["splice_region_variant"]
 _DEEP = frozenset({"intron_variant", "upstream_gene_variant", "downstream_gene_variant",
                    "intergenic_variant"})
 
@@ -57,7 +58,7 @@ def _alleles(rng: np.random.Generator, csq: np.ndarray) -> tuple[np.ndarray, np.
     fs, inframe = csq == "frameshift_variant", np.char.startswith(csq.astype(str), "inframe")
     length[fs] = rng.choice(_FRAMESHIFT_LEN, fs.sum())
     length[inframe] = rng.choice(_INFRAME_LEN, inframe.sum())
-    low = np.isin(csq, [c for c, i in IMPACT.items() if i in ("LOW", "MODIFIER")])
+    low = np.isin(csq, _INDEL_OK)
     indel = fs | inframe | (low & (rng.random(n) < 0.08))
     is_del = indel & (rng.random(n) < 0.55)
     is_ins = indel & ~is_del
@@ -68,10 +69,14 @@ def _alleles(rng: np.random.Generator, csq: np.ndarray) -> tuple[np.ndarray, np.
         if (csq == "inframe_insertion").any():
             is_ins |= csq == "inframe_insertion"
             is_del &= csq != "inframe_insertion"
-    extra = np.array(["".join(BASES[rng.integers(0, 4, k)]) for k in length])
-    ref = np.where(is_del, np.char.add(anchor, extra), anchor)
-    alt = np.where(is_ins, np.char.add(anchor, extra), np.where(is_del, anchor, alt_snv))
-    return ref.astype(object), alt.astype(object)
+    extra = np.full(n, "", dtype=object)
+    pool = BASES[rng.integers(0, 4, (n, 7))]
+    for i in np.flatnonzero(indel):
+        extra[i] = "".join(pool[i, :length[i]])
+    anchor, alt_snv = anchor.astype(object), alt_snv.astype(object)
+    ref = np.where(is_del, anchor + extra, anchor)
+    alt = np.where(is_ins, anchor + extra, np.where(is_del, anchor, alt_snv))
+    return ref, alt
 
 
 def _with_secondary_terms(rng: np.random.Generator, csq: np.ndarray) -> np.ndarray:
@@ -116,7 +121,9 @@ def _reported_afs(rng: np.random.Generator, af: np.ndarray, csq: np.ndarray):
     deep = np.isin(top, list(_DEEP))
     exome = np.where(seen & ~(deep & (rng.random(n) < 0.4)),
                      np.clip(af * rng.lognormal(0, 0.08, n), 1e-6, 1.0), np.nan)
-    genome_seen = seen & ~((af < 3e-5) & (rng.random(n) < 0.6)) & (rng.random(n) < 0.9)
+    # gnomAD genomes see every common variant but miss many ultra-rare ones.
+    r = rng.random(n)
+    genome_seen = seen & ~((af < 3e-5) & (r < 0.6)) & ~((af < 1e-3) & (r < 0.1))
     genome = np.where(genome_seen, np.clip(af * rng.lognormal(0, 0.15, n), 1e-6, 1.0), np.nan)
     base = np.fmax(exome, genome)
     maxaf = np.where(np.isnan(base), np.nan, np.clip(base * rng.uniform(1.0, 1.6, n), 0, 1))
