@@ -27,9 +27,10 @@ def _use_home(home: str | None) -> LakePaths:
 def cmd_generate(args) -> int:
     from orchestration.simulate import generate_batch
 
-    out = Path(args.out).resolve() if args.out else _use_home(None).home
+    out = Path(args.out).resolve() if args.out else _use_home(args.home).home
     summary = generate_batch(out, n_patients=args.patients, seed=args.seed,
                              solved_fraction=args.solved_fraction,
+                             background_variants=args.background_variants,
                              with_bad_files=args.with_bad_files)
     for k, v in summary.items():
         print(f"{k}: {v}")
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=DEMO_SEED)
     g.add_argument("--out", help="lake root to write landing/ and truth/ into")
     g.add_argument("--solved-fraction", type=float, default=0.5)
+    g.add_argument("--background-variants", type=int, default=25_000,
+                   help="exome background variants per patient")
     g.add_argument("--with-bad-files", action="store_true",
                    help="also write the defective files the quarantine must catch")
     g.set_defaults(func=cmd_generate)
@@ -170,8 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "home", None) is None:
-        args.home = None
     return args.func(args)
 
 

@@ -1,0 +1,127 @@
+"""GA4GH Phenopacket v2 JSON → raw patients, phenotypes and diagnoses rows.
+
+The raw JSON is screened for direct identifiers before anything else (the schema itself
+allows e.g. ``subject.dateOfBirth``), then validated by the official ``phenopackets``
+protobuf schema, so unknown fields and wrong types are refused with the parser's message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+from google.protobuf import json_format
+from phenopackets import Interpretation, Phenopacket, Sex
+
+from orchestration.ingest.identifiers import id_identifier_kind, scan_json
+from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.lake.schemas import DIAGNOSES, LINEAGE, PATIENTS, PHENOTYPES
+from orchestration.reference.hpo import Ontology, load_ontology
+
+_LINEAGE_NAMES = {f.name for f in LINEAGE}
+
+
+def _body(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name not in _LINEAGE_NAMES])
+
+
+def read_phenopacket(path: Path) -> Phenopacket:
+    """Load, screen for direct identifiers and schema-validate one phenopacket file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise FileRejected("not a phenopacket: the file is not UTF-8 text") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileRejected(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
+            from None
+    if not isinstance(raw, dict):
+        raise FileRejected("not a phenopacket: the JSON top level is not an object")
+    findings = scan_json(raw)
+    if findings:
+        raise FileRejected("direct identifier: " + "; ".join(findings[:10]))
+    packet = Phenopacket()
+    try:
+        json_format.Parse(text, packet)
+    except json_format.ParseError as exc:
+        raise FileRejected(f"fails the Phenopacket v2 schema: {exc}") from None
+    if not packet.subject.id.strip():
+        raise FileRejected("subject.id is missing, so the patient cannot be identified")
+    # proto3 enums accept any integer, so a number outside the enum passes Parse.
+    if packet.subject.sex not in Sex.values():
+        raise FileRejected(f"subject.sex has the unknown value {packet.subject.sex}")
+    for i, interp in enumerate(packet.interpretations):
+        if interp.progress_status not in Interpretation.ProgressStatus.values():
+            raise FileRejected(f"interpretations[{i}].progressStatus has the unknown value "
+                               f"{interp.progress_status}")
+    kind = id_identifier_kind(packet.subject.id)
+    if kind:
+        raise FileRejected(f"direct identifier: subject.id looks like a {kind}")
+    return packet
+
+
+def _genes(interpretation) -> list[str]:
+    genes: list[str] = []
+    for gi in interpretation.diagnosis.genomic_interpretations:
+        which = gi.WhichOneof("call")
+        if which == "gene":
+            symbol = gi.gene.symbol
+        elif which == "variant_interpretation":
+            symbol = gi.variant_interpretation.variation_descriptor.gene_context.symbol
+        else:
+            symbol = ""
+        if symbol and symbol not in genes:
+            genes.append(symbol)
+    return genes
+
+
+def phenopacket_rows(packet: Phenopacket, onto: Ontology
+                     ) -> tuple[dict[str, pa.Table], list[QuarantineRecord]]:
+    """Rows for patients/phenotypes/diagnoses plus term-level quarantine for one packet."""
+    pid = packet.subject.id
+    solved = Interpretation.ProgressStatus.Value("SOLVED")
+    patients = [{"patient_id": pid, "phenopacket_id": packet.id or None,
+                 "sex": Sex.Name(packet.subject.sex),
+                 "is_solved": any(i.progress_status == solved for i in packet.interpretations)}]
+    phenotypes, quarantine = [], []
+    for i, feat in enumerate(packet.phenotypic_features):
+        submitted = feat.type.id.strip()
+        hpo_id, how = onto.resolve(submitted)
+        if hpo_id is None:
+            quarantine.append(QuarantineRecord(
+                "term", submitted or None,
+                f"phenotypicFeatures[{i}] {submitted or '(empty id)'}: {how}"))
+            continue
+        phenotypes.append({"patient_id": pid, "hpo_id": hpo_id, "hpo_id_submitted": submitted,
+                           "term_resolution": how, "label": onto.terms[hpo_id].name,
+                           "excluded": bool(feat.excluded)})
+    diagnoses = []
+    for interp in packet.interpretations:
+        disease = interp.diagnosis.disease
+        if not disease.id:
+            continue
+        status = Interpretation.ProgressStatus.Name(interp.progress_status)
+        for gene in _genes(interp) or [None]:
+            diagnoses.append({"patient_id": pid, "disease_id": disease.id,
+                              "disease_label": disease.label or None, "gene_symbol": gene,
+                              "progress_status": status})
+    for disease in packet.diseases:
+        if disease.term.id and not disease.excluded:
+            diagnoses.append({"patient_id": pid, "disease_id": disease.term.id,
+                              "disease_label": disease.term.label or None, "gene_symbol": None,
+                              "progress_status": None})
+    tables = {
+        "patients": pa.Table.from_pylist(patients, schema=_body(PATIENTS)),
+        "phenotypes": pa.Table.from_pylist(phenotypes, schema=_body(PHENOTYPES)),
+        "diagnoses": pa.Table.from_pylist(diagnoses, schema=_body(DIAGNOSES)),
+    }
+    return tables, quarantine
+
+
+def parse_phenopacket(path: Path) -> ParseResult:
+    """Parse one phenopacket JSON file into raw rows; FileRejected for file-level faults."""
+    packet = read_phenopacket(Path(path))
+    tables, quarantine = phenopacket_rows(packet, load_ontology())
+    return ParseResult(tables={k: [v] for k, v in tables.items()}, quarantine=quarantine)
