@@ -33,12 +33,13 @@ def unsolved_recall(home: Path) -> dict:
                 "delim='\t', header=true, all_varchar=true)")
     con.execute(f"create view r as select * from read_parquet('{home}/marts/patient_gene_rankings.parquet')")
     row = con.execute("""
-        with u as (select patient_id, gene_symbol from truth where lower(is_solved) in ('false', '0')),
+        with u as (select patient_id, gene_symbol from truth
+                   where lower(is_solved) in ('false', '0') and coalesce(defect, '') in ('', '""')),
         hit as (select u.patient_id, min(r.rank) as rank from u
                 left join r on r.patient_id = u.patient_id and r.gene_symbol = u.gene_symbol
                 group by 1)
-        select count(*), avg((rank <= 1)::int), avg((rank <= 5)::int), avg((rank <= 10)::int),
-               avg((rank is null)::int) from hit
+        select count(*), avg((coalesce(rank, 1e9) <= 1)::int), avg((coalesce(rank, 1e9) <= 5)::int),
+               avg((coalesce(rank, 1e9) <= 10)::int), avg((rank is null)::int) from hit
     """).fetchone()
     return {"unsolved_patients": row[0], "top1": row[1], "top5": row[2], "top10": row[3],
             "causal_not_a_candidate": row[4]}

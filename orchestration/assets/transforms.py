@@ -43,7 +43,8 @@ def _dbt_step(select: str, name: str):
                 project=dbt_project, dagster_dbt_translator=LakeDbtTranslator())
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
         os.environ["ORPHANLAKE_HOME"] = str(lake.paths.home)
-        yield from dbt.cli(["build"], context=context).stream()
+        # cautious: a test runs in the step that builds all of its parents
+        yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
 
     return _assets
 

@@ -246,8 +246,9 @@ def load_gene_diseases(release_dir: str | None = None) -> pl.DataFrame:
                       separator="\t", infer_schema=False, quote_char=None)
     links = (raw.filter(pl.col("gene_symbol") != "-")
              .select("gene_symbol", "ncbi_gene_id", "disease_id").unique())
-    names = load_disease_annotations(release_dir).select("disease_id", "disease_name").unique(
-        "disease_id")
+    names = (_read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
+             .select(pl.col("database_id").alias("disease_id"), "disease_name")
+             .unique("disease_id"))
     modes = (load_disease_inheritance(release_dir).group_by("disease_id")
              .agg(pl.col("mode").unique().sort().alias("modes")))
     return (links.join(names, on="disease_id", how="left")
