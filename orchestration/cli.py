@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ def _use_home(home: str | None) -> LakePaths:
     os.environ["ORPHANLAKE_HOME"] = str(paths.home)
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.home / ".dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()
     return paths
 
 
@@ -106,8 +109,20 @@ def cmd_sql(args) -> int:
         if args.format == "table":
             rel.show(max_rows=args.max_rows, max_width=250)
         else:
-            rel.pl().write_csv(sys.stdout, separator="\t" if args.format == "tsv" else ",")
+            writer = csv.writer(sys.stdout, delimiter="\t" if args.format == "tsv" else ",",
+                                lineterminator="\n")
+            writer.writerow(rel.columns)
+            for row in rel.fetchall():
+                writer.writerow([_cell(v) for v in row])
     return 0
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
 
 
 def cmd_ui(args) -> int:

@@ -7,14 +7,17 @@ from orchestration.assets import ingest, models, reference, transforms
 from orchestration.jobs import daily_refresh, new_landing_batch_sensor, refresh_job
 from orchestration.resources import LakeResource
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([reference, ingest, transforms, models]),
-    asset_checks=dg.load_asset_checks_from_modules([transforms]),
-    jobs=[refresh_job],
-    schedules=[daily_refresh],
-    sensors=[new_landing_batch_sensor],
-    resources={
-        "lake": LakeResource(),
-        "dbt": DbtCliResource(project_dir=transforms.dbt_project),
-    },
-)
+
+def build_definitions(lake: LakeResource) -> dg.Definitions:
+    """The code location bound to one lake (the default, or a scratch lake)."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([reference, ingest, transforms, models]),
+        asset_checks=dg.load_asset_checks_from_modules([transforms]),
+        jobs=[refresh_job],
+        schedules=[daily_refresh],
+        sensors=[new_landing_batch_sensor],
+        resources={"lake": lake, "dbt": DbtCliResource(project_dir=transforms.dbt_project)},
+    )
+
+
+defs = build_definitions(LakeResource())

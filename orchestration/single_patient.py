@@ -67,13 +67,13 @@ def _materialize(scratch: LakePaths) -> None:
     import dagster as dg
 
     from orchestration.assets.transforms import dbt_intermediate, dbt_staging
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
     from orchestration.resources import LakeResource
 
+    defs = build_definitions(LakeResource(home=str(scratch.home)))
     selection = {dg.AssetKey(k) for k in _STEPS} | set(dbt_staging.keys) | set(dbt_intermediate.keys)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
-        resources={"lake": LakeResource(home=str(scratch.home))},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=True,
     )

@@ -12,6 +12,7 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="orphanlake-test-"))
 os.environ["ORPHANLAKE_HOME"] = str(_SESSION_HOME / "lake")
 os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
 Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+(Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").touch()
 
 E2E_PATIENTS = 60
 E2E_SEED = 11

@@ -61,8 +61,9 @@ def test_model_metrics_are_recorded_on_the_asset(e2e_lake):
     meta = event.asset_materialization.metadata
     metrics = meta["metrics"].value
     text = json.dumps(metrics)
-    for needle in ("top1", "top10", "pheno", "variant"):
+    for needle in ("recall_at_1", "recall_at_10", "phenotype_only", "variant_only"):
         assert needle in text, f"{needle} missing from the model's metrics"
+    assert 0.0 <= meta["heldout_top1"].value <= 1.0
 
 
 def test_every_bad_file_is_quarantined_and_the_rest_ingested(e2e_lake):

@@ -28,7 +28,7 @@ def test_asset_graph_runs_from_landing_to_rankings():
                 upstream.add(parent)
                 frontier.append(parent)
     for key in ["raw_variants", "raw_phenotypes", "raw_expression", "gene_scores",
-                "phenotype_evidence", "hpo_terms"]:
+                "phenotype_evidence", "phenotype_index", "gene_diseases"]:
         assert dg.AssetKey(key) in upstream, f"{key} does not feed patient_gene_rankings"
 
 

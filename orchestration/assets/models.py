@@ -66,10 +66,16 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     metrics = artifact.metrics
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     context.log.info("gene ranker (%s): %s", artifact.mode, json.dumps(flat, default=str))
+    recall = metrics.get("recall", {})
+    headline = {f"heldout_top{k}" if method == artifact.mode else
+                f"heldout_top{k}_{method}": float(scores[f"recall_at_{k}"])
+                for method, scores in recall.items() for k in (1, 5, 10)
+                if scores.get(f"recall_at_{k}") is not None}
     return dg.MaterializeResult(metadata={
         "mode": artifact.mode,
         "n_train_patients": artifact.n_train_patients,
-        **{k: v for k, v in flat.items()},
+        **headline,
+        **flat,
         "metrics": dg.MetadataValue.json(json.loads(json.dumps(metrics, default=str))),
     })
 

@@ -21,8 +21,13 @@ dbt_project.prepare_if_dev()
 
 
 def ensure_manifest() -> None:
-    """Outside ``dagster dev`` nothing parses dbt for us: do it once if the manifest is missing."""
-    if not dbt_project.manifest_path.exists():
+    """Outside ``dagster dev`` nothing parses dbt for us: parse when the manifest is missing
+    or older than any model, macro or project file."""
+    manifest = dbt_project.manifest_path
+    built = manifest.stat().st_mtime if manifest.exists() else 0.0
+    sources = [p for d in ("models", "macros") for p in (DBT_PROJECT_DIR / d).rglob("*")]
+    sources += [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    if any(p.stat().st_mtime > built for p in sources if p.is_file()):
         dbt_project.preparer.prepare(dbt_project)
 
 
@@ -58,7 +63,7 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
     group_name="transforms",
     kinds={"duckdb"},
     deps=[dg.AssetKey("patient_gene_rankings"), dg.AssetKey("ranked_targets"),
-          dg.AssetKey("quarantine")],
+          dg.AssetKey("quarantine"), dg.AssetKey("patients")],
 )
 def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """lake.duckdb: read-only views over every raw, reference, evidence and mart Parquet

@@ -1,0 +1,121 @@
+"""Input checks and shaping for the ranker: the feature list, the design matrix and the patient split."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+# Evidence columns of int_patient_gene_features, in model order. Any may be null (= missing).
+FEATURES: list[str] = [
+    "variant_score",
+    "var_max_pathogenicity",
+    "var_freq_score",
+    "var_n_rare",
+    "var_has_lof",
+    "var_biallelic",
+    "var_moi_consistent",
+    "var_max_revel",
+    "var_max_cadd",
+    "pheno_score",
+    "pheno_gene_bma",
+    "pheno_disease_bma",
+    "pheno_excluded_penalty",
+    "pheno_rank_pct",
+    "expr_z",
+    "expr_abs_z",
+    "expr_score",
+]
+
+KEYS = ("patient_id", "gene_symbol")
+
+
+def prepare(features: pl.DataFrame, feature_names: list[str]) -> pl.DataFrame:
+    """Validate the candidate table and return it with every feature as Float64 and the label columns typed.
+
+    Absent feature columns are added as all-null so upstream can add or drop evidence without
+    breaking scoring; absent ``is_training``/``is_causal`` mean "not solved". Raises ValueError
+    naming the column, patient and gene for missing keys, duplicate candidates, non-numeric
+    or infinite feature values.
+    """
+    missing_keys = [k for k in KEYS if k not in features.columns]
+    if missing_keys:
+        raise ValueError(f"ranker input lacks key column(s) {missing_keys}; has {features.columns}")
+    frame = features.select(
+        pl.col("patient_id").cast(pl.String),
+        pl.col("gene_symbol").cast(pl.String),
+        _bool_col(features, "is_training", default=False),
+        _bool_col(features, "is_causal", default=None),
+        *[_float_col(features, name) for name in feature_names],
+    )
+    for key in KEYS:
+        nulls = frame[key].null_count()
+        if nulls:
+            first = frame.with_row_index("row").filter(pl.col(key).is_null())["row"][0]
+            raise ValueError(f"ranker input has {nulls} row(s) with null {key} (first at row {first})")
+    dups = frame.group_by(KEYS).len().filter(pl.col("len") > 1).sort(KEYS)
+    if dups.height:
+        shown = ", ".join(f"{r['patient_id']}/{r['gene_symbol']}" for r in dups.head(5).iter_rows(named=True))
+        raise ValueError(f"ranker input has {dups.height} duplicate (patient_id, gene_symbol) candidate(s): {shown}")
+    for name in feature_names:
+        bad = frame.filter(pl.col(name).is_infinite())
+        if bad.height:
+            r = bad.row(0, named=True)
+            raise ValueError(
+                f"ranker input column {name} has {bad.height} infinite value(s), "
+                f"e.g. patient {r['patient_id']} gene {r['gene_symbol']}"
+            )
+    mixed = frame.group_by("patient_id").agg(pl.col("is_training").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if mixed.height:
+        raise ValueError(
+            "is_training differs between candidate rows of the same patient: "
+            + ", ".join(sorted(mixed["patient_id"].to_list())[:5])
+        )
+    return frame
+
+
+def _bool_col(features: pl.DataFrame, name: str, default: bool | None) -> pl.Expr:
+    if name not in features.columns:
+        return pl.lit(default, dtype=pl.Boolean).alias(name)
+    expr = pl.col(name).cast(pl.Boolean)
+    return (expr.fill_null(default) if default is not None else expr).alias(name)
+
+
+def _float_col(features: pl.DataFrame, name: str) -> pl.Expr:
+    if name not in features.columns:
+        return pl.lit(None, dtype=pl.Float64).alias(name)
+    dtype = features.schema[name]
+    if not (dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null):
+        raise ValueError(f"ranker input column {name} must be numeric or boolean, got {dtype}")
+    # NaN and null both mean "no evidence"; NaN would otherwise sort above every real score.
+    return pl.col(name).cast(pl.Float64).fill_nan(None).alias(name)
+
+
+def matrix(frame: pl.DataFrame, feature_names: list[str]) -> np.ndarray:
+    """The n x features float32 design matrix, nulls as NaN (XGBoost's missing value)."""
+    if not feature_names:
+        return np.empty((frame.height, 0), dtype=np.float32)
+    return frame.select(feature_names).to_numpy().astype(np.float32, copy=False)
+
+
+def solved_patients(frame: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Solved patients split into (causal gene among candidates, causal gene not a candidate), each sorted."""
+    per = (
+        frame.filter(pl.col("is_training"))
+        .group_by("patient_id")
+        .agg(pl.col("is_causal").fill_null(False).any().alias("has_causal"))
+    )
+    usable = sorted(per.filter(pl.col("has_causal"))["patient_id"].to_list())
+    missed = sorted(per.filter(~pl.col("has_causal"))["patient_id"].to_list())
+    return usable, missed
+
+
+def split_patients(patients: list[str], holdout_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Seeded split of patient IDs into (train, held-out); at least one of each when the fraction is > 0."""
+    ids = sorted(patients)
+    if holdout_fraction <= 0 or len(ids) < 2:
+        return ids, []
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_hold = min(max(1, int(round(holdout_fraction * len(ids)))), len(ids) - 1)
+    held = sorted(ids[i] for i in order[:n_hold])
+    train = sorted(ids[i] for i in order[n_hold:])
+    return train, held
