@@ -8,7 +8,9 @@ materialized there. No logic is duplicated for the single-patient path.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -72,10 +74,12 @@ def _materialize(scratch: LakePaths) -> None:
 
     defs = build_definitions(LakeResource(home=str(scratch.home)))
     selection = {dg.AssetKey(k) for k in _STEPS} | set(dbt_staging.keys) | set(dbt_intermediate.keys)
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=True,
-    )
+    # dbt's progress goes to stdout; stdout is reserved for the ranking TSV
+    with contextlib.redirect_stdout(sys.stderr):
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=True,
+        )
     if not result.success:
         raise RuntimeError("single-patient ranking failed; see the log above")
