@@ -1,7 +1,7 @@
 """Rank one new patient's genes with the trained model, without touching the lake.
 
-The patient's files go into a scratch lake that borrows the main lake's reference data,
-trained model and expression cohort (read-only links), and the same assets that a
+The patient's files go into a scratch lake that links the main lake's reference data and
+trained model and copies its expression cohort (for the z-scores), and the same assets a
 refresh runs — ingest, dbt staging, phenotype scoring, dbt intermediate, scoring — are
 materialized there. No logic is duplicated for the single-patient path.
 """
@@ -43,13 +43,13 @@ def rank_single_patient(main: LakePaths, vcf: Path, phenopacket: Path,
         _drop(phenopacket, scratch.landing_domain("clinical") / "single")
         if expression is not None:
             _drop(expression, scratch.landing_domain("expression") / "single")
-        # the cohort the expression z-scores are measured against
+        # the cohort the expression z-scores are measured against (copied: DuckDB's
+        # recursive glob does not follow symlinks)
         cohort = main.raw_table("expression")
         if cohort.exists():
-            scratch.raw_table("expression").mkdir(parents=True, exist_ok=True)
             for batch in cohort.iterdir():
                 if batch.is_dir():
-                    (scratch.raw_table("expression") / f"cohort_{batch.name}").symlink_to(batch)
+                    shutil.copytree(batch, scratch.raw_table("expression") / f"cohort_{batch.name}")
         _materialize(scratch)
         scores = pl.read_parquet(scratch.evidence / "gene_scores.parquet")
         quarantined = list(scratch.raw_table("quarantine").rglob("*.parquet"))

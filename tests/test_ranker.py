@@ -216,3 +216,13 @@ def test_nan_is_missing_evidence(model):
     assert scored["score"][1] == scored["score"][2]
     default = score(train(frame, min_solved=1), frame)
     assert default.filter(pl.col("gene_symbol") == "A")["contrib_variant_score"].to_list() == [0.0]
+
+
+def test_cross_validation_ranks_every_solved_patient_out_of_fold():
+    data = cohort(n_solved=30, n_unsolved=4, seed=5, n_not_candidate=2)
+    art = train(data, seed=0, min_solved=20, cv_folds=5)
+    cv = art.metrics["recall_cv"]
+    n_solved = data.filter("is_training")["patient_id"].n_unique()
+    for method in ("xgboost", "phenotype_only", "variant_only", "default_weights"):
+        assert cv[method]["n_patients"] == n_solved
+        assert 0.0 <= cv[method]["recall_at_1"] <= cv[method]["recall_at_10"] <= 1.0

@@ -10,27 +10,22 @@ loop and memory is bounded by the chunk size, not the file size.
 from __future__ import annotations
 
 import gzip
+import queue
 import re
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from orchestration.ingest.consequences import SEVERITY_RANK, UNKNOWN_RANK
 from orchestration.ingest.identifiers import scan_ids, scan_vcf_header
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
-from orchestration.lake.schemas import LINEAGE, VARIANTS
+from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMA, transform
 
-OUTPUT_SCHEMA = pa.schema([f for f in VARIANTS if f.name not in {x.name for x in LINEAGE}])
 FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
-AF_FIELDS = ("gnomADe_AF", "gnomADg_AF", "gnomAD_AF", "MAX_AF")
-REVEL_FIELDS = ("REVEL", "REVEL_score")
-CADD_FIELDS = ("CADD_PHRED", "CADD_phred")
-NOT_CARRIED = ["*", ".", "<NON_REF>", "<*>"]   # alleles that are not a variant to report
 BLOCK_BYTES = 16 << 20
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _CSQ_FORMAT = re.compile(r'^##INFO=<ID=CSQ,.*Format:\s*([^"]+)"')
@@ -119,155 +114,6 @@ def read_header(path: Path) -> VcfHeader:
                      compression=compression)
 
 
-def _null_if_empty(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_in(["", "."])).then(None).otherwise(expr)
-
-
-def _csq_value() -> pl.Expr:
-    # Literal searches instead of a regex: this is the hottest expression of the ingest.
-    start = (pl.lit(";") + pl.col("info")).str.find(";CSQ=", literal=True) + 4
-    rest = pl.col("info").str.slice(start)
-    return rest.str.slice(0, rest.str.find(";", literal=True))
-
-
-def _max_number(col: str) -> pl.Expr:
-    # VEP joins values of co-located/overlapping annotations with '&'; keep the largest.
-    return (pl.col(col).str.split("&")
-            .list.eval(pl.element().cast(pl.Float64, strict=False)).list.max())
-
-
-def _annotations(sites: pl.LazyFrame, alts: pl.LazyFrame, fields: list[str]) -> pl.LazyFrame:
-    """CSQ entries matched to (rec, allele_idx) and collapsed per gene to the most severe."""
-    pick = {f: i for i, f in enumerate(fields)}
-    wanted = ["Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "ALLELE_NUM",
-              *AF_FIELDS, *REVEL_FIELDS, *CADD_FIELDS]
-    entries = (
-        sites.select("rec", "n_alts", _csq_value().str.split(",").alias("e"))
-        .explode("e").drop_nulls("e")
-        .with_columns(pl.col("e").str.split("|").alias("e"))
-        .select("rec", "n_alts", *[_null_if_empty(pl.col("e").list.get(pick[f], null_on_oob=True))
-                                   .alias(f) for f in wanted if f in pick])
-    )
-    if "ALLELE_NUM" in pick:
-        entries = entries.with_columns(pl.col("ALLELE_NUM").cast(pl.Int64, strict=False)
-                                       .alias("allele_idx"))
-    else:
-        by_vep = alts.select("rec", pl.col("vep_allele").alias("Allele"),
-                             pl.col("allele_idx").alias("idx_vep"))
-        by_alt = alts.select("rec", pl.col("alt").alias("Allele"),
-                             pl.col("allele_idx").alias("idx_alt"))
-        # Only multi-allelic records need matching; a lone ALT owns every entry.
-        multi = (entries.filter(pl.col("n_alts") > 1)
-                 .join(by_vep, on=["rec", "Allele"], how="left")
-                 .join(by_alt, on=["rec", "Allele"], how="left")
-                 .with_columns(pl.coalesce("idx_vep", "idx_alt").cast(pl.Int64).alias("allele_idx"))
-                 .drop("idx_vep", "idx_alt"))
-        entries = pl.concat([entries.filter(pl.col("n_alts") == 1)
-                             .with_columns(pl.lit(1, pl.Int64).alias("allele_idx")), multi])
-    terms = pl.col("Consequence").fill_null("").str.split("&")
-    ranks = terms.list.eval(pl.element().replace_strict(SEVERITY_RANK, default=UNKNOWN_RANK,
-                                                        return_dtype=pl.Int32))
-    present = lambda names: [_max_number(f) for f in names if f in pick]  # noqa: E731
-    entries = entries.drop_nulls("allele_idx").select(
-        "rec", "allele_idx",
-        pl.coalesce([c for c in ("Gene", "SYMBOL") if c in pick] or [pl.lit(None, pl.String)])
-        .alias("gene_key"),
-        pl.col("SYMBOL").alias("gene_symbol") if "SYMBOL" in pick else pl.lit(None, pl.String)
-        .alias("gene_symbol"),
-        pl.col("Gene").alias("gene_id") if "Gene" in pick else pl.lit(None, pl.String)
-        .alias("gene_id"),
-        _null_if_empty(terms.list.get(ranks.list.arg_min())).alias("consequence"),
-        ranks.list.min().alias("rank"),
-        pl.col("IMPACT").alias("impact") if "IMPACT" in pick else pl.lit(None, pl.String)
-        .alias("impact"),
-        *[pl.max_horizontal(e).alias(name) if (e := present(names)) else
-          pl.lit(None, pl.Float64).alias(name)
-          for name, names in (("allele_freq", AF_FIELDS), ("revel", REVEL_FIELDS),
-                              ("cadd_phred", CADD_FIELDS))],
-    )
-    collapsed = entries.group_by("rec", "allele_idx", "gene_key").agg(
-        pl.col("gene_symbol").drop_nulls().first(),
-        pl.col("gene_id").drop_nulls().first(),
-        pl.col("consequence", "impact").sort_by("rank").first(),
-        pl.col("allele_freq", "revel", "cadd_phred").max(),
-    )
-    # Gene-less entries (intergenic, regulatory) only stand for an allele that hits no gene.
-    has_gene = pl.col("gene_key").is_not_null().any().over("rec", "allele_idx")
-    return collapsed.filter(pl.col("gene_key").is_not_null() | ~has_gene).drop("gene_key")
-
-
-def _transform(batch: pa.RecordBatch, offset: int, samples: list[str],
-               csq_fields: list[str]) -> tuple[pa.Table, pl.DataFrame]:
-    """One chunk of body lines → variants rows, plus (rec, reason) of records refused."""
-    # One lazy plan per chunk: polars fuses and parallelises it, one collect at the end.
-    df = pl.from_arrow(batch).lazy().with_row_index("rec", offset=offset)
-    sites = df.select(
-        "rec", pl.col("c0").alias("chrom"), pl.col("c1").alias("pos_raw"),
-        pl.col("c1").str.strip_chars().cast(pl.Int64, strict=False).alias("pos"),
-        pl.col("c3").alias("ref"), pl.col("c4").alias("alt_raw"),
-        _null_if_empty(pl.col("c5")).cast(pl.Float64, strict=False).alias("qual"),
-        _null_if_empty(pl.col("c6")).alias("filter"), pl.col("c7").alias("info"),
-    )
-    bad_pos = sites.filter(pl.col("pos").is_null() | (pl.col("ref").fill_null("") == "")
-                           | (pl.col("alt_raw").fill_null("") == "")).select(
-        "rec", pl.format("POS '{}' is not an integer or REF/ALT is empty",
-                         pl.col("pos_raw")).alias("reason"))
-    sites = sites.join(bad_pos.select("rec"), on="rec", how="anti").with_columns(
-        pl.col("alt_raw").str.split(",").alias("alts"))
-    sites = sites.with_columns(pl.col("alts").list.len().alias("n_alts"))
-    alts = (sites.select("rec", "ref", "alts", pl.int_ranges(1, pl.col("n_alts") + 1).alias("allele_idx"))
-            .explode("alts", "allele_idx").rename({"alts": "alt"}))
-    # VEP drops the shared first base of indel alleles (writing '-' when nothing is left),
-    # but only when every ALT of the record starts with the REF's first base.
-    trim = ((pl.col("alt").str.len_chars() != pl.col("ref").str.len_chars()).any().over("rec")
-            & (pl.col("alt").str.slice(0, 1) == pl.col("ref").str.slice(0, 1)).all().over("rec"))
-    alts = alts.with_columns(
-        pl.when(trim).then(pl.col("alt").str.slice(1)).otherwise(pl.col("alt")).alias("vep_allele")
-    ).with_columns(pl.when(pl.col("vep_allele") == "").then(pl.lit("-"))
-                   .otherwise(pl.col("vep_allele")).alias("vep_allele"))
-
-    sample_cols = [f"s{i}" for i in range(len(samples))]
-    empty_calls = pl.LazyFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64,
-                                       "genotype": pl.String})
-    calls = empty_calls
-    if sample_cols:
-        calls = (df.filter(pl.col("c8").str.starts_with("GT"))
-                 .unpivot(index="rec", on=sample_cols, variable_name="s", value_name="call")
-                 .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"),
-                         pl.col("call").str.extract(r"^([^:]*)", 1).alias("genotype"))
-                 .filter(pl.col("genotype").str.contains(r"[1-9]")))
-    alleles = (calls.with_columns(pl.col("genotype").str.replace_all("|", "/", literal=True)
-                                  .str.split("/").alias("a"))
-               .with_columns(pl.col("a").list.len().alias("ploidy")).explode("a")
-               .filter(~pl.col("a").is_in(["0", "."]))
-               .with_columns(pl.col("a").cast(pl.Int64, strict=False).alias("allele_idx")))
-    bad_gt = (alleles.join(alts.select("rec", "allele_idx"), on=["rec", "allele_idx"], how="anti")
-              .join(sites.select("rec", "n_alts"), on="rec", how="inner")
-              .group_by("rec").agg(pl.format("genotype '{}' of sample #{} names allele {} but the "
-                                             "record has {} ALT allele(s)",
-                                             "genotype", pl.col("sample_idx") + 1, "a", "n_alts")
-                                   .first().alias("reason")))
-    carriers = (alleles.join(bad_gt.select("rec"), on="rec", how="anti")
-                .group_by("rec", "sample_idx", "allele_idx")
-                .agg(pl.col("genotype").first(), pl.len().alias("copies"), pl.col("ploidy").first())
-                .with_columns(pl.when(pl.col("ploidy") == 1).then(pl.lit("hemi"))
-                              .when(pl.col("copies") >= pl.col("ploidy")).then(pl.lit("hom_alt"))
-                              .otherwise(pl.lit("het")).alias("zygosity")))
-    carriers = carriers.join(alts.filter(~pl.col("alt").is_in(NOT_CARRIED)),
-                             on=["rec", "allele_idx"], how="inner")
-    carried = sites.join(carriers.select("rec").unique(), on="rec", how="semi")
-    ann = _annotations(carried, alts.join(carried.select("rec"), on="rec", how="semi"), csq_fields)
-    rows = (carriers.join(carried.select("rec", "chrom", "pos", "filter", "qual"), on="rec")
-            .join(ann, on=["rec", "allele_idx"], how="left")
-            .sort("rec", "sample_idx", "allele_idx", "gene_symbol", nulls_last=True)
-            .with_columns(pl.col("sample_idx").replace_strict(
-                dict(enumerate(samples)), return_dtype=pl.String).alias("patient_id"))
-            .select(OUTPUT_SCHEMA.names))
-    bad = pl.concat([bad_pos, bad_gt.with_columns(pl.col("rec").cast(pl.UInt32))])
-    rows, bad = pl.collect_all([rows, bad])
-    return rows.to_arrow().cast(OUTPUT_SCHEMA), bad
-
-
 class _LineMap:
     """Maps the ordinal of a parsed body row back to its 1-based file line, given the
     lines Arrow skipped as malformed before it."""
@@ -284,6 +130,49 @@ class _LineMap:
             else:
                 break
         return line
+
+
+def _read_ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """Yield ``items`` as a background thread produces them, up to ``depth`` ahead.
+
+    Arrow inflates and tokenises without the GIL, so the next chunk is read while
+    polars transforms this one; ``depth`` bounds the chunks held at once.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:   # handed to the consumer, which re-raises it
+            put((end, exc))
+
+    worker = threading.Thread(target=produce, name="vcf-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
@@ -317,8 +206,8 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
                                                  strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
         offset = 0
-        for batch in reader:
-            table, bad = _transform(batch, offset, header.samples, header.csq_fields)
+        for batch in _read_ahead(reader):
+            table, bad = transform(batch, offset, header.samples, header.csq_fields)
             for rec, reason in bad.iter_rows():
                 line = lines.line_of(rec)
                 quarantine.append(QuarantineRecord("record", f"line {line}",

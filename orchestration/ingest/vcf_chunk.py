@@ -1,0 +1,203 @@
+"""One chunk of VCF body lines (all columns as strings) → raw ``variants`` rows.
+
+Eager polars, ordered so the expensive work only touches what ends up in the output:
+genotypes are read first, and only records that someone carries get their ALT list
+split and their CSQ string exploded, split (up to the last field we use) and collapsed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from orchestration.ingest.consequences import SEVERITY_RANK, UNKNOWN_RANK
+from orchestration.lake.schemas import LINEAGE, VARIANTS
+
+OUTPUT_SCHEMA = pa.schema([f for f in VARIANTS if f.name not in {x.name for x in LINEAGE}])
+
+AF_FIELDS = ("gnomADe_AF", "gnomADg_AF", "gnomAD_AF", "MAX_AF")
+REVEL_FIELDS = ("REVEL", "REVEL_score")
+CADD_FIELDS = ("CADD_PHRED", "CADD_phred")
+NOT_CARRIED = ["*", ".", "<NON_REF>", "<*>"]   # alleles that are not a variant to report
+_TEXT_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "ALLELE_NUM")
+_BAD_GT = "genotype '{}' of sample #{} names allele {} but the record has {} ALT allele(s)"
+
+
+def _null_if_empty(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.is_in(["", "."])).then(None).otherwise(expr)
+
+
+def _max_number(values: pl.Series) -> pl.Series:
+    # VEP joins values of co-located/overlapping annotations with '&'; keep the largest.
+    # Only the few '&' values pay for a list split.
+    out = values.cast(pl.Float64, strict=False)
+    multi = values.str.contains("&", literal=True).fill_null(False)
+    if multi.any():
+        parts = (values.filter(multi).str.split("&")
+                 .list.eval(pl.element().cast(pl.Float64, strict=False)).list.max())
+        out = out.scatter(multi.arg_true(), parts)
+    return out
+
+
+def _csq_value(info: pl.Expr) -> pl.Expr:
+    # Literal searches, no regex and no string concatenation: this runs on every carried record.
+    start = (pl.when(info.str.starts_with("CSQ=")).then(pl.lit(0, pl.UInt32))
+             .otherwise(info.str.find(";CSQ=", literal=True).cast(pl.UInt32) + 1) + 4)
+    return info.str.slice(start).str.splitn(";", 2).struct.field("field_0")
+
+
+def _consequence_ranks(consequences: pl.Series) -> pl.DataFrame:
+    """Most severe term and its rank for each distinct Consequence string (a few hundred)."""
+    terms = pl.col("Consequence").str.split("&")
+    ranks = terms.list.eval(pl.element().replace_strict(SEVERITY_RANK, default=UNKNOWN_RANK,
+                                                        return_dtype=pl.Int32))
+    return (consequences.unique().to_frame("Consequence")
+            .select("Consequence", _null_if_empty(terms.list.get(ranks.list.arg_min()))
+                    .alias("consequence"), ranks.list.min().alias("rank")))
+
+
+def _vep_alleles(multi: pl.DataFrame) -> pl.DataFrame:
+    """(rec, allele_idx, alt, vep_allele) of multi-allelic records."""
+    alts = (multi.select("rec", "ref", pl.col("alt_raw").str.split(",").alias("alt"))
+            .with_columns(pl.int_ranges(1, pl.col("alt").list.len() + 1).alias("allele_idx"))
+            .explode("alt", "allele_idx"))
+    # VEP drops the shared first base of indel alleles (writing '-' when nothing is left),
+    # but only when every ALT of the record starts with the REF's first base.
+    trim = ((pl.col("alt").str.len_chars() != pl.col("ref").str.len_chars()).any().over("rec")
+            & (pl.col("alt").str.slice(0, 1) == pl.col("ref").str.slice(0, 1)).all().over("rec"))
+    vep = pl.when(trim).then(pl.col("alt").str.slice(1)).otherwise(pl.col("alt"))
+    return alts.with_columns(pl.when(vep == "").then(pl.lit("-")).otherwise(vep).alias("vep_allele"))
+
+
+def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
+    """CSQ entries of ``sites`` matched to (rec, allele_idx), collapsed per gene to the most severe."""
+    pick = {f: i for i, f in enumerate(fields)}
+    wanted = [f for f in (*_TEXT_FIELDS, *AF_FIELDS, *REVEL_FIELDS, *CADD_FIELDS) if f in pick]
+    last = max(pick[f] for f in wanted)
+    entries = (sites.select("rec", "n_alts", _csq_value(pl.col("info")).str.split(",").alias("e"))
+               .explode("e").drop_nulls("e")
+               # split only up to the last field used; the rest of the entry is never copied
+               .with_columns(pl.col("e").str.split_exact("|", last).alias("e"))
+               .select("rec", "n_alts", *[_null_if_empty(pl.col("e").struct.field(f"field_{pick[f]}"))
+                                          .alias(f) for f in wanted]))
+    if "ALLELE_NUM" in pick:
+        entries = entries.with_columns(pl.col("ALLELE_NUM").cast(pl.Int64, strict=False)
+                                       .alias("allele_idx"))
+    else:
+        # Only multi-allelic records need matching; a lone ALT owns every entry.
+        multi = entries.filter(pl.col("n_alts") > 1)
+        if multi.height:
+            alts = _vep_alleles(sites.filter(pl.col("n_alts") > 1))
+            multi = (multi
+                     .join(alts.select("rec", pl.col("vep_allele").alias("Allele"),
+                                       pl.col("allele_idx").alias("idx_vep")),
+                           on=["rec", "Allele"], how="left", maintain_order="left")
+                     .join(alts.select("rec", pl.col("alt").alias("Allele"),
+                                       pl.col("allele_idx").alias("idx_alt")),
+                           on=["rec", "Allele"], how="left", maintain_order="left")
+                     .with_columns(pl.coalesce("idx_vep", "idx_alt").cast(pl.Int64).alias("allele_idx"))
+                     .drop("idx_vep", "idx_alt"))
+        else:
+            multi = multi.with_columns(pl.lit(None, pl.Int64).alias("allele_idx"))
+        entries = pl.concat([entries.filter(pl.col("n_alts") == 1)
+                             .with_columns(pl.lit(1, pl.Int64).alias("allele_idx")), multi])
+    entries = entries.drop_nulls("allele_idx")
+    if "Consequence" in pick:
+        entries = entries.with_columns(pl.col("Consequence").fill_null(""))
+        entries = entries.join(_consequence_ranks(entries["Consequence"]), on="Consequence",
+                               how="left", maintain_order="left")
+    else:
+        entries = entries.with_columns(pl.lit(None, pl.String).alias("consequence"),
+                                       pl.lit(UNKNOWN_RANK, pl.Int32).alias("rank"))
+    numbers = {}
+    for name, names in (("allele_freq", AF_FIELDS), ("revel", REVEL_FIELDS),
+                        ("cadd_phred", CADD_FIELDS)):
+        present = [_max_number(entries[f]) for f in names if f in pick]
+        numbers[name] = (pl.DataFrame(present).select(pl.max_horizontal(pl.all()).alias(name)).to_series()
+                         if present else pl.Series(name, [None] * entries.height, pl.Float64))
+    text = lambda f: pl.col(f) if f in pick else pl.lit(None, pl.String)  # noqa: E731
+    entries = entries.select(
+        "rec", "allele_idx",
+        pl.coalesce([text("Gene"), text("SYMBOL")]).alias("gene_key"),
+        text("SYMBOL").alias("gene_symbol"), text("Gene").alias("gene_id"),
+        "consequence", "rank", text("IMPACT").alias("impact"),
+    ).with_columns(*numbers.values())
+    best = pl.col("rank").arg_min()      # first most-severe entry, in CSQ order
+    collapsed = entries.group_by("rec", "allele_idx", "gene_key").agg(
+        pl.col("gene_symbol").drop_nulls().first(),
+        pl.col("gene_id").drop_nulls().first(),
+        pl.col("consequence").get(best), pl.col("impact").get(best),
+        pl.col("allele_freq", "revel", "cadd_phred").max(),
+    )
+    # Gene-less entries (intergenic, regulatory) only stand for an allele that hits no gene.
+    has_gene = pl.col("gene_key").is_not_null().any().over("rec", "allele_idx")
+    return collapsed.filter(pl.col("gene_key").is_not_null() | ~has_gene).drop("gene_key")
+
+
+def _calls(df: pl.DataFrame, n_samples: int) -> pl.DataFrame:
+    """(rec, sample_idx, genotype) of every call that names a non-REF allele."""
+    if not n_samples:
+        return pl.DataFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64, "genotype": pl.String})
+    sample_cols = [f"s{i}" for i in range(n_samples)]
+    gt = df.filter(pl.col("c8").str.starts_with("GT")).select(
+        "rec", *[pl.col(s).str.splitn(":", 2).struct.field("field_0").alias(s) for s in sample_cols])
+    # Most calls of a multi-sample file are 0/0 or ./.: drop those records before unpivoting.
+    carries = [pl.col(s).str.contains(r"[1-9]") for s in sample_cols]
+    gt = gt.filter(pl.any_horizontal(carries))
+    return (gt.unpivot(index="rec", on=sample_cols, variable_name="s", value_name="genotype")
+            .filter(pl.col("genotype").str.contains(r"[1-9]"))
+            .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"), "genotype"))
+
+
+def transform(batch: pa.RecordBatch, offset: int, samples: list[str],
+              csq_fields: list[str]) -> tuple[pa.Table, pl.DataFrame]:
+    """One chunk of body lines → variants rows, plus (rec, reason) of records refused.
+
+    ``rec`` is the ordinal of the body row in the stream (``offset`` + row in chunk).
+    """
+    df = pl.from_arrow(batch).with_row_index("rec", offset=offset)
+    pos = pl.col("c1").str.strip_chars().cast(pl.Int64, strict=False)
+    bad_site = pos.is_null() | (pl.col("c3") == "") | (pl.col("c4") == "")
+    bad_pos = df.filter(bad_site).select(
+        "rec", pl.format("POS '{}' is not an integer or REF/ALT is empty", "c1").alias("reason"))
+    calls = _calls(df, len(samples))
+    # Sites are only built for records someone carries (and whose POS/REF/ALT are usable).
+    called = calls["rec"].unique()
+    sites = (df.filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
+             .select("rec", pl.col("c0").alias("chrom"), pos.alias("pos"), pl.col("c3").alias("ref"),
+                     pl.col("c4").alias("alt_raw"),
+                     _null_if_empty(pl.col("c5")).cast(pl.Float64, strict=False).alias("qual"),
+                     _null_if_empty(pl.col("c6")).alias("filter"), pl.col("c7").alias("info"))
+             .with_columns((pl.col("alt_raw").str.count_matches(",", literal=True) + 1)
+                           .alias("n_alts")))
+    alleles = (calls.join(sites.select("rec", "n_alts", "alt_raw"), on="rec", how="inner",
+                          maintain_order="left")
+               .with_columns(pl.col("genotype").str.replace_all("|", "/", literal=True)
+                             .str.split("/").alias("a"))
+               .with_columns(pl.col("a").list.len().alias("ploidy")).explode("a")
+               .filter(~pl.col("a").is_in(["0", "."]))
+               .with_columns(pl.col("a").cast(pl.Int64, strict=False).alias("allele_idx")))
+    out_of_range = (pl.col("allele_idx").is_null() | (pl.col("allele_idx") < 1)
+                    | (pl.col("allele_idx") > pl.col("n_alts")))
+    bad_gt = (alleles.filter(out_of_range).group_by("rec", maintain_order=True)
+              .agg(pl.format(_BAD_GT, "genotype", pl.col("sample_idx") + 1, "a", "n_alts")
+                   .first().alias("reason")))
+    carriers = (alleles.filter(~pl.col("rec").is_in(bad_gt["rec"].implode()))
+                .group_by("rec", "sample_idx", "allele_idx")
+                .agg(pl.col("genotype", "alt_raw", "ploidy").first(), pl.len().alias("copies"))
+                .select("rec", "sample_idx", "allele_idx", "genotype",
+                        pl.col("alt_raw").str.split(",").list.get(pl.col("allele_idx") - 1).alias("alt"),
+                        pl.when(pl.col("ploidy") == 1).then(pl.lit("hemi"))
+                        .when(pl.col("copies") >= pl.col("ploidy")).then(pl.lit("hom_alt"))
+                        .otherwise(pl.lit("het")).alias("zygosity"))
+                .filter(~pl.col("alt").is_in(NOT_CARRIED)))
+    carried = sites.filter(pl.col("rec").is_in(carriers["rec"].unique().implode()))
+    ann = _annotations(carried, csq_fields)
+    rows = (carriers.join(carried.select("rec", "chrom", "pos", "ref", "filter", "qual"), on="rec")
+            .join(ann, on=["rec", "allele_idx"], how="left")
+            .sort("rec", "sample_idx", "allele_idx", "gene_symbol", nulls_last=True)
+            .with_columns(pl.col("sample_idx").replace_strict(
+                dict(enumerate(samples)), return_dtype=pl.String).alias("patient_id"))
+            .select(OUTPUT_SCHEMA.names))
+    bad = pl.concat([bad_pos, bad_gt]).sort("rec")
+    return rows.to_arrow().cast(OUTPUT_SCHEMA), bad
