@@ -1,0 +1,34 @@
+"""Run every benchmark in one go, in the order BENCHMARKS.md reports them.
+
+    python bench/run_all.py            # VCF ingest, phenotype ranking, whole demo (80 and 800 patients)
+    python bench/run_all.py --quick    # smaller sizes, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    runs = [
+        ["bench_vcf_ingest.py", "--records", *(["30000"] if args.quick else ["30000", "300000", "1000000"])],
+        ["bench_phenotype.py", "--patients", "5" if args.quick else "20"],
+        ["bench_demo.py", "--sizes", *(["20"] if args.quick else ["80", "800"])],
+    ]
+    failed = 0
+    for script, *rest in runs:
+        print(f"\n### {script} {' '.join(rest)}\n", flush=True)
+        failed += subprocess.run([sys.executable, str(HERE / script), *rest]).returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
