@@ -5,6 +5,9 @@ marts → the published read-only catalog.
 """
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
@@ -15,6 +18,9 @@ from orchestration.settings import DBT_PROJECT_DIR, lake_home
 
 # dbt reads every path from this variable; make sure the subprocess sees the lake in use.
 os.environ.setdefault("ORPHANLAKE_HOME", str(lake_home()))
+# `.venv/bin/orphanlake` runs without the venv activated: dbt lives beside this interpreter.
+if shutil.which("dbt") is None:
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
