@@ -156,3 +156,38 @@ def test_sites_only_vcf_yields_no_rows(tmp_path):
         "1\t5\t.\tA\tG\t1\tPASS\tCSQ=" + csq(Allele="G") + "\n"
     result = parse_vcf(write_vcf(tmp_path / "s.vcf", text, "plain"))
     assert _rows(result).height == 0 and result.quarantine == []
+
+
+@pytest.mark.parametrize("compression", ["bgzip", "gzip", "plain"])
+def test_small_chunks_keep_rows_and_line_numbers(tmp_path, monkeypatch, compression):
+    import orchestration.ingest.vcf as vcf_module
+    body = []
+    for i in range(300):
+        rec = BODY[i % len(BODY)].split("\t")
+        rec[1] = str(1000 + i)
+        body.append("\t".join(rec))
+    body[7] = body[7].replace("\tPASS\t", "\t")                          # 10 columns
+    body[150] = body[150].replace("\t1000\t".replace("1000", "1150"), "\tx\t")  # bad POS
+    body[299] = body[299].replace("\t0/0\t", "\t0/5\t").replace("\t1\t0", "\t7\t0")
+    path = _vcf(tmp_path, body, compression=compression)
+    whole = parse_vcf(path)
+    expected = _rows(whole)
+    monkeypatch.setattr(vcf_module, "BLOCK_BYTES", 2000)   # ~4 records per chunk
+    chunked = parse_vcf(path)
+    tables = list(chunked.tables["variants"])
+    assert len(tables) > 20
+    assert pl.from_arrow(pa.concat_tables(tables)).equals(expected)
+    first_body = header(["P1", "P2"]).count("\n") + 1
+    lines = {r.locator for r in chunked.quarantine}
+    assert lines == {r.locator for r in whole.quarantine}
+    assert {f"line {first_body + 7}", f"line {first_body + 150}"} <= lines
+
+
+def test_concatenated_gzip_members_are_one_stream(tmp_path):
+    import gzip
+    text = (header(["P1", "P2"]) + "\n".join(BODY) + "\n").encode()
+    cut = text.index(b"\n1\t200\t") + 1
+    path = tmp_path / "cat.vcf.gz"
+    path.write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]))
+    df = _rows(parse_vcf(path))
+    assert sorted(df["pos"].unique().to_list()) == [100, 200, 300]

@@ -23,10 +23,11 @@ import pyarrow.csv as pacsv
 
 from orchestration.ingest.identifiers import scan_ids, scan_vcf_header
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.ingest.vcf_body import body_chunks
 from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMA, transform
 
 FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 8 << 20          # chunk of body text per polars pass; sets peak RSS
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _CSQ_FORMAT = re.compile(r'^##INFO=<ID=CSQ,.*Format:\s*([^"]+)"')
 
@@ -180,12 +181,13 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
     names = ([f"c{i}" for i in range(min(header.n_columns, 9))]
              + [f"s{i}" for i in range(len(header.samples))])
     lines = _LineMap(header.n_lines + 1)
+    chunk_start = [0]
 
     def on_bad_row(row: pacsv.InvalidRow) -> str:
-        line = row.number if row.number > 0 else None   # Arrow counts lines from 1
-        if line is None:
+        if row.number <= 0:    # Arrow counts a chunk's lines from 1; <= 0 means unknown
             raise FileRejected(f"a body line has {row.actual_columns} columns, expected "
                                f"{row.expected_columns}")
+        line = chunk_start[0] + row.number - 1
         lines.skipped.append(line)
         quarantine.append(QuarantineRecord(
             "record", f"line {line}",
@@ -193,20 +195,24 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
             f"{row.expected_columns}"))
         return "skip"
 
+    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES + (1 << 20),
+                                     use_threads=False)
+    parse_options = pacsv.ParseOptions(delimiter="\t", quote_char=False, ignore_empty_lines=False,
+                                       invalid_row_handler=on_bad_row)
+    convert_options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                           strings_can_be_null=False,
+                                           quoted_strings_can_be_null=False)
+
+    def tables() -> Iterator[pa.Table]:
+        for first_line, chunk in body_chunks(path, header.compression is not None,
+                                             header.n_lines, BLOCK_BYTES):
+            chunk_start[0] = first_line
+            yield pacsv.read_csv(pa.py_buffer(chunk), read_options=read_options,
+                                 parse_options=parse_options, convert_options=convert_options)
+
     try:
-        stream = pa.input_stream(str(path), compression=header.compression)
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(skip_rows=header.n_lines, column_names=names,
-                                           block_size=BLOCK_BYTES, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
-                                             ignore_empty_lines=False,
-                                             invalid_row_handler=on_bad_row),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False))
         offset = 0
-        for batch in _read_ahead(reader):
+        for batch in _read_ahead(tables()):
             table, bad = transform(batch, offset, header.samples, header.csq_fields)
             for rec, reason in bad.iter_rows():
                 line = lines.line_of(rec)
@@ -216,11 +222,9 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
             if table.num_rows:
                 yield table
     except OSError as exc:
-        raise FileRejected(f"corrupt or truncated compressed file: {exc}") from None
+        raise FileRejected(f"unreadable file: {exc}") from None
     except pa.ArrowInvalid as exc:
         raise FileRejected(f"unreadable VCF body: {exc}") from None
-    except StopIteration:
-        return
 
 
 def parse_vcf(path: Path) -> ParseResult:

@@ -20,6 +20,7 @@ REVEL_FIELDS = ("REVEL", "REVEL_score")
 CADD_FIELDS = ("CADD_PHRED", "CADD_phred")
 NOT_CARRIED = ["*", ".", "<NON_REF>", "<*>"]   # alleles that are not a variant to report
 _TEXT_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "ALLELE_NUM")
+_NULLABLE_TEXT = {"Consequence", "IMPACT", "SYMBOL", "Gene"}
 _BAD_GT = "genotype '{}' of sample #{} names allele {} but the record has {} ALT allele(s)"
 
 
@@ -78,8 +79,10 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
                .explode("e").drop_nulls("e")
                # split only up to the last field used; the rest of the entry is never copied
                .with_columns(pl.col("e").str.split_exact("|", last).alias("e"))
-               .select("rec", "n_alts", *[_null_if_empty(pl.col("e").struct.field(f"field_{pick[f]}"))
-                                          .alias(f) for f in wanted]))
+               # numbers need no '.'/'' check: a failed cast is already null
+               .select("rec", "n_alts", *[(_null_if_empty(x) if f in _NULLABLE_TEXT else x).alias(f)
+                                          for f in wanted
+                                          for x in [pl.col("e").struct.field(f"field_{pick[f]}")]]))
     if "ALLELE_NUM" in pick:
         entries = entries.with_columns(pl.col("ALLELE_NUM").cast(pl.Int64, strict=False)
                                        .alias("allele_idx"))
