@@ -81,6 +81,7 @@ def _print_summary(paths: LakePaths) -> None:
     print(f"marts:    {paths.marts}")
     if not paths.catalog.exists():
         return
+    _print_model_quality(paths)
     with connect_readonly(paths) as con:
         views = {r[0] for r in con.execute("select view_name from _catalog").fetchall()}
         shows = [
@@ -96,6 +97,24 @@ def _print_summary(paths: LakePaths) -> None:
             if name in views:
                 print(f"\n== {name} ==")
                 con.sql(sql).show(max_width=200)
+
+
+def _print_model_quality(paths: LakePaths) -> None:
+    from orchestration.assets.models import RANKER_DIR
+
+    meta_file = paths.models / RANKER_DIR / "ranker_meta.json"
+    if not meta_file.exists():
+        return
+    meta = json.loads(meta_file.read_text())
+    metrics = meta.get("metrics", {})
+    recall = metrics.get("recall_cv") or metrics.get("recall") or {}
+    print(f"\ngene ranker: {meta['ranking_method']}")
+    if recall:
+        n = next(iter(recall.values()))["n_patients"]
+        scope = "cross-validated" if "recall_cv" in metrics else metrics.get("evaluation_scope", "")
+        print(f"causal-gene recall on {n} solved patients ({scope}), top-1 / top-5 / top-10:")
+        for method, r in recall.items():
+            print(f"  {method:<16} {r['recall_at_1']:.2f} / {r['recall_at_5']:.2f} / {r['recall_at_10']:.2f}")
 
 
 def cmd_sql(args) -> int:
