@@ -6,11 +6,11 @@ import dagster as dg
 import polars as pl
 
 from models import phenotype, ranker
+from models.hpo_index import INDEX_FILENAME
 from models.explain import add_explanations
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
 
-PHENOTYPE_INDEX_FILE = "phenotype_index.npz"
 RANKER_DIR = "gene_ranker"
 
 
@@ -31,7 +31,7 @@ RANKER_DIR = "gene_ranker"
 def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     """Score every patient's HPO terms against every gene and disease of the release."""
     paths = lake.paths
-    index = phenotype.PhenotypeIndex.load(paths.reference / PHENOTYPE_INDEX_FILE)
+    index = phenotype.PhenotypeIndex.load(paths.reference / INDEX_FILENAME)
     terms = read_model(paths, "stg_phenotypes").select("patient_id", "hpo_id", "excluded")
     evidence = phenotype.score_patients(index, terms)
     write_parquet_atomic(evidence, paths.evidence / "phenotype_evidence.parquet")

@@ -6,7 +6,6 @@ import dagster as dg
 import polars as pl
 
 from models.phenotype import PhenotypeIndex
-from orchestration.assets.models import PHENOTYPE_INDEX_FILE
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.reference import hpo
 from orchestration.resources import LakeResource
@@ -33,8 +32,8 @@ def hpo_reference(context: dg.AssetExecutionContext, lake: LakeResource):
     paths = lake.paths
     release = str(hpo_release_dir())
     onto = hpo.load_ontology(release)
-    index = PhenotypeIndex.build(release)
-    index.save(paths.reference / PHENOTYPE_INDEX_FILE)
+    # rebuilt only when the HPO release changes
+    index = PhenotypeIndex.load_or_build(paths.reference, release)
     ic = dict(zip(index.terms, index.ic["gene"].tolist()))
 
     terms = pl.DataFrame({

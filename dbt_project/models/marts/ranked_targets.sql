@@ -80,7 +80,7 @@ counts as (
 ),
 cohort_size as (
     select disease_id, count(*) as cohort_patients,
-           string_agg(distinct cohort_basis, ',') as cohort_basis
+           string_agg(distinct cohort_basis, ',' order by cohort_basis) as cohort_basis
     from cohort group by 1
 ),
 names as (
