@@ -11,6 +11,10 @@ long as this whole ingest (1.6-2.2 s, same machine) and ~4x ``zcat`` (0.5 s); an
 line with a wrong column count aborts the whole stream with "Sample not found: P2" and
 no line number, so per-line quarantine would be lost. It also reads QUAL as float32
 (99.8 becomes 99.80000305) and PASS as an empty FILTER list.
+
+The header is parsed here rather than by cyvcf2: htslib folds a duplicate sample name and
+a bad #CHROM line alike into "cannot parse VCF header" (details only on stderr), which would
+lose the specific FileRejected reasons below.
 """
 
 from __future__ import annotations

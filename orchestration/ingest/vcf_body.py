@@ -4,6 +4,10 @@ We inflate ourselves instead of handing Arrow a compressed stream: Arrow's strea
 reader reads up to 32 blocks ahead of its consumer, so when polars is the slower side it
 buffers most of a large file (peak RSS 0.5-0.8 GiB at 300k-1M records). Chunks made here
 are parsed one at a time and a bounded queue holds them, so memory is set by chunk size.
+
+Inflating uses ISA-L (``isal``) when it is installed: same gzip/deflate format, about 1.8x
+faster than zlib on the 300k-record benchmark file (0.26 s vs 0.47 s), which matters on a
+2-core machine where the inflate thread competes with polars for CPU. Without it, zlib.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ from typing import Iterator
 
 from orchestration.ingest.quarantine import FileRejected
 
+try:
+    from isal import isal_zlib as _inflate_lib
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_lib.error)
+except ImportError:       # optional speed-up; zlib reads the same files
+    _inflate_lib = zlib
+    _INFLATE_ERRORS = (zlib.error,)
+
 READ_BYTES = 1 << 20
 
 
@@ -23,7 +34,7 @@ def _inflate(path: Path, compressed: bool) -> Iterator[bytes]:
             while data := fh.read(READ_BYTES):
                 yield data
             return
-        inflater = zlib.decompressobj(wbits=31)
+        inflater = _inflate_lib.decompressobj(wbits=31)
         while True:
             data = fh.read(READ_BYTES)
             if not data:
@@ -32,14 +43,14 @@ def _inflate(path: Path, compressed: bool) -> Iterator[bytes]:
             while data:
                 try:
                     out = inflater.decompress(data)
-                except zlib.error as exc:
+                except _INFLATE_ERRORS as exc:
                     raise FileRejected(f"corrupt gzip data: {exc}") from None
                 if out:
                     yield out
                 if not inflater.eof:
                     break
                 data = inflater.unused_data
-                inflater = zlib.decompressobj(wbits=31)
+                inflater = _inflate_lib.decompressobj(wbits=31)
                 if not data:
                     data = fh.read(READ_BYTES)
                     if not data:

@@ -30,9 +30,13 @@ def _null_if_empty(expr: pl.Expr) -> pl.Expr:
 
 def _max_number(values: pl.Series) -> pl.Series:
     # VEP joins values of co-located/overlapping annotations with '&'; keep the largest.
-    # Only the few '&' values pay for a list split.
+    # Only values that fail the plain cast and are long enough to hold an '&' are searched,
+    # and only the few '&' values pay for a list split.
     out = values.cast(pl.Float64, strict=False)
-    multi = values.str.contains("&", literal=True).fill_null(False)
+    maybe = out.is_null() & (values.str.len_bytes() > 2)
+    if not maybe.any():
+        return out
+    multi = maybe & values.str.contains("&", literal=True)
     if multi.any():
         parts = (values.filter(multi).str.split("&")
                  .list.eval(pl.element().cast(pl.Float64, strict=False)).list.max())
@@ -88,10 +92,10 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
                                        .alias("allele_idx"))
     else:
         # Only multi-allelic records need matching; a lone ALT owns every entry.
-        multi = entries.filter(pl.col("n_alts") > 1)
-        if multi.height:
-            alts = _vep_alleles(sites.filter(pl.col("n_alts") > 1))
-            multi = (multi
+        is_multi = pl.col("n_alts") > 1
+        if entries.select(is_multi.any()).item():
+            alts = _vep_alleles(sites.filter(is_multi))
+            multi = (entries.filter(is_multi)
                      .join(alts.select("rec", pl.col("vep_allele").alias("Allele"),
                                        pl.col("allele_idx").alias("idx_vep")),
                            on=["rec", "Allele"], how="left", maintain_order="left")
@@ -100,10 +104,10 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
                            on=["rec", "Allele"], how="left", maintain_order="left")
                      .with_columns(pl.coalesce("idx_vep", "idx_alt").cast(pl.Int64).alias("allele_idx"))
                      .drop("idx_vep", "idx_alt"))
+            entries = pl.concat([entries.filter(~is_multi)
+                                 .with_columns(pl.lit(1, pl.Int64).alias("allele_idx")), multi])
         else:
-            multi = multi.with_columns(pl.lit(None, pl.Int64).alias("allele_idx"))
-        entries = pl.concat([entries.filter(pl.col("n_alts") == 1)
-                             .with_columns(pl.lit(1, pl.Int64).alias("allele_idx")), multi])
+            entries = entries.with_columns(pl.lit(1, pl.Int64).alias("allele_idx"))
     entries = entries.drop_nulls("allele_idx")
     if "Consequence" in pick:
         entries = entries.with_columns(pl.col("Consequence").fill_null(""))
@@ -132,9 +136,15 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         pl.col("consequence").get(best), pl.col("impact").get(best),
         pl.col("allele_freq", "revel", "cadd_phred").max(),
     )
-    # Gene-less entries (intergenic, regulatory) only stand for an allele that hits no gene.
-    has_gene = pl.col("gene_key").is_not_null().any().over("rec", "allele_idx")
-    return collapsed.filter(pl.col("gene_key").is_not_null() | ~has_gene).drop("gene_key")
+    # Gene-less entries (intergenic, regulatory) only stand for an allele that hits no gene;
+    # they are rare, so the check is an anti-join of just those rows, not a window over all.
+    no_gene = pl.col("gene_key").is_null()
+    geneless = collapsed.filter(no_gene)
+    if not geneless.height:
+        return collapsed.drop("gene_key")
+    keep = geneless.join(collapsed.filter(~no_gene).select("rec", "allele_idx").unique(),
+                         on=["rec", "allele_idx"], how="anti")
+    return pl.concat([collapsed.filter(~no_gene), keep]).drop("gene_key")
 
 
 def _calls(df: pl.DataFrame, n_samples: int) -> pl.DataFrame:

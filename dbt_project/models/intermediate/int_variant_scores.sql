@@ -1,4 +1,6 @@
--- Per called variant: rarity × pathogenicity, Exomiser-style.
+-- Per called variant that is rare enough to matter (Exomiser's frequency score > 0, i.e.
+-- at most 2 % allele frequency or unseen): rarity × pathogenicity. Common variants, most
+-- of an exome, cannot explain a rare disease and are dropped here.
 with scored as (
     select
         *,
@@ -11,12 +13,13 @@ with scored as (
 )
 select
     *,
-    -- predictors only ever raise a missense/in-frame call; loss of function stays at 1
+    -- a missense/in-frame call takes its predictor score when there is one (REVEL is
+    -- calibrated for missense; scaled CADD saturates near 1, so it is only the fallback)
     case
-        when consequence_score = 0.6 then greatest(consequence_score, coalesce(revel, 0),
-                                                   coalesce(cadd_scaled, 0))
+        when consequence_score = 0.6 then coalesce(revel, cadd_scaled, consequence_score)
         else consequence_score
     end as pathogenicity,
     consequence_score in (1.0, 0.95) as is_lof,
-    freq_score > 0 and consequence_score >= 0.6 as is_candidate_variant
+    consequence_score >= 0.6 as is_candidate_variant
 from scored
+where freq_score > 0

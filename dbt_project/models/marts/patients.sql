@@ -7,8 +7,10 @@ with terms as (
     from {{ ref('stg_phenotypes') }} group by 1
 ),
 variants as (
-    select patient_id, count(*) as n_variant_calls,
-        count(*) filter (where is_candidate_variant) as n_candidate_variants
+    select patient_id, count(*) as n_variant_calls from {{ ref('stg_variants') }} group by 1
+),
+candidates as (
+    select patient_id, count(*) filter (where is_candidate_variant) as n_candidate_variants
     from {{ ref('int_variant_scores') }} group by 1
 ),
 expression as (
@@ -31,13 +33,14 @@ select
     coalesce(t.n_excluded_terms, 0) as n_excluded_terms,
     coalesce(t.n_remapped_terms, 0) as n_remapped_terms,
     coalesce(v.n_variant_calls, 0) as n_variant_calls,
-    coalesce(v.n_candidate_variants, 0) as n_candidate_variants,
+    coalesce(k.n_candidate_variants, 0) as n_candidate_variants,
     coalesce(e.n_expressed_genes, 0) as n_expressed_genes,
     p.source_file as phenopacket_file,
     p.batch_id
 from {{ ref('stg_patients') }} p
 left join terms t using (patient_id)
 left join variants v using (patient_id)
+left join candidates k using (patient_id)
 left join expression e using (patient_id)
 left join diagnosis d using (patient_id)
 left join {{ ref('int_patient_cohorts') }} c using (patient_id)
