@@ -39,10 +39,6 @@ def hpo_release_dir() -> Path:
 class LakePaths:
     home: Path
 
-    @classmethod
-    def from_env(cls) -> "LakePaths":
-        return cls(lake_home())
-
     @property
     def landing(self) -> Path:
         return self.home / "landing"

@@ -17,8 +17,6 @@ import polars as pl
 from orchestration.settings import hpo_release_dir
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
-ROOT = "HP:0000001"
-MODE_OF_INHERITANCE = "HP:0000005"
 
 # HPO frequency terms → the midpoint frequency Exomiser/LIRICAL use for them.
 FREQUENCY_TERMS = {
