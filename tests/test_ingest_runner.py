@@ -136,3 +136,21 @@ def test_expression_record_and_sample_quarantine(tmp_path):
     (tmp_path / "pii.tsv").write_text("gene\tA\tmary@example.com\nG1\t1\t2\n")
     with pytest.raises(FileRejected, match="direct identifier"):
         parse_expression(tmp_path / "pii.tsv", {"A"})
+
+
+def test_parallel_ingest_writes_what_serial_ingest_writes(tmp_path):
+    from orchestration.ingest.runner import ingest_domain
+    from orchestration.ingest.vcf import parse_vcf
+
+    results = {}
+    for workers in (1, 2):
+        paths = _lake(tmp_path / f"w{workers}")
+        summary = ingest_domain(paths, "genomic", parse_vcf, ["variants"], T0, workers=workers)
+        rows = _read(paths, "variants").drop("ingested_at").sort(pl.all())
+        quarantine = _read(paths, "quarantine").select("source_file", "granularity", "locator",
+                                                       "reason").sort(pl.all())
+        results[workers] = (summary.files_ingested, summary.files_quarantined,
+                            summary.records_quarantined, summary.rows_written, rows, quarantine)
+    serial, parallel = results[1], results[2]
+    assert serial[:4] == parallel[:4]
+    assert serial[4].equals(parallel[4]) and serial[5].equals(parallel[5])

@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +48,16 @@ class IngestSummary:
     records_quarantined: int = 0
     rows_written: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: list[str] = field(default_factory=list)
+
+    def merge(self, other: "IngestSummary") -> None:
+        """Add a worker's counts for the files it ingested."""
+        self.files_ingested += other.files_ingested
+        self.files_quarantined += other.files_quarantined
+        self.records_quarantined += other.records_quarantined
+        for t, n in other.rows_written.items():
+            self.rows_written[t] = self.rows_written.get(t, 0) + n
+        room = MAX_REASONS - len(self.quarantine_reasons)
+        self.quarantine_reasons.extend(other.quarantine_reasons[:max(room, 0)])
 
     def as_metadata(self) -> dict:
         """Plain dict for Dagster materialization metadata."""
@@ -214,33 +227,60 @@ def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str
     return "ingested"
 
 
+def _ingest_in_worker(paths: LakePaths, domain: str, batch: str, path: Path, sha: str,
+                      parse_file: Callable[..., ParseResult], tables: list[str],
+                      now: datetime) -> tuple[str, IngestSummary]:
+    part = IngestSummary(domain=domain, rows_written={t: 0 for t in tables})
+    return _ingest_file(paths, domain, batch, path, sha, parse_file, tables, now, part), part
+
+
 def ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., ParseResult],
                   tables: list[str], now: datetime | None = None,
-                  context: str = "") -> IngestSummary:
+                  context: str = "", workers: int = 1) -> IngestSummary:
     """Ingest every new or changed file of landing/<domain>/*/ into raw/ (see module doc).
 
     ``context`` fingerprints outside inputs the parse depends on (e.g. the known patient
     ids for expression); a file is re-ingested when its sha256 or the context changed.
+    ``workers`` > 1 parses files in that many processes (each file's outputs are still
+    written and renamed by the process that parsed it; the ledger stays in this one).
     """
     now = now or datetime.now(timezone.utc)
     ensure_schema_files(paths)
     summary = IngestSummary(domain=domain, rows_written={t: 0 for t in tables})
     ledger = _load_ledger(paths, domain)
+    todo = []
+    for batch, path in landing_files(paths, domain):
+        summary.files_seen += 1
+        rel = path.relative_to(paths.landing).as_posix()
+        sha = sha256_of(path)
+        seen = ledger.get(rel)
+        if seen and seen["source_sha256"] == sha and (seen["context"] or "") == context:
+            summary.files_skipped_unchanged += 1
+            continue
+        todo.append((rel, batch, path, sha))
     try:
-        for batch, path in landing_files(paths, domain):
-            summary.files_seen += 1
-            rel = path.relative_to(paths.landing).as_posix()
-            sha = sha256_of(path)
-            seen = ledger.get(rel)
-            if seen and seen["source_sha256"] == sha and (seen["context"] or "") == context:
-                summary.files_skipped_unchanged += 1
-                continue
-            status = _ingest_file(paths, domain, batch, path, sha, parse_file, tables, now, summary)
-            ledger[rel] = {"source_file": rel, "source_sha256": sha, "context": context,
-                           "batch_id": batch, "status": status, "ingested_at": now}
+        if workers > 1 and len(todo) > workers:
+            # spawn, not fork: the parent runs threads (Dagster, polars, Arrow)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_ingest_in_worker, paths, domain, batch, path, sha,
+                                       parse_file, tables, now) for _, batch, path, sha in todo]
+                for (rel, batch, _, sha), future in zip(todo, futures):
+                    status, part = future.result()
+                    summary.merge(part)
+                    ledger[rel] = _ledger_row(rel, sha, context, batch, status, now)
+        else:
+            for rel, batch, path, sha in todo:
+                status = _ingest_file(paths, domain, batch, path, sha, parse_file, tables, now,
+                                      summary)
+                ledger[rel] = _ledger_row(rel, sha, context, batch, status, now)
     finally:
         _save_ledger(paths, domain, ledger)
     return summary
+
+
+def _ledger_row(rel: str, sha: str, context: str, batch: str, status: str, now: datetime) -> dict:
+    return {"source_file": rel, "source_sha256": sha, "context": context,
+            "batch_id": batch, "status": status, "ingested_at": now}
 
 
 def known_patient_ids(paths: LakePaths) -> set[str]:
@@ -257,7 +297,8 @@ def known_patient_ids(paths: LakePaths) -> set[str]:
 def ingest_genomic(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
     """Ingest landing/genomic VCFs into raw/variants."""
     from orchestration.ingest.vcf import parse_vcf
-    return ingest_domain(paths, "genomic", parse_vcf, ["variants"], now)
+    return ingest_domain(paths, "genomic", parse_vcf, ["variants"], now,
+                         workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
 
 
 def ingest_clinical(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
