@@ -244,5 +244,6 @@ def parse_vcf(path: Path) -> ParseResult:
     """
     header = read_header(Path(path))
     result = ParseResult()
-    result.tables["variants"] = _stream(Path(path), header, result.quarantine)
+    # a second stage thread: chunk N+1 is transformed while the caller writes chunk N
+    result.tables["variants"] = _read_ahead(_stream(Path(path), header, result.quarantine))
     return result
