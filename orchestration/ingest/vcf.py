@@ -20,10 +20,12 @@ lose the specific FileRejected reasons below.
 from __future__ import annotations
 
 import gzip
+import collections
 import queue
 import re
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +40,7 @@ from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMA, transform
 
 FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 BLOCK_BYTES = 8 << 20          # chunk of body text per polars pass; sets peak RSS
+TRANSFORM_THREADS = 2
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _CSQ_FORMAT = re.compile(r'^##INFO=<ID=CSQ,.*Format:\s*([^"]+)"')
 
@@ -220,15 +223,26 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
             yield pacsv.read_csv(pa.py_buffer(chunk), read_options=read_options,
                                  parse_options=parse_options, convert_options=convert_options)
 
+    def transformed() -> Iterator[tuple[pa.Table, object]]:
+        # two chunks in flight: polars releases the GIL, so both cores transform
+        with ThreadPoolExecutor(TRANSFORM_THREADS, thread_name_prefix="vcf-transform") as pool:
+            pending: collections.deque = collections.deque()
+            offset = 0
+            for batch in _read_ahead(tables()):
+                pending.append(pool.submit(transform, batch, offset, header.samples,
+                                           header.csq_fields))
+                offset += batch.num_rows
+                if len(pending) >= TRANSFORM_THREADS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
     try:
-        offset = 0
-        for batch in _read_ahead(tables()):
-            table, bad = transform(batch, offset, header.samples, header.csq_fields)
+        for table, bad in transformed():
             for rec, reason in bad.iter_rows():
                 line = lines.line_of(rec)
                 quarantine.append(QuarantineRecord("record", f"line {line}",
                                                    f"line {line}: {reason}"))
-            offset += batch.num_rows
             if table.num_rows:
                 yield table
     except OSError as exc:
