@@ -159,6 +159,11 @@ def _write_table(chunks, target: Path, schema: pa.Schema, lineage: _Lineage) -> 
     return tmp, rows
 
 
+def _locator_order(record: QuarantineRecord) -> tuple:
+    digits = "".join(ch for ch in (record.locator or "") if ch.isdigit())
+    return (record.granularity, int(digits) if digits.isdigit() else -1, record.locator or "")
+
+
 def _quarantine_table(records: list[QuarantineRecord], domain: str, original: str,
                       copy: str | None, lineage: _Lineage) -> pa.Table:
     data = pa.table({"domain": [domain] * len(records),
@@ -184,7 +189,8 @@ def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str
         result = parse_file(path)
         for t in tables:
             written[t] = _write_table(result.tables.get(t, ()), targets[t], RAW_SCHEMAS[t], lineage)
-        records = list(result.quarantine)
+        # threads may report lines out of order; keep the file's order
+        records = sorted(result.quarantine, key=_locator_order)
     except FileRejected as exc:
         rejected = str(exc)
     except Exception as exc:  # one bad file must never stop the batch
