@@ -2,12 +2,13 @@
 
 A reader thread inflates the body into ~8 MiB chunks of whole lines (``vcf_body``) and
 Arrow's CSV parser splits each into string columns, reporting a wrong column count per
-line; meanwhile the main thread runs the polars chunk transform (``vcf_chunk``): no
-per-variant Python loop, and memory bounded by the chunk size, not the file size.
+line; two threads run the polars chunk transform (``vcf_chunk``) on consecutive chunks
+while the caller writes the previous one: no per-variant Python loop, and memory bounded
+by the chunk size, not the file size.
 
 Why not oxbow (0.8.2, noodles-based, evaluated as the record reader): on the 300k-record
-benchmark file it needed 2.1 s just to read CHROM..FILTER+CSQ+GT into Arrow, about as
-long as this whole ingest (1.6-2.2 s, same machine) and ~4x ``zcat`` (0.5 s); and a
+benchmark file it needed 2.1 s just to read CHROM..FILTER+CSQ+GT into Arrow, longer
+than this whole ingest (1.4-1.8 s, same machine) and ~4x ``zcat`` (0.5 s); and a
 line with a wrong column count aborts the whole stream with "Sample not found: P2" and
 no line number, so per-line quarantine would be lost. It also reads QUAL as float32
 (99.8 becomes 99.80000305) and PASS as an empty FILTER list.
