@@ -206,8 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import duckdb
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+        # a user's mistake (no lake yet, bad SQL, unusable input) gets one line, not a trace
+        print(f"orphanlake {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

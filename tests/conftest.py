@@ -9,7 +9,8 @@ import pytest
 # The Dagster code location reads ORPHANLAKE_HOME at import; never let tests see the
 # developer's own lake.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="orphanlake-test-"))
-os.environ["ORPHANLAKE_HOME"] = str(_SESSION_HOME / "lake")
+E2E_HOME = _SESSION_HOME / "lake"
+os.environ["ORPHANLAKE_HOME"] = str(E2E_HOME)
 os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
 Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").touch()
@@ -25,7 +26,8 @@ def e2e_lake():
     from orchestration.settings import LakePaths
     from orchestration.simulate import generate_batch
 
-    paths = LakePaths(Path(os.environ["ORPHANLAKE_HOME"])).ensure()
+    assert os.environ["ORPHANLAKE_HOME"] == str(E2E_HOME), "a test leaked ORPHANLAKE_HOME"
+    paths = LakePaths(E2E_HOME).ensure()
     summary = generate_batch(paths.home, n_patients=E2E_PATIENTS, seed=E2E_SEED,
                              background_variants=3_000, with_bad_files=True)
     ok = run_refresh(paths)
