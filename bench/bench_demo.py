@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,15 +54,19 @@ def run_size(n: int, variants: int, seed: int) -> dict:
                     f"generate_batch; generate_batch(Path(sys.argv[1]), {n}, {seed}, "
                     f"background_variants={variants})", str(home)], env=env, check=True)
     t_gen = time.perf_counter() - t0
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # a fresh wrapper process reports the peak RSS of the refresh and its dbt children only
+    wrapper = ("import resource, subprocess, sys; "
+               "subprocess.run([sys.executable, '-m', 'orchestration.cli', 'refresh'], check=True, "
+               "stdout=subprocess.DEVNULL); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "orchestration.cli", "refresh"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    out = subprocess.run([sys.executable, "-c", wrapper], env=env, check=True,
+                         stdout=subprocess.PIPE, text=True)
     t_refresh = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = int(out.stdout.strip().splitlines()[-1])
     return {"patients": n, "variants_per_patient": variants, "generate_s": round(t_gen, 1),
             "refresh_s": round(t_refresh, 1), "refresh_s_per_patient": round(t_refresh / n, 3),
-            "peak_rss_mb": round(max(peak, before) / 1024), "home": str(home),
+            "peak_rss_mb": round(peak / 1024), "home": str(home),
             **unsolved_recall(home)}
 
 

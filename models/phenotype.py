@@ -138,6 +138,9 @@ def _row_best(links: sp.csr_array, values: np.ndarray) -> tuple[np.ndarray, np.n
     return best_col, best_val
 
 
+EXCLUDED_WEIGHT = 0.5
+
+
 def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str], *,
                   kind: str = "gene", combine: str = "funSimAvg") -> pl.DataFrame:
     """Score one patient against every gene: one row per gene (``index.genes`` order).
@@ -165,6 +168,9 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
     pen_dis = _penalty(index, excluded, index.disease_closure, ic)
     pick = np.where(has_dis, best_col, len(index.diseases))  # sentinel slot when no disease
     penalty = np.where(has_dis, np.append(pen_dis, 0.0)[pick], pen_gene)
+    # excluded terms count against: a disease that has every excluded feature keeps half
+    # its match (the exclusion may be an examination gap, not a true absence)
+    score = score * (1.0 - EXCLUDED_WEIGHT * penalty)
 
     best_id = np.asarray(index.diseases + [""], dtype=object)[pick]
     best_id[~has_dis] = None

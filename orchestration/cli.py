@@ -40,8 +40,9 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def run_refresh(paths: LakePaths) -> bool:
-    """Run the ``refresh`` job in this process, recorded in the Dagster instance."""
+def run_refresh() -> bool:
+    """Run the ``refresh`` job in this process, recorded in the Dagster instance (the lake
+    is the one ``_use_home`` fixed in the environment)."""
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -56,7 +57,7 @@ def run_refresh(paths: LakePaths) -> bool:
 
 def cmd_refresh(args) -> int:
     paths = _use_home(args.home)
-    ok = run_refresh(paths)
+    ok = run_refresh()
     _print_summary(paths)
     return 0 if ok else 1
 
@@ -68,7 +69,7 @@ def cmd_demo(args) -> int:
 
         print(f"generating {args.patients} sample patients (seed {args.seed}) into {paths.landing}")
         generate_batch(paths.home, n_patients=args.patients, seed=args.seed, with_bad_files=True)
-    ok = run_refresh(paths)
+    ok = run_refresh()
     _print_summary(paths)
     return 0 if ok else 1
 

@@ -31,7 +31,9 @@ def landing_batches(paths: LakePaths) -> list[str]:
     for domain in LANDING_DOMAINS:
         root = paths.landing_domain(domain)
         if root.is_dir():
-            found += [f"{domain}/{p.name}" for p in sorted(root.iterdir()) if p.is_dir()]
+            # hidden folders (uploads in progress) are not batches; ingest skips them too
+            found += [f"{domain}/{p.name}" for p in sorted(root.iterdir())
+                      if p.is_dir() and not p.name.startswith(".")]
     return found
 
 

@@ -79,7 +79,8 @@ def _materialize(scratch: LakePaths) -> None:
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
             asset_selection=sorted(selection, key=lambda k: k.to_user_string()),
             instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=True,
+            raise_on_error=False,
         )
     if not result.success:
-        raise RuntimeError("single-patient ranking failed; see the log above")
+        failed = sorted({e.step_key for e in result.all_events if e.is_step_failure})
+        raise ValueError(f"ranking this patient failed in {', '.join(failed)}; see the log above")

@@ -30,6 +30,6 @@ def e2e_lake():
     paths = LakePaths(E2E_HOME).ensure()
     summary = generate_batch(paths.home, n_patients=E2E_PATIENTS, seed=E2E_SEED,
                              background_variants=3_000, with_bad_files=True)
-    ok = run_refresh(paths)
+    ok = run_refresh()
     assert ok, "the refresh job failed on the simulated batch"
     return paths, summary

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from models.phenotype import (
+    EXCLUDED_WEIGHT,
     PhenotypeIndex,
     best_diseases,
     score_patient,
@@ -130,10 +131,11 @@ def test_disease_level_score_and_excluded_penalty(tiny):
     # D1 has exactly the patient's terms; it beats G2's union and D2
     assert g2["best_disease_id"] == "D1"
     assert g2["pheno_disease_bma"] == pytest.approx(self_sim)
-    assert g2["pheno_score"] == pytest.approx(1.0)
     excluded_ic = IC["AB"] + IC["B"]
     # D1 is annotated below B (via B1) but not to AB
     assert g2["pheno_excluded_penalty"] == pytest.approx(IC["B"] / excluded_ic)
+    # a perfect match, marked down by the excluded term its disease carries
+    assert g2["pheno_score"] == pytest.approx(1.0 - EXCLUDED_WEIGHT * IC["B"] / excluded_ic)
     g3 = _row(df, "G3")
     assert g3["best_disease_id"] == "D3"
     assert g3["pheno_excluded_penalty"] == pytest.approx(1.0)
@@ -141,7 +143,8 @@ def test_disease_level_score_and_excluded_penalty(tiny):
     g4 = _row(df, "G4")
     assert g4["best_disease_id"] is None and g4["pheno_disease_bma"] is None
     assert g4["pheno_excluded_penalty"] == pytest.approx(IC["B"] / excluded_ic)
-    assert g4["pheno_score"] == pytest.approx(g4["pheno_gene_bma"] / self_sim)
+    assert g4["pheno_score"] == pytest.approx(
+        g4["pheno_gene_bma"] / self_sim * (1 - EXCLUDED_WEIGHT * IC["B"] / excluded_ic))
     assert _row(df, "G1")["pheno_excluded_penalty"] == 0.0
     assert df["pheno_score"].is_between(0, 1).all()
     no_excl = score_patient(tiny, ["A1", "B1"], [])

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.lake.catalog import publish_catalog
+from orchestration.lake.lock import writer_lock
 from orchestration.resources import LakeResource
 from orchestration.settings import DBT_PROJECT_DIR, lake_home
 
@@ -53,9 +54,19 @@ def _dbt_step(select: str, name: str):
     @dbt_assets(manifest=dbt_project.manifest_path, select=select, name=name,
                 project=dbt_project, dagster_dbt_translator=LakeDbtTranslator())
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+        # dbt reads the lake root from the environment; set it for this step only
+        previous = os.environ.get("ORPHANLAKE_HOME")
         os.environ["ORPHANLAKE_HOME"] = str(lake.paths.home)
-        # cautious: a test runs in the step that builds all of its parents
-        yield from dbt.cli(["build", "--indirect-selection", "cautious"], context=context).stream()
+        try:
+            with writer_lock(lake.paths):
+                # cautious: a test runs in the step that builds all of its parents
+                yield from dbt.cli(["build", "--indirect-selection", "cautious"],
+                                   context=context).stream()
+        finally:
+            if previous is None:
+                os.environ.pop("ORPHANLAKE_HOME", None)
+            else:
+                os.environ["ORPHANLAKE_HOME"] = previous
 
     return _assets
 
@@ -74,7 +85,8 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
 def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """lake.duckdb: read-only views over every raw, reference, evidence and mart Parquet
     file, swapped in atomically so SQL readers work while a refresh runs."""
-    rows = publish_catalog(lake.paths)
+    with writer_lock(lake.paths):
+        rows = publish_catalog(lake.paths)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(lake.paths.catalog)),
         "views": dg.MetadataValue.json(rows),

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.lake.lock import writer_lock
 from orchestration.lake.schemas import LINEAGE, RAW_SCHEMAS
 from orchestration.settings import LakePaths
 
@@ -250,7 +251,13 @@ def ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Parse
     ``workers`` > 1 parses files in that many processes (each file's outputs are still
     written and renamed by the process that parsed it; the ledger stays in this one).
     """
-    now = now or datetime.now(timezone.utc)
+    with writer_lock(paths):
+        return _ingest_domain(paths, domain, parse_file, tables,
+                              now or datetime.now(timezone.utc), context, workers)
+
+
+def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., ParseResult],
+                   tables: list[str], now: datetime, context: str, workers: int) -> IngestSummary:
     ensure_schema_files(paths)
     summary = IngestSummary(domain=domain, rows_written={t: 0 for t in tables})
     ledger = _load_ledger(paths, domain)

@@ -38,6 +38,9 @@ INHERITANCE_MODES = {
     "HP:0001427": "MT",   # Mitochondrial
     "HP:0001428": "SOM",  # Somatic mutation
     "HP:0001442": "SOM",  # Somatic mosaicism
+    "HP:0025352": "AD",   # Autosomal dominant germline de novo mutation
+    "HP:0001470": "AD",   # Sex-limited autosomal dominant
+    "HP:0001450": "YL",   # Y-linked
     "HP:0012275": "AD",   # Autosomal dominant inheritance with maternal imprinting
     "HP:0012274": "AD",   # ... with paternal imprinting
     "HP:0010984": "DIG",  # Digenic

@@ -33,7 +33,7 @@ per_gene as (
         count(distinct case when is_candidate_variant then variant_key end) as var_n_candidate,
         max(pathogenicity) as var_max_pathogenicity,
         max(freq_score) filter (where is_candidate_variant) as var_freq_score,
-        bool_or(is_lof and freq_score > 0) as var_has_lof,
+        bool_or(is_lof) as var_has_lof,
         bool_or(zygosity = 'hom_alt' and is_candidate_variant) as var_has_hom,
         max(revel) as var_max_revel,
         max(cadd_phred) as var_max_cadd,
@@ -43,14 +43,17 @@ per_gene as (
     group by 1, 2
 ),
 modes as (
+    -- only modes the scorer can reason about; a gene known only for somatic, mitochondrial
+    -- or digenic disease is treated like a gene of unknown mode
     select
         gene_symbol,
-        bool_or(list_contains(modes, 'AD') or list_contains(modes, 'XD')) as allows_dominant,
+        bool_or(list_has_any(modes, ['AD', 'XD', 'YL'])) as allows_dominant,
         bool_or(list_contains(modes, 'AR')) as allows_recessive,
-        bool_or(list_contains(modes, 'XL') or list_contains(modes, 'XR')) as allows_x_linked,
-        string_agg(distinct array_to_string(modes, '/'), ',') as known_modes
+        bool_or(list_has_any(modes, ['XL', 'XR'])) as allows_x_linked,
+        string_agg(distinct array_to_string(modes, '/'), ',' order by array_to_string(modes, '/'))
+            as known_modes
     from {{ ref('stg_gene_diseases') }}
-    where modes is not null
+    where list_has_any(modes, ['AD', 'XD', 'YL', 'AR', 'XL', 'XR'])
     group by 1
 )
 select

@@ -1,14 +1,21 @@
 -- Per called variant that is rare enough to matter (Exomiser's frequency score > 0, i.e.
 -- at most 2 % allele frequency or unseen): rarity × pathogenicity. Common variants, most
 -- of an exome, cannot explain a rare disease and are dropped here.
-with scored as (
+with current_calls as (
+    -- a patient re-sequenced or re-submitted in a later batch: the newest file wins
+    select *
+    from {{ ref('stg_variants') }}
+    qualify source_file = first_value(source_file) over (
+        partition by patient_id order by ingested_at desc, source_file desc)
+),
+scored as (
     select
         *,
         {{ consequence_pathogenicity('consequence') }} as consequence_score,
         -- CADD phred → probability-like scale (phred 20 ≈ 0.99)
         case when cadd_phred is not null then 1 - pow(10, -cadd_phred / 10) end as cadd_scaled,
         {{ frequency_score('allele_freq') }} as freq_score
-    from {{ ref('stg_variants') }}
+    from current_calls
     where filter in ('PASS', '.')
 )
 select
@@ -23,3 +30,7 @@ select
     consequence_score >= 0.6 as is_candidate_variant
 from scored
 where freq_score > 0
+-- VEP --merged lists a gene under two ids (Ensembl and Entrez), which ingest keeps apart:
+-- one call per patient, gene and variant, or one het would count as two hits
+qualify row_number() over (partition by patient_id, gene_symbol, variant_key
+                           order by freq_score * pathogenicity desc, consequence) = 1

@@ -17,8 +17,9 @@ expression as (
     select patient_id, count(*) as n_expressed_genes from {{ ref('stg_expression') }} group by 1
 ),
 diagnosis as (
-    select patient_id, any_value(disease_id) as diagnosed_disease_id,
-           any_value(gene_symbol) as diagnosed_gene
+    -- the same diagnosis int_patient_cohorts uses: the first SOLVED disease id
+    select patient_id, min(disease_id) as diagnosed_disease_id,
+           arg_min(gene_symbol, disease_id) as diagnosed_gene
     from {{ ref('stg_diagnoses') }} where progress_status = 'SOLVED' group by 1
 )
 select

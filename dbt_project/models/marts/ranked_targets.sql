@@ -9,7 +9,7 @@ with cohort as (
 ),
 unsolved_evidence as (
     -- the genes a model puts near the top for an unsolved patient
-    select c.disease_id, s.patient_id, s.gene_symbol,
+    select c.disease_id, s.patient_id, s.gene_symbol, false as is_solved,
            s.score as genetic, s.variant_score as variant, s.pheno_score as phenotype,
            s.expr_score as expression
     from {{ source('evidence', 'gene_scores') }} s
@@ -17,7 +17,7 @@ unsolved_evidence as (
     where not s.is_training and s.rank <= {{ var('targets_top_k', 20) }}
 ),
 solved_evidence as (
-    select c.disease_id, d.patient_id, d.gene_symbol,
+    select distinct c.disease_id, d.patient_id, d.gene_symbol, true as is_solved,
            1.0 as genetic, f.variant_score as variant, f.pheno_score as phenotype,
            f.expr_score as expression
     from {{ ref('stg_diagnoses') }} d
@@ -31,7 +31,7 @@ evidence as (
     select * from solved_evidence
 ),
 long as (
-    unpivot evidence on genetic, variant, phenotype, expression
+    unpivot (select * exclude (is_solved) from evidence) on genetic, variant, phenotype, expression
     into name evidence_type value evidence_score
 ),
 per_type as (
@@ -75,7 +75,7 @@ pivoted as (
 counts as (
     select disease_id, gene_symbol,
         count(distinct patient_id) as n_patients,
-        count(distinct patient_id) filter (where genetic = 1.0) as n_solved_patients
+        count(distinct patient_id) filter (where is_solved) as n_solved_patients
     from evidence group by 1, 2
 ),
 cohort_size as (
