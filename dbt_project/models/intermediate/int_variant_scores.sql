@@ -1,12 +1,17 @@
 -- Per called variant that is rare enough to matter (Exomiser's frequency score > 0, i.e.
 -- at most 2 % allele frequency or unseen): rarity × pathogenicity. Common variants, most
 -- of an exome, cannot explain a rare disease and are dropped here.
-with current_calls as (
+with newest_file as (
     -- a patient re-sequenced or re-submitted in a later batch: the newest file wins
-    select *
+    -- (an aggregate, not a window: this scans every call of every exome)
+    select patient_id,
+           arg_max(source_file, strftime(ingested_at, '%Y%m%d%H%M%S.%f') || source_file)
+               as source_file
     from {{ ref('stg_variants') }}
-    qualify source_file = first_value(source_file) over (
-        partition by patient_id order by ingested_at desc, source_file desc)
+    group by patient_id
+),
+current_calls as (
+    select v.* from {{ ref('stg_variants') }} v join newest_file using (patient_id, source_file)
 ),
 scored as (
     select
