@@ -4,6 +4,7 @@ staging → (phenotype evidence in Python) → intermediate → (ranking model i
 marts → the published read-only catalog.
 """
 
+import fcntl
 import os
 import shutil
 import sys
@@ -31,11 +32,15 @@ def ensure_manifest() -> None:
     """Outside ``dagster dev`` nothing parses dbt for us: parse when the manifest is missing
     or older than any model, macro or project file."""
     manifest = dbt_project.manifest_path
-    built = manifest.stat().st_mtime if manifest.exists() else 0.0
     sources = [p for d in ("models", "macros") for p in (DBT_PROJECT_DIR / d).rglob("*")]
     sources += [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    if any(p.stat().st_mtime > built for p in sources if p.is_file()):
-        dbt_project.preparer.prepare(dbt_project)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    # the UI's code server, run workers and the CLI may all import this at once
+    with open(manifest.parent / ".parse.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = manifest.stat().st_mtime if manifest.exists() else 0.0
+        if any(p.stat().st_mtime > built for p in sources if p.is_file()):
+            dbt_project.preparer.prepare(dbt_project)
 
 
 ensure_manifest()
