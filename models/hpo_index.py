@@ -213,22 +213,6 @@ class PhenotypeIndex:
                        diseases=z["diseases"].tolist(), disease_terms=mat("disease_terms"),
                        gene_diseases=mat("gene_diseases"), version=str(z["version"]))
 
-    @classmethod
-    def load_or_build(cls, folder: str | Path, release_dir: str | None = None) -> "PhenotypeIndex":
-        """Load the index cached in ``folder`` if it is of this release, else build and cache it."""
-        target = _npz_path(folder)
-        version = load_ontology(release_dir).version
-        if target.exists():
-            try:
-                index = cls.load(target)
-                if index.version == version:
-                    return index
-            except (ValueError, KeyError, OSError):
-                pass  # stale or foreign file: rebuild below
-        index = cls.build(release_dir)
-        index.save(target)
-        return index
-
     # ------------------------------------------------------------------ lookups
     def split_known(self, hpo_ids: Iterable[str]) -> tuple[list[int], list[str]]:
         """Term positions of the ids in the index (de-duplicated, first-seen order) and the

