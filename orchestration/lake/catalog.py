@@ -2,9 +2,10 @@
 
 dbt writes into its own build database, so the catalog is never held by a writer. A
 refresh writes a fresh catalog next to the old one and renames it into place, so a
-reader sees the previous catalog or the new one, never a half-written file. The mart
-Parquet files dbt rewrites in place are first copied into ``published/<stamp>/`` and the
-views point there; the previous publication is kept for readers still using it.
+reader sees the previous catalog or the new one, never a half-written file. The marts
+(which dbt rewrites in place) and the evidence they were built from are first copied into
+``published/<stamp>/`` and the views point there, so one publication is consistent; the
+previous one is kept for readers still using it.
 """
 
 from __future__ import annotations
@@ -26,17 +27,16 @@ def _sql_path(p: Path | str) -> str:
 KEEP_PUBLICATIONS = 2
 
 
-def catalog_views(paths: LakePaths, marts: Path | None = None) -> dict[str, str]:
-    """View name → the SQL the view selects from (marts read from ``marts``, default the
-    dbt output folder)."""
+def catalog_views(paths: LakePaths, published: Path) -> dict[str, str]:
+    """View name → the SQL the view selects from (marts and evidence from ``published``)."""
     views: dict[str, str] = {}
     for table in RAW_TABLES:
         glob = paths.raw_table(table) / "**" / "*.parquet"
         if paths.raw_table(table).exists():
             views[f"raw_{table}"] = (
                 f"select * from read_parquet('{_sql_path(glob)}', union_by_name = true)")
-    # reference and evidence files are replaced by rename, so they are safe to read in place
-    for folder in (paths.reference, paths.evidence, marts or paths.marts):
+    # reference files are only ever replaced by rename, so they are safe to read in place
+    for folder in (paths.reference, published):
         for f in sorted(folder.glob("*.parquet")):
             views[f.stem] = f"select * from read_parquet('{_sql_path(f)}')"
     return views
@@ -47,8 +47,9 @@ def publish_catalog(paths: LakePaths) -> dict[str, int]:
     now = datetime.now(timezone.utc)
     published = paths.home / "published" / now.strftime("%Y%m%dT%H%M%S%fZ")
     published.mkdir(parents=True)
-    for f in sorted(paths.marts.glob("*.parquet")):
-        shutil.copy2(f, published / f.name)
+    for folder in (paths.evidence, paths.marts):
+        for f in sorted(folder.glob("*.parquet")):
+            shutil.copy2(f, published / f.name)
     tmp = paths.catalog.with_suffix(".duckdb.tmp")
     tmp.unlink(missing_ok=True)
     rows: dict[str, int] = {}
