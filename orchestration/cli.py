@@ -147,9 +147,13 @@ def _cell(value) -> str:
 
 def cmd_ui(args) -> int:
     paths = _use_home(args.home)
-    cmd = ["dagster", "dev", "-m", "orchestration.definitions", "-p", str(args.port)]
+    # `.venv/bin/orphanlake` may run without the venv activated: use its own dagster
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+    cmd = [os.path.join(bin_dir, "dagster"), "dev", "-m", "orchestration.definitions",
+           "-p", str(args.port)]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (lake: {paths.home})")
-    os.execvp(cmd[0], cmd)
+    os.execv(cmd[0], cmd)
     return 0
 
 
