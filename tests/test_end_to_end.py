@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from orchestration.cli import main, run_refresh
+from orchestration.cli import main
 from orchestration.reference import hpo
 
 
@@ -91,7 +91,7 @@ def test_every_bad_file_is_quarantined_and_the_rest_ingested(e2e_lake):
     assert (paths.quarantine / identifier_file).exists()
 
 
-def test_refresh_is_idempotent(e2e_lake):
+def test_refresh_is_idempotent(e2e_lake, capsys):
     paths, _ = e2e_lake
 
     def snapshot():
@@ -106,8 +106,11 @@ def test_refresh_is_idempotent(e2e_lake):
         return raw, counts, variants
 
     before = snapshot()
-    assert run_refresh()
+    capsys.readouterr()
+    assert main(["refresh"]) == 0          # the CLI path: the same job, then the summary
     assert snapshot() == before
+    printed = capsys.readouterr().out
+    assert "gene ranker: xgboost" in printed and "== patient_gene_rankings ==" in printed
 
 
 def test_rank_genes_puts_a_clear_cut_causal_gene_first(e2e_lake, tmp_path, capsys):
