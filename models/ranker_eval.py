@@ -48,3 +48,12 @@ def evaluate_topk(scored: pl.DataFrame, ks: Iterable[int] = (1, 5, 10), rank_col
         result[f"hits_at_{k}"] = hits
         result[f"recall_at_{k}"] = hits / n if n else None
     return result
+
+
+def headline_recall(metrics: dict) -> tuple[str, dict]:
+    """The recall a user should read, with how it was measured: cross-validated over every
+    solved patient when available, else the single held-out split (or the default-weights
+    evaluation). Returns (scope, {method: evaluate_topk result})."""
+    if metrics.get("recall_cv"):
+        return f"{metrics.get('cv_folds', 5)}-fold cross-validated", metrics["recall_cv"]
+    return metrics.get("evaluation_scope", ""), metrics.get("recall") or {}

@@ -56,7 +56,10 @@ def run_refresh() -> bool:
 
 
 def cmd_refresh(args) -> int:
-    paths = _use_home(args.home)
+    return _refresh_and_report(_use_home(args.home))
+
+
+def _refresh_and_report(paths: LakePaths) -> int:
     ok = run_refresh()
     _print_summary(paths)
     return 0 if ok else 1
@@ -69,9 +72,7 @@ def cmd_demo(args) -> int:
 
         print(f"generating {args.patients} sample patients (seed {args.seed}) into {paths.landing}")
         generate_batch(paths.home, n_patients=args.patients, seed=args.seed, with_bad_files=True)
-    ok = run_refresh()
-    _print_summary(paths)
-    return 0 if ok else 1
+    return _refresh_and_report(paths)
 
 
 def _print_summary(paths: LakePaths) -> None:
@@ -101,18 +102,17 @@ def _print_summary(paths: LakePaths) -> None:
 
 
 def _print_model_quality(paths: LakePaths) -> None:
+    from models.ranker_eval import headline_recall
     from orchestration.assets.models import RANKER_DIR
 
     meta_file = paths.models / RANKER_DIR / "ranker_meta.json"
     if not meta_file.exists():
         return
     meta = json.loads(meta_file.read_text())
-    metrics = meta.get("metrics", {})
-    recall = metrics.get("recall_cv") or metrics.get("recall") or {}
+    scope, recall = headline_recall(meta.get("metrics", {}))
     print(f"\ngene ranker: {meta['ranking_method']}")
     if recall:
         n = next(iter(recall.values()))["n_patients"]
-        scope = "cross-validated" if "recall_cv" in metrics else metrics.get("evaluation_scope", "")
         print(f"causal-gene recall on {n} solved patients ({scope}), top-1 / top-5 / top-10:")
         for method, r in recall.items():
             print(f"  {method:<16} {r['recall_at_1']:.2f} / {r['recall_at_5']:.2f} / {r['recall_at_10']:.2f}")

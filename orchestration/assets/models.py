@@ -8,6 +8,7 @@ import polars as pl
 from models import phenotype, ranker
 from models.hpo_index import INDEX_FILENAME
 from models.explain import add_explanations
+from models.ranker_eval import headline_recall
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
 
@@ -68,8 +69,7 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     metrics = artifact.metrics
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     context.log.info("gene ranker (%s): %s", artifact.mode, json.dumps(flat, default=str))
-    # cross-validated recall covers every solved patient; the single split is kept beside it
-    recall = metrics.get("recall_cv") or metrics.get("recall", {})
+    _, recall = headline_recall(metrics)
     headline = {f"heldout_top{k}" if method == artifact.mode else
                 f"heldout_top{k}_{method}": float(scores[f"recall_at_{k}"])
                 for method, scores in recall.items() for k in (1, 5, 10)
