@@ -152,6 +152,13 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
     IC-weighted share of excluded terms that the best disease (else the gene) is annotated
     to. Ids not in the index are ignored (``index.split_known`` lists them).
     """
+    return _score(index, present, excluded, kind, combine)[0]
+
+
+def _score(index: PhenotypeIndex, present: list[str], excluded: list[str], kind: str,
+           combine: str) -> tuple[pl.DataFrame, np.ndarray, float]:
+    """``score_patient``'s frame plus the raw similarity to every disease and the patient's
+    self-similarity, so disease matching reuses them."""
     ic = index.ic[kind]
     q = _Query(index, present, ic)
     gene_sim = _similarities(q, index.gene_terms, index.gene_rows, index.gene_closure, combine)
@@ -174,7 +181,7 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
 
     best_id = np.asarray(index.diseases + [""], dtype=object)[pick]
     best_id[~has_dis] = None
-    return pl.DataFrame({
+    frame = pl.DataFrame({
         "gene_symbol": index.genes,
         "pheno_gene_bma": gene_sim,
         "pheno_disease_bma": pl.Series(best_val, nan_to_null=True),
@@ -182,26 +189,40 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
         "pheno_score": score,
         "pheno_excluded_penalty": penalty,
     }, schema=SCORE_SCHEMA)
+    return frame, dis_sim, self_sim
 
 
 def score_patients(index: PhenotypeIndex, terms: pl.DataFrame, *, kind: str = "gene",
                    combine: str = "funSimAvg") -> pl.DataFrame:
     """Score every patient in ``terms`` (columns patient_id, hpo_id, excluded) against all
     genes: ``score_patient``'s columns with patient_id first."""
+    return score_patients_with_matches(index, terms, kind=kind, combine=combine)[0]
+
+
+def score_patients_with_matches(index: PhenotypeIndex, terms: pl.DataFrame, *, k: int = 5,
+                                kind: str = "gene", combine: str = "funSimAvg"
+                                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``score_patients`` plus each patient's ``k`` best-matching diseases (patient_id,
+    match_rank, disease_id, similarity as in ``best_diseases``), from one pass."""
     missing = {"patient_id", "hpo_id", "excluded"} - set(terms.columns)
     if missing:
         raise ValueError(f"terms table lacks column(s) {sorted(missing)}")
-    frames = []
+    pid_type = terms.schema["patient_id"]
+    frames, matches = [], []
     for (pid,), sub in terms.group_by(["patient_id"], maintain_order=True):
         excl = sub["excluded"].fill_null(False)
         present = sub.filter(~excl)["hpo_id"].to_list()
         excluded = sub.filter(excl)["hpo_id"].to_list()
-        frames.append(score_patient(index, present, excluded, kind=kind, combine=combine)
-                      .select(pl.lit(pid, dtype=terms.schema["patient_id"]).alias("patient_id"),
-                              pl.all()))
+        frame, dis_sim, self_sim = _score(index, present, excluded, kind, combine)
+        frames.append(frame.select(pl.lit(pid, dtype=pid_type).alias("patient_id"), pl.all()))
+        matches += [(pid, r, d, s) for r, (d, s) in
+                    enumerate(_top_diseases(index, dis_sim, self_sim, k), start=1)]
+    match_schema = {"patient_id": pid_type, "match_rank": pl.Int32, "disease_id": pl.String,
+                    "similarity": pl.Float64}
+    match_df = pl.DataFrame(matches, schema=match_schema, orient="row")
     if not frames:
-        return pl.DataFrame(schema={"patient_id": terms.schema["patient_id"], **SCORE_SCHEMA})
-    return pl.concat(frames)
+        return pl.DataFrame(schema={"patient_id": pid_type, **SCORE_SCHEMA}), match_df
+    return pl.concat(frames), match_df
 
 
 def best_diseases(index: PhenotypeIndex, present: list[str], k: int = 5, *,
@@ -209,11 +230,17 @@ def best_diseases(index: PhenotypeIndex, present: list[str], k: int = 5, *,
     """The ``k`` diseases most similar to ``present``: (disease_id, similarity divided by
     the patient's self-similarity, 0..1), best first, ties by disease id."""
     q = _Query(index, present, index.ic[kind])
-    self_sim = q.self_similarity
-    if self_sim <= 0 or not index.diseases:
+    if q.self_similarity <= 0 or not index.diseases:
         return []
     sims = _similarities(q, index.disease_terms, index.disease_rows, index.disease_closure,
                          combine)
+    return _top_diseases(index, sims, q.self_similarity, k)
+
+
+def _top_diseases(index: PhenotypeIndex, sims: np.ndarray, self_sim: float,
+                  k: int) -> list[tuple[str, float]]:
+    if self_sim <= 0 or not index.diseases:
+        return []
     sims = np.clip(sims / self_sim, 0.0, 1.0)
     order = np.lexsort((np.arange(len(sims)), -sims))[:k]
     return [(index.diseases[i], float(sims[i])) for i in order]

@@ -257,3 +257,16 @@ def test_best_linked_entity_per_row_breaks_ties_to_lowest_column():
             continue
         want = cols[np.argmax(values[cols])]  # argmax returns the first maximum
         assert (col[r], val[r]) == (want, values[want])
+
+
+def test_cohort_scoring_matches_diseases_like_best_diseases(tiny):
+    from models.phenotype import score_patients_with_matches
+
+    terms = pl.DataFrame({"patient_id": ["p1", "p1", "p2", "p2"],
+                          "hpo_id": ["A1", "B1", "A3", "AB"],
+                          "excluded": [False, False, False, True]})
+    evidence, matches = score_patients_with_matches(tiny, terms, k=2)
+    assert evidence.equals(score_patients(tiny, terms))
+    for pid, present in (("p1", ["A1", "B1"]), ("p2", ["A3"])):
+        got = matches.filter(pl.col("patient_id") == pid).sort("match_rank")
+        assert list(zip(got["disease_id"], got["similarity"])) == best_diseases(tiny, present, k=2)

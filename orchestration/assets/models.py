@@ -34,17 +34,8 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     paths = lake.paths
     index = phenotype.PhenotypeIndex.load(paths.reference / INDEX_FILENAME)
     terms = read_model(paths, "stg_phenotypes").select("patient_id", "hpo_id", "excluded")
-    evidence = phenotype.score_patients(index, terms)
+    evidence, match_df = phenotype.score_patients_with_matches(index, terms, k=5)
     write_parquet_atomic(evidence, paths.evidence / "phenotype_evidence.parquet")
-
-    matches = []
-    for pid, grp in terms.filter(~pl.col("excluded")).group_by("patient_id"):
-        for r, (disease_id, sim) in enumerate(
-                phenotype.best_diseases(index, grp["hpo_id"].to_list(), k=5), start=1):
-            matches.append((pid[0], r, disease_id, float(sim)))
-    match_df = pl.DataFrame(matches, orient="row", schema={
-        "patient_id": pl.String, "match_rank": pl.Int32, "disease_id": pl.String,
-        "similarity": pl.Float64}).sort("patient_id", "match_rank")
     write_parquet_atomic(match_df, paths.evidence / "patient_disease_matches.parquet")
 
     yield dg.MaterializeResult(asset_key="phenotype_evidence", metadata={
