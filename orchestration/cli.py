@@ -28,15 +28,18 @@ def _use_home(home: str | None) -> LakePaths:
 
 
 def cmd_generate(args) -> int:
-    from orchestration.simulate import generate_batch
+    from orchestration.simulate import generate_sample_data
 
     out = Path(args.out).resolve() if args.out else _use_home(args.home).home
-    summary = generate_batch(out, n_patients=args.patients, seed=args.seed,
-                             solved_fraction=args.solved_fraction,
-                             background_variants=args.background_variants,
-                             with_bad_files=args.with_bad_files)
-    for k, v in summary.items():
-        print(f"{k}: {v}")
+    summary = generate_sample_data(out, n_patients=args.patients, seed=args.seed,
+                                   solved_fraction=args.solved_fraction,
+                                   background_variants=args.background_variants,
+                                   with_bad_files=args.with_bad_files,
+                                   screening=args.screening, target_gene=args.target_gene)
+    for part, values in summary.items():
+        print(f"== {part} ==")
+        for k, v in values.items():
+            print(f"{k}: {v}")
     return 0
 
 
@@ -68,10 +71,12 @@ def _refresh_and_report(paths: LakePaths) -> int:
 def cmd_demo(args) -> int:
     paths = _use_home(args.home)
     if not any(paths.landing.rglob("*.*")):
-        from orchestration.simulate import generate_batch
+        from orchestration.simulate import generate_sample_data
 
-        print(f"generating {args.patients} sample patients (seed {args.seed}) into {paths.landing}")
-        generate_batch(paths.home, n_patients=args.patients, seed=args.seed, with_bad_files=True)
+        print(f"generating {args.patients} sample patients, compound libraries and screening "
+              f"runs (seed {args.seed}) into {paths.landing}")
+        generate_sample_data(paths.home, n_patients=args.patients, seed=args.seed,
+                             with_bad_files=True)
     return _refresh_and_report(paths)
 
 
@@ -92,8 +97,18 @@ def _print_summary(paths: LakePaths) -> None:
              "order by patient_id, rank limit 9"),
             ("ranked_targets", "select disease_id, disease_name, gene_symbol, rank, round(score, 3) as score, "
              "n_patients from ranked_targets where rank <= 2 order by disease_id, rank limit 8"),
+            ("plate_qc", "select run_id, plate_id, round(z_prime, 2) as z_prime, "
+             "round(z_prime_robust, 2) as z_prime_robust, round(ssmd, 1) as ssmd, bias_corrected, "
+             "passed, qc_reason from plate_qc order by passed, run_id, plate_id limit 8"),
+            ("dose_response", "select compound_id, name, round(ic50_um, 3) as ic50_um, "
+             "round(ic50_ci_low, 3) as ci_low, round(ic50_ci_high, 3) as ci_high, round(hill, 2) as hill, "
+             "curve_class from dose_response order by ic50_um nulls last limit 5"),
+            ("compound_scores", "select target_gene, rank, name, round(score, 3) as score, "
+             "round(p_active, 3) as p_active, round(uncertainty, 3) as uncertainty, tested, "
+             "round(predicted_logS, 2) as logS, round(qed, 2) as qed, target_best_rank "
+             "from compound_scores order by target_gene, rank limit 10"),
             ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
-             "limit 10"),
+             "order by domain, source_file limit 12"),
         ]
         for name, sql in shows:
             if name in views:
@@ -102,6 +117,31 @@ def _print_summary(paths: LakePaths) -> None:
 
 
 def _print_model_quality(paths: LakePaths) -> None:
+    _print_ranker_quality(paths)
+    _print_compound_model_quality(paths)
+
+
+def _print_compound_model_quality(paths: LakePaths) -> None:
+    from orchestration.assets.compound_models import ACTIVITY_DIR, SOLUBILITY_DIR
+
+    sol = paths.models / SOLUBILITY_DIR / "solubility_meta.json"
+    if sol.exists():
+        test = json.loads(sol.read_text())["metrics"]["test"]
+        print(f"\nsolubility model (Huuskonen test split, n={test['n']}): "
+              f"RMSE {test['rmse']:.2f} logS, R² {test['r2']:.2f}")
+    root = paths.models / ACTIVITY_DIR
+    for meta_file in sorted(root.glob("*/activity_meta.json")) if root.exists() else []:
+        metrics = json.loads(meta_file.read_text())["metrics"]
+        chosen = metrics["chosen"]
+        print(f"activity model for {meta_file.parent.name}: {chosen}, held-out scaffolds "
+              "(pooled out-of-fold):")
+        for family, res in metrics["families"].items():
+            pooled = res["pooled"]
+            print(f"  {family:<8} ROC-AUC {pooled['roc_auc']:.2f}  PR-AUC {pooled['pr_auc']:.2f}  "
+                  f"EF1% {pooled['ef1']:.1f}  EF5% {pooled['ef5']:.1f}")
+
+
+def _print_ranker_quality(paths: LakePaths) -> None:
     from models.ranker_eval import headline_recall
     from orchestration.assets.models import RANKER_DIR
 
@@ -181,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exome background variants per patient")
     g.add_argument("--with-bad-files", action="store_true",
                    help="also write the defective files the quarantine must catch")
+    g.add_argument("--no-screening", dest="screening", action="store_false",
+                   help="patients only: no compound libraries or plate runs")
+    g.add_argument("--target-gene", help="screening target (default: the batch's most common "
+                                         "causal gene)")
     g.set_defaults(func=cmd_generate)
 
     d = sub.add_parser("demo", help="generate sample data if the landing zone is empty, then refresh")

@@ -3,7 +3,8 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets import ingest, models, reference, transforms
+from orchestration.assets import (compound_models, compounds, ingest, models, reference,
+                                  screening, transforms)
 from orchestration.jobs import daily_refresh, new_landing_batch_sensor, refresh_job
 from orchestration.resources import LakeResource
 
@@ -11,8 +12,9 @@ from orchestration.resources import LakeResource
 def build_definitions(lake: LakeResource) -> dg.Definitions:
     """The code location bound to one lake (the default, or a scratch lake)."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([reference, ingest, transforms, models]),
-        asset_checks=dg.load_asset_checks_from_modules([transforms]),
+        assets=dg.load_assets_from_modules([reference, ingest, compounds, screening, transforms,
+                                             models, compound_models]),
+        asset_checks=dg.load_asset_checks_from_modules([transforms, screening]),
         jobs=[refresh_job],
         schedules=[daily_refresh],
         sensors=[new_landing_batch_sensor],

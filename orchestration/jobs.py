@@ -10,7 +10,7 @@ import dagster as dg
 from orchestration.resources import LakeResource
 from orchestration.settings import LakePaths
 
-LANDING_DOMAINS = ("genomic", "clinical", "expression")
+LANDING_DOMAINS = ("genomic", "clinical", "expression", "compounds", "plates")
 
 # Ingest is idempotent per file, so "rebuild what depends on new batches" is the whole
 # graph: unchanged files are skipped and everything downstream is recomputed from Parquet.

@@ -11,7 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 # Tables written by the ingest assets. Each lives in raw/<table>/<batch>/<file>.parquet.
-RAW_TABLES = ("variants", "patients", "phenotypes", "diagnoses", "expression", "quarantine")
+RAW_TABLES = ("variants", "patients", "phenotypes", "diagnoses", "expression",
+              "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine")
 
 
 def lake_home() -> Path:
@@ -85,6 +86,11 @@ class LakePaths:
         return self.home / "features"
 
     @property
+    def reports(self) -> Path:
+        """Rendered figures (plate heatmaps, dose-response curves) linked from asset metadata."""
+        return self.home / "reports"
+
+    @property
     def build_db(self) -> Path:
         """dbt's working database: the single writer."""
         return self.home / "build" / "dbt.duckdb"
@@ -96,6 +102,6 @@ class LakePaths:
 
     def ensure(self) -> "LakePaths":
         for p in (self.landing, self.raw, self.reference, self.evidence, self.marts,
-                  self.quarantine, self.models, self.build_db.parent):
+                  self.quarantine, self.models, self.reports, self.build_db.parent):
             p.mkdir(parents=True, exist_ok=True)
         return self

@@ -21,15 +21,20 @@ E2E_SEED = 11
 
 @pytest.fixture(scope="session")
 def e2e_lake():
-    """A small simulated lake, generated (with the bad files) and refreshed once."""
+    """A small simulated lake (patients, compound libraries and screening runs, with the
+    bad files), refreshed once. ``summary["screening"]`` is the screening simulator's."""
     from orchestration.cli import run_refresh
     from orchestration.settings import LakePaths
-    from orchestration.simulate import generate_batch
+    from orchestration.simulate import generate_batch, screening_target
+    from orchestration.simulate.screening import generate_screening
 
     assert os.environ["ORPHANLAKE_HOME"] == str(E2E_HOME), "a test leaked ORPHANLAKE_HOME"
     paths = LakePaths(E2E_HOME).ensure()
     summary = generate_batch(paths.home, n_patients=E2E_PATIENTS, seed=E2E_SEED,
                              background_variants=3_000, with_bad_files=True)
+    summary["screening"] = generate_screening(
+        paths.home, seed=E2E_SEED, target_gene=screening_target(Path(summary["truth_path"])),
+        with_bad_files=True)
     ok = run_refresh()
     assert ok, "the refresh job failed on the simulated batch"
     return paths, summary

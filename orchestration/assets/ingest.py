@@ -8,7 +8,7 @@ from orchestration.lake.io import markdown_preview
 from orchestration.resources import LakeResource
 
 
-def _report(context, summary) -> dict:
+def report_ingest(context, summary) -> dict:
     """The ingest summary as asset metadata; every refusal is also logged on the run."""
     for reason in summary.quarantine_reasons:
         context.log.warning("quarantined: %s", reason)
@@ -22,7 +22,7 @@ def _report(context, summary) -> dict:
 def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Variant calls from every new VEP-annotated VCF in landing/genomic/<batch>/, one
     row per sample × allele × gene (most severe consequence), streamed to Parquet."""
-    return dg.MaterializeResult(metadata=_report(context, runner.ingest_genomic(lake.paths)))
+    return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_genomic(lake.paths)))
 
 
 @dg.multi_asset(
@@ -39,7 +39,7 @@ def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Ma
 def raw_clinical(context: dg.AssetExecutionContext, lake: LakeResource):
     """GA4GH Phenopackets from landing/clinical/<batch>/, validated against the schema,
     checked for direct identifiers, HPO ids mapped to the loaded release."""
-    meta = _report(context, runner.ingest_clinical(lake.paths))
+    meta = report_ingest(context, runner.ingest_clinical(lake.paths))
     yield dg.MaterializeResult(asset_key="raw_patients", metadata=meta)
     yield dg.MaterializeResult(asset_key="raw_phenotypes")
     yield dg.MaterializeResult(asset_key="raw_diagnoses")
@@ -49,11 +49,12 @@ def raw_clinical(context: dg.AssetExecutionContext, lake: LakeResource):
 def raw_expression(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """RNA-seq TPM matrices from landing/expression/<batch>/ in long form; samples that
     match no known patient are quarantined."""
-    return dg.MaterializeResult(metadata=_report(context, runner.ingest_expression(lake.paths)))
+    return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_expression(lake.paths)))
 
 
 @dg.asset(group_name="clinical", kinds={"parquet"},
-          deps=["raw_variants", "raw_patients", "raw_expression"])
+          deps=["raw_variants", "raw_patients", "raw_expression", "raw_compound_records",
+                "raw_plate_runs", "raw_plate_wells", "raw_plate_maps"])
 def raw_quarantine(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """What the ingest assets refused, by domain and granularity, with reasons. Originals
     stay in landing/; file-level refusals are also copied to quarantine/."""

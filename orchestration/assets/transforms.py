@@ -84,8 +84,9 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
 @dg.asset(
     group_name="transforms",
     kinds={"duckdb"},
-    deps=[dg.AssetKey("patient_gene_rankings"), dg.AssetKey("ranked_targets"),
-          dg.AssetKey("quarantine"), dg.AssetKey("patients")],
+    deps=[dg.AssetKey(k) for k in ("patient_gene_rankings", "ranked_targets", "quarantine",
+                                    "patients", "compounds", "compound_scores", "plate_qc",
+                                    "hts_well_results", "dose_response")],
 )
 def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """lake.duckdb: read-only views over every raw, reference, evidence and mart Parquet

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import pyarrow as pa
 
-GRANULARITIES = ("file", "record", "term", "sample")
+GRANULARITIES = ("file", "record", "term", "sample", "well", "plate")
 
 
 class FileRejected(Exception):
@@ -22,7 +22,7 @@ class FileRejected(Exception):
 
 @dataclass(frozen=True)
 class QuarantineRecord:
-    granularity: str          # record | term | sample (file-level goes through FileRejected)
+    granularity: str          # record | term | sample | well | plate (file: FileRejected)
     locator: str | None       # e.g. "line 58", "HP:0000000", a sample id
     reason: str
 

@@ -329,3 +329,20 @@ def ingest_expression(paths: LakePaths, now: datetime | None = None) -> IngestSu
     return ingest_domain(paths, "expression",
                          functools.partial(parse_expression, known_patients=known),
                          ["expression"], now, context=context)
+
+
+def ingest_compounds(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
+    """Ingest landing/compounds/<library>/ SDF, SMILES and CSV files into
+    raw/compound_records, standardized with RDKit (structures that fail are quarantined
+    by record)."""
+    from orchestration.ingest.compounds import parse_compound_file
+    return ingest_domain(paths, "compounds", parse_compound_file, ["compound_records"], now,
+                         workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
+
+
+def ingest_plates(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
+    """Ingest landing/plates/<run>/ run metadata, plate maps and reader exports into
+    raw/plate_runs, raw/plate_maps and raw/plate_wells."""
+    from orchestration.ingest.plates import parse_plate_file
+    return ingest_domain(paths, "plates", parse_plate_file,
+                         ["plate_runs", "plate_wells", "plate_maps"], now)

@@ -73,10 +73,57 @@ EXPRESSION = pa.schema([
     *LINEAGE,
 ])
 
+# One row per accepted compound record, standardized (parent, neutral, canonical).
+COMPOUND_RECORDS = pa.schema([
+    pa.field("library", pa.string()),           # the landing folder: compounds/<library>/
+    pa.field("compound_id", pa.string()),       # the library's own id
+    pa.field("name", pa.string()),
+    pa.field("record_locator", pa.string()),    # "record 3" (SDF) / "line 12" (CSV, SMILES)
+    pa.field("input_smiles", pa.string()),      # as submitted (SDF: SMILES of the parsed record)
+    pa.field("smiles", pa.string()),            # standardized canonical parent
+    pa.field("inchikey", pa.string()),          # of the standardized parent: the cross-library key
+    pa.field("standardization", pa.string()),   # what standardization changed, or null
+    *LINEAGE,
+])
+
+# Screening runs: one run.json per landing/plates/<run>/ folder.
+PLATE_RUNS = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("assay_id", pa.string()),
+    pa.field("target_gene", pa.string()),       # HGNC symbol; links to ranked_targets
+    pa.field("readout", pa.string()),           # inhibition | activation
+    pa.field("stage", pa.string()),             # primary | dose_response
+    pa.field("plate_format", pa.int32()),       # 96 | 384 | 1536 or null (inferred)
+    pa.field("description", pa.string()),
+    *LINEAGE,
+])
+
+PLATE_WELLS = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("plate_id", pa.string()),
+    pa.field("well", pa.string()),              # A01 … AF48
+    pa.field("row_idx", pa.int32()),            # 0-based
+    pa.field("col_idx", pa.int32()),
+    pa.field("plate_rows", pa.int32()),
+    pa.field("plate_cols", pa.int32()),
+    pa.field("signal", pa.float64()),
+    *LINEAGE,
+])
+
+PLATE_MAPS = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("plate_id", pa.string()),
+    pa.field("well", pa.string()),
+    pa.field("compound_id", pa.string()),       # null for controls and blanks
+    pa.field("concentration_um", pa.float64()),
+    pa.field("role", pa.string()),              # sample | pos_ctrl | neg_ctrl | blank
+    *LINEAGE,
+])
+
 # Everything refused at the door, at the smallest granularity that was wrong.
 QUARANTINE = pa.schema([
-    pa.field("domain", pa.string()),            # genomic | clinical | expression
-    pa.field("granularity", pa.string()),       # file | record | term | sample
+    pa.field("domain", pa.string()),            # genomic | clinical | expression | compounds | plates
+    pa.field("granularity", pa.string()),       # file | record | term | sample | plate | well
     pa.field("locator", pa.string()),           # line number, term id, sample id … or null
     pa.field("reason", pa.string()),            # readable, names what was wrong
     pa.field("original_path", pa.string()),     # the untouched landing file
@@ -90,5 +137,9 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "phenotypes": PHENOTYPES,
     "diagnoses": DIAGNOSES,
     "expression": EXPRESSION,
+    "compound_records": COMPOUND_RECORDS,
+    "plate_runs": PLATE_RUNS,
+    "plate_wells": PLATE_WELLS,
+    "plate_maps": PLATE_MAPS,
     "quarantine": QUARANTINE,
 }

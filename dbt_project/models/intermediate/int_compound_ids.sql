@@ -1,0 +1,11 @@
+-- Library id → structure. Plate maps name compounds by a library's own id.
+select
+    compound_id,
+    library,
+    inchikey,
+    smiles,
+    name
+from {{ ref('stg_compound_records') }}
+-- the same id in two libraries naming different structures cannot be resolved from a
+-- plate map; the first library alphabetically wins and the others stay in int_compounds
+qualify row_number() over (partition by compound_id order by library) = 1

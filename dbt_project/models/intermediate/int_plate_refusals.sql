@@ -1,0 +1,12 @@
+select
+    domain,
+    granularity,
+    locator,
+    reason,
+    original_path,
+    cast(null as varchar) as quarantine_copy,
+    source_file,
+    cast(null as varchar) as source_sha256,
+    run_id as batch_id,
+    refused_at as quarantined_at
+from {{ source('evidence', 'plate_refusals') }}

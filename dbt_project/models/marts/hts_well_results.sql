@@ -1,0 +1,32 @@
+-- Every well of every screening plate: raw signal, normalized scores (oriented so that
+-- positive = active in the assay's direction) and the hit call.
+select
+    w.run_id,
+    w.plate_id,
+    w.well,
+    w.row_idx,
+    w.col_idx,
+    w.compound_id,
+    ids.inchikey,
+    w.role,
+    w.concentration_um,
+    w.raw_signal,
+    w.percent_inhibition,
+    w.npi,
+    w.robust_z,
+    w.b_score,
+    w.corrected,
+    s.bias_corrected as b_score_applied,
+    s.passed as plate_passed,
+    r.stage,
+    r.target_gene,
+    coalesce(w.role = 'sample' and s.passed
+             and w.corrected >= {{ var('hit_threshold') }}
+             and c.is_hit, false) as is_hit,
+    c.is_hit as compound_is_hit
+from {{ source('evidence', 'plate_well_scores') }} as w
+join {{ source('evidence', 'plate_stats') }} as s using (run_id, plate_id)
+left join {{ ref('stg_plate_runs') }} as r using (run_id)
+left join {{ ref('int_compound_ids') }} as ids using (compound_id)
+left join {{ ref('int_hts_compound_calls') }} as c using (run_id, compound_id)
+order by w.run_id, w.plate_id, w.row_idx, w.col_idx

@@ -1,0 +1,1 @@
+"""Screening-plate science: plate layouts, QC metrics, normalization, dose-response, plots."""

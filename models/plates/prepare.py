@@ -1,0 +1,97 @@
+"""Put a screening run together: reader signals + plate map + run metadata + libraries.
+
+Each input was validated on its own at ingest; what can only be judged across files is
+decided here, at the smallest granularity that is wrong: a well whose compound no
+library knows, a well the map does not describe, a plate with no map, no run metadata or
+no controls. Refused plates and wells leave the normalization input and are returned as
+refusals in the quarantine's shape; nothing else is dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+REFUSAL_SCHEMA = {
+    "domain": pl.String, "granularity": pl.String, "locator": pl.String, "reason": pl.String,
+    "original_path": pl.String, "source_file": pl.String, "run_id": pl.String,
+    "refused_at": pl.Datetime("us", "UTC"),
+}
+
+
+def _refusals(df: pl.DataFrame, granularity: str, locator: pl.Expr, reason: pl.Expr,
+              now: datetime) -> pl.DataFrame:
+    if df.is_empty():
+        return pl.DataFrame(schema=REFUSAL_SCHEMA)
+    return df.select(
+        pl.lit("plates").alias("domain"), pl.lit(granularity).alias("granularity"),
+        locator.alias("locator"), reason.alias("reason"),
+        ("landing/" + pl.col("source_file")).alias("original_path"),
+        pl.col("source_file"), pl.col("run_id"),
+        pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("refused_at"),
+    ).unique(["run_id", "locator", "reason"], maintain_order=True)
+
+
+def _plate_locator() -> pl.Expr:
+    return pl.format("plate {}", pl.col("plate_id"))
+
+
+def _well_locator() -> pl.Expr:
+    return pl.format("plate {} well {}", pl.col("plate_id"), pl.col("well"))
+
+
+def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
+                  known_compounds: set[str], now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(wells ready for ``normalize_plates``, refusals).
+
+    ``wells``: run_id, plate_id, well, row_idx, col_idx, plate_rows, plate_cols, signal,
+    source_file, ingested_at. ``maps``: run_id, plate_id, well, compound_id,
+    concentration_um, role. ``runs``: run_id (one row per valid run.json).
+    """
+    refusals: list[pl.DataFrame] = []
+    # the same plate exported twice (e.g. a re-read): the newest export wins
+    newest = (wells.group_by("run_id", "plate_id")
+              .agg(pl.col("source_file").sort_by("ingested_at").last().alias("keep_file")))
+    wells = (wells.join(newest, on=["run_id", "plate_id"])
+             .filter(pl.col("source_file") == pl.col("keep_file")).drop("keep_file"))
+
+    plates = wells.select("run_id", "plate_id", "source_file").unique()
+    no_run = plates.join(runs.select("run_id"), on="run_id", how="anti")
+    refusals.append(_refusals(no_run, "plate", _plate_locator(),
+                              pl.format("run {} has no valid run.json (assay, target, readout, stage)",
+                                        pl.col("run_id")), now))
+    mapped_plates = maps.select("run_id", "plate_id").unique()
+    no_map = plates.join(no_run.select("run_id"), on="run_id", how="anti").join(
+        mapped_plates, on=["run_id", "plate_id"], how="anti")
+    refusals.append(_refusals(no_map, "plate", _plate_locator(),
+                              pl.lit("plate is not in the run's plate map"), now))
+    bad_plates = pl.concat([no_run, no_map]).select("run_id", "plate_id")
+
+    joined = (wells.join(bad_plates, on=["run_id", "plate_id"], how="anti")
+              .join(maps.select("run_id", "plate_id", "well", "compound_id", "concentration_um", "role"),
+                    on=["run_id", "plate_id", "well"], how="left"))
+    unmapped = joined.filter(pl.col("role").is_null())
+    refusals.append(_refusals(unmapped, "well", _well_locator(),
+                              pl.lit("well has a signal but no plate-map entry"), now))
+    joined = joined.filter(pl.col("role").is_not_null())
+
+    known = pl.Series("compound_id", sorted(known_compounds), dtype=pl.String)
+    unknown = joined.filter((pl.col("role") == "sample") & ~pl.col("compound_id").is_in(known))
+    refusals.append(_refusals(unknown, "well", _well_locator(),
+                              pl.format("compound {} is not in any ingested library",
+                                        pl.col("compound_id")), now))
+    joined = joined.join(unknown.select("run_id", "plate_id", "well"),
+                         on=["run_id", "plate_id", "well"], how="anti")
+
+    controls = joined.group_by("run_id", "plate_id", "source_file").agg(
+        (pl.col("role") == "pos_ctrl").sum().alias("n_pos"),
+        (pl.col("role") == "neg_ctrl").sum().alias("n_neg"))
+    no_controls = controls.filter((pl.col("n_pos") == 0) | (pl.col("n_neg") == 0))
+    refusals.append(_refusals(
+        no_controls, "plate", _plate_locator(),
+        pl.format("plate cannot be normalized: {} pos_ctrl and {} neg_ctrl wells with a signal",
+                  pl.col("n_pos"), pl.col("n_neg")), now))
+    ready = joined.join(no_controls.select("run_id", "plate_id"), on=["run_id", "plate_id"],
+                        how="anti")
+    return ready.sort("run_id", "plate_id", "row_idx", "col_idx"), pl.concat(refusals)

@@ -1,0 +1,55 @@
+"""Compound libraries: landing files → standardized records → one row of RDKit
+properties per distinct structure."""
+
+import dagster as dg
+import polars as pl
+
+from orchestration.assets.ingest import report_ingest
+from orchestration.ingest import runner
+from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.resources import LakeResource
+
+PROPERTIES_FILE = "compound_properties.parquet"
+
+
+@dg.asset(group_name="compounds", kinds={"rdkit", "parquet"})
+def raw_compound_records(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Compound records from every new SDF (V2000/V3000), SMILES or CSV file in
+    landing/compounds/<library>/, standardized with RDKit (parent fragment, neutralized,
+    canonical SMILES, InChIKey). Structures RDKit cannot read are quarantined by record."""
+    return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_compounds(lake.paths)))
+
+
+@dg.asset(group_name="compounds", kinds={"rdkit", "parquet"}, deps=["stg_compound_records"])
+def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Descriptors (MW, cLogP, TPSA, HBD/HBA, rotatable bonds, aromatic rings, Fsp3), QED,
+    synthetic accessibility, Lipinski/Veber flags, PAINS and Brenk alert names, the
+    Bemis–Murcko scaffold and a packed 2048-bit Morgan fingerprint per distinct structure.
+    Only structures not computed before are computed, on every core."""
+    from orchestration.chem.properties import compute_properties_parallel
+
+    paths = lake.paths
+    target = paths.evidence / PROPERTIES_FILE
+    wanted = (read_model(paths, "stg_compound_records").select("inchikey", "smiles")
+              .sort("inchikey", "smiles").unique("inchikey", keep="first"))
+    cached = pl.read_parquet(target) if target.exists() else None
+    if cached is not None:
+        cached = cached.join(wanted.select("inchikey"), on="inchikey", how="semi")
+        todo = wanted.join(cached.select("inchikey"), on="inchikey", how="anti")
+    else:
+        todo = wanted
+    fresh = compute_properties_parallel(todo["smiles"].to_list(), todo["inchikey"].to_list())
+    props = fresh if cached is None or cached.is_empty() else pl.concat([cached, fresh], how="vertical_relaxed")
+    write_parquet_atomic(props.sort("inchikey"), target)
+    context.log.info("compound properties: %d computed, %d reused", fresh.height,
+                     props.height - fresh.height)
+    n = max(props.height, 1)
+    return dg.MaterializeResult(metadata={
+        "compounds": props.height,
+        "computed_now": fresh.height,
+        "reused": props.height - fresh.height,
+        "with_pains_alert": int((props["n_pains"] > 0).sum()) if props.height else 0,
+        "lipinski_pass_fraction": float(props["lipinski_pass"].sum() / n) if props.height else 0.0,
+        "preview": dg.MetadataValue.md(markdown_preview(props.select(
+            "inchikey", "mw", "clogp", "tpsa", "qed", "sa_score", "pains_alerts"))),
+    })

@@ -1,0 +1,197 @@
+"""Screening plates: reader exports → normalized wells and plate QC → dose-response fits."""
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from models.plates.prepare import REFUSAL_SCHEMA, prepare_wells
+from orchestration.assets.ingest import report_ingest
+from orchestration.ingest import runner
+from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.resources import LakeResource
+
+# Images inlined into one materialization's metadata; every figure is also a PNG file.
+MAX_INLINE_FIGURES = 6
+MAX_CURVE_FILES = 48
+
+
+@dg.multi_asset(
+    group_name="screening",
+    specs=[
+        dg.AssetSpec("raw_plate_runs", kinds={"json", "parquet"},
+                     description="Run metadata (assay, target gene, readout direction, stage)."),
+        dg.AssetSpec("raw_plate_wells", kinds={"csv", "parquet"},
+                     description="Reader signal per well, from long CSV and EnVision-style "
+                                 "matrix exports (96, 384 and 1536 wells)."),
+        dg.AssetSpec("raw_plate_maps", kinds={"csv", "parquet"},
+                     description="What each well holds: compound and concentration, or a control."),
+    ],
+)
+def raw_plates(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Plate-reader runs from landing/plates/<run>/: run.json, plate map and signal files.
+    Non-numeric or duplicate wells are quarantined by well, plates with the wrong
+    dimensions or too many missing wells by plate."""
+    meta = report_ingest(context, runner.ingest_plates(lake.paths))
+    yield dg.MaterializeResult(asset_key="raw_plate_runs", metadata=meta)
+    yield dg.MaterializeResult(asset_key="raw_plate_wells")
+    yield dg.MaterializeResult(asset_key="raw_plate_maps")
+
+
+def _matrix(df: pl.DataFrame, column: str, rows: int, cols: int) -> np.ndarray:
+    m = np.full((rows, cols), np.nan)
+    vals = df.select("row_idx", "col_idx", column).drop_nulls()
+    m[vals["row_idx"].to_numpy(), vals["col_idx"].to_numpy()] = vals[column].to_numpy()
+    return m
+
+
+def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> list[str]:
+    """Heatmaps (raw signal, corrected score) for every plate as PNG files; returns the
+    markdown for the plates a scientist should look at first (failed, bias-corrected)."""
+    from models.plates.plots import as_markdown_image, plate_heatmap_png
+
+    order = plates.sort(pl.col("passed"), pl.col("bias_corrected").not_(), "z_prime_robust",
+                        nulls_last=True)
+    inline = []
+    for row in order.iter_rows(named=True):
+        plate = wells.filter((pl.col("run_id") == row["run_id"]) & (pl.col("plate_id") == row["plate_id"]))
+        rows, cols = row["plate_rows"], row["plate_cols"]
+        title = (f"{row['run_id']} / {row['plate_id']}: robust Z′ {row['z_prime_robust']:.2f}, "
+                 f"{'B-score' if row['bias_corrected'] else 'robust z'}"
+                 f"{'' if row['passed'] else ' — FAILED QC'}")
+        png = plate_heatmap_png(_matrix(plate, "signal", rows, cols),
+                                _matrix(plate, "corrected", rows, cols), title)
+        out = paths.reports / "plates" / row["run_id"] / f"{row['plate_id']}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(png)
+        if len(inline) < MAX_INLINE_FIGURES:
+            inline.append(f"**{title}**\n\n{as_markdown_image(png, row['plate_id'])}")
+    log.info("wrote %d plate heatmaps under %s", plates.height, paths.reports / "plates")
+    return inline
+
+
+_PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records"]
+
+
+@dg.multi_asset(
+    group_name="screening",
+    specs=[
+        dg.AssetSpec("plate_well_scores", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     description="Every well normalized against its plate's controls: percent "
+                                 "inhibition, NPI, robust z and B-score (positive = active)."),
+        dg.AssetSpec("plate_stats", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     description="Per plate: control statistics, Z′ (classic and robust), "
+                                 "SSMD, S/B, control CVs and the bias-correction decision."),
+        dg.AssetSpec("plate_refusals", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     description="Plates and wells refused when runs, maps, signals and "
+                                 "libraries were put together."),
+    ],
+)
+def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Join each run's signals to its plate map and run metadata, refuse what cannot be
+    normalized (no controls, unknown compounds, unmapped wells), normalize every plate
+    (cellHTS2-style: percent of controls, robust z, Brideau B-score where rows/columns are
+    biased), compute plate QC, and render raw and corrected heatmaps."""
+    from models.plates.normalize import normalize_plates
+
+    paths = lake.paths
+    now = datetime.now(timezone.utc)
+    runs = read_model(paths, "stg_plate_runs")
+    known = set(read_model(paths, "stg_compound_records")["compound_id"].to_list())
+    ready, refusals = prepare_wells(runs, read_model(paths, "stg_plate_wells"),
+                                    read_model(paths, "stg_plate_maps"), known, now)
+    wells, plates = normalize_plates(ready.drop("ingested_at"))
+    wells = wells.rename({"signal": "raw_signal"}) if "signal" in wells.columns else wells
+    write_parquet_atomic(wells, paths.evidence / "plate_well_scores.parquet")
+    write_parquet_atomic(plates, paths.evidence / "plate_stats.parquet")
+    write_parquet_atomic(refusals if refusals.height else pl.DataFrame(schema=REFUSAL_SCHEMA),
+                         paths.evidence / "plate_refusals.parquet")
+    for r in refusals.iter_rows(named=True):
+        context.log.warning("refused %s %s: %s", r["granularity"], r["locator"], r["reason"])
+
+    figures = _plate_figures(paths, wells.rename({"raw_signal": "signal"}), plates, context.log) \
+        if plates.height else []
+    failed = plates.filter(~pl.col("passed")) if plates.height else plates
+    yield dg.MaterializeResult(asset_key="plate_well_scores", metadata={
+        "wells": wells.height,
+        "plates": plates.height,
+        "heatmaps": dg.MetadataValue.md("\n\n".join(figures) or "no plates"),
+        "heatmap_folder": dg.MetadataValue.path(str(paths.reports / "plates")),
+    })
+    yield dg.MaterializeResult(asset_key="plate_stats", metadata={
+        "plates": plates.height,
+        "failed_qc": failed.height,
+        "bias_corrected": int(plates["bias_corrected"].sum()) if plates.height else 0,
+        "qc": dg.MetadataValue.md(markdown_preview(plates.select(
+            "run_id", "plate_id", "z_prime", "z_prime_robust", "ssmd", "signal_to_background",
+            "bias_corrected", "passed", "qc_reason"), n=40) if plates.height else "no plates"),
+    })
+    yield dg.MaterializeResult(asset_key="plate_refusals", metadata={
+        "refused": refusals.height,
+        "reasons": dg.MetadataValue.md(markdown_preview(
+            refusals.select("granularity", "locator", "reason"), n=30) if refusals.height else "none"),
+    })
+
+
+@dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"])
+def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
+    a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.
+    Curves are rendered as PNG; the most potent are shown here."""
+    from models.plates.dose_response import fit_4pl, fit_curves
+    from models.plates.plots import as_markdown_image, dose_response_png
+
+    paths = lake.paths
+    points = read_model(paths, "int_dose_response_points")
+    fits = fit_curves(points.select("run_id", "compound_id", "concentration_um", "response"))
+    write_parquet_atomic(fits, paths.evidence / "dose_response_fits.parquet")
+
+    inline = []
+    if fits.height:
+        shown = fits.sort(pl.col("curve_class").str.starts_with("4"), "ic50_um", nulls_last=True)
+        for row in shown.head(MAX_CURVE_FILES).iter_rows(named=True):
+            pts = points.filter((pl.col("run_id") == row["run_id"])
+                                & (pl.col("compound_id") == row["compound_id"]))
+            conc, resp = pts["concentration_um"].to_numpy(), pts["response"].to_numpy()
+            fit = fit_4pl(conc, resp)
+            title = f"{row['compound_id']} ({row['run_id']}): class {fit.curve_class}"
+            png = dose_response_png(conc, resp, fit, title)
+            out = paths.reports / "dose_response" / row["run_id"] / f"{row['compound_id']}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(png)
+            if len(inline) < MAX_INLINE_FIGURES:
+                inline.append(f"**{title}**\n\n{as_markdown_image(png, row['compound_id'])}")
+    classes = fits.group_by("curve_class").len().sort("curve_class") if fits.height else fits
+    return dg.MaterializeResult(metadata={
+        "curves": fits.height,
+        "with_ic50": int(fits["ic50_um"].is_not_null().sum()) if fits.height else 0,
+        "curve_classes": dg.MetadataValue.json(
+            {r[0]: r[1] for r in classes.iter_rows()} if fits.height else {}),
+        "curves_png": dg.MetadataValue.md("\n\n".join(inline) or "no dose-response runs"),
+        "curve_folder": dg.MetadataValue.path(str(paths.reports / "dose_response")),
+        "potent": dg.MetadataValue.md(markdown_preview(fits.sort("ic50_um", nulls_last=True).select(
+            "run_id", "compound_id", "ic50_um", "ic50_ci_low", "ic50_ci_high", "hill",
+            "curve_class")) if fits.height else "none"),
+    })
+
+
+@dg.asset_check(asset="plate_qc", description="Every plate passes QC (robust Z′ ≥ 0.5 and "
+                "enough control wells); failed plates are listed and excluded from hit calling.")
+def plate_qc_passed(lake: LakeResource) -> dg.AssetCheckResult:
+    """Warn (not fail the run) when a plate fails QC: its wells stay in the lake but no
+    hit is called from them."""
+    path = lake.paths.marts / "plate_qc.parquet"
+    qc = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+    failed = qc.filter(~pl.col("passed")) if qc.height else qc
+    return dg.AssetCheckResult(
+        passed=failed.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "plates": qc.height,
+            "failed": failed.height,
+            "failed_plates": dg.MetadataValue.md(markdown_preview(failed.select(
+                "run_id", "plate_id", "z_prime", "z_prime_robust", "qc_reason"), n=50)
+                if failed.height else "none"),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Chemistry layer: structure standardization, per-structure properties, reference sets."""

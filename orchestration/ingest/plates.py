@@ -1,0 +1,586 @@
+"""Screening-plate landing files → raw ``plate_runs``, ``plate_maps`` and ``plate_wells``.
+
+``landing/plates/<run_id>/`` holds, per run:
+
+* ``run.json`` (or ``run.yaml``/``run.yml``): assay metadata, validated as a whole;
+* a plate map: any CSV/TSV whose header has ``compound_id`` and ``role``;
+* signal files, either a long table (``plate_id, well, signal``) or plate-reader matrix
+  exports in the PerkinElmer EnVision style: per plate a "Plate information" section
+  (``Plate,Repeat,Barcode,...`` and a values line) or a ``Plate: <id>`` line, other
+  sections (Background information, Calculations, Protocol info...) and a matrix whose
+  header row numbers the columns 1..N and whose rows are led by A, B, ... The first
+  matrix after a plate identification is its signal; further matrices before the next
+  plate identification (a second channel, a repeat) are ignored. A file with matrices but
+  no plate identification names its plate after the file (``<stem>``, ``<stem>#2``, ...).
+
+Text handling: UTF-8 with or without BOM (cp1252 as a fallback for old Windows exports),
+CRLF, quoted cells, trailing empty cells, and decimal commas in ';'-separated files.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from models.plates.layout import (PLATE_FORMATS, format_for_dims, parse_well, row_label,
+                                  smallest_format_holding, well_name)
+from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+
+PLATE_RUNS_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("assay_id", pa.string()),
+    pa.field("target_gene", pa.string()),
+    pa.field("readout", pa.string()),            # inhibition | activation
+    pa.field("stage", pa.string()),              # primary | dose_response
+    pa.field("plate_format", pa.int32()),        # 96 | 384 | 1536 | null
+    pa.field("description", pa.string()),
+])
+
+PLATE_WELLS_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("plate_id", pa.string()),
+    pa.field("well", pa.string()),               # A01, P24, AF48
+    pa.field("row_idx", pa.int32()),             # 0-based
+    pa.field("col_idx", pa.int32()),             # 0-based
+    pa.field("plate_rows", pa.int32()),
+    pa.field("plate_cols", pa.int32()),
+    pa.field("signal", pa.float64()),
+])
+
+PLATE_MAPS_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string()),
+    pa.field("plate_id", pa.string()),
+    pa.field("well", pa.string()),
+    pa.field("compound_id", pa.string()),
+    pa.field("concentration_um", pa.float64()),
+    pa.field("role", pa.string()),               # sample | pos_ctrl | neg_ctrl | blank
+])
+
+RUN_FILES = ("run.json", "run.yaml", "run.yml")
+READOUTS = ("inhibition", "activation")
+STAGES = ("primary", "dose_response")
+ROLES = ("sample", "pos_ctrl", "neg_ctrl", "blank")
+MAX_MISSING_FRACTION = 0.10
+_FORMATS_TEXT = "96/384/1536-well layouts (8×12, 16×24, 32×48)"
+
+
+# --------------------------------------------------------------------------- text
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileRejected(f"unreadable file: {exc}") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise FileRejected(f"truncated or corrupt gzip: {exc}") from None
+    if b"\x00" in data[:4096]:
+        raise FileRejected("binary file (NUL bytes); expected a CSV/TSV/TXT export")
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _delimiter(lines: list[str]) -> str:
+    """Tab, ';' or ',' by how many of the first non-empty lines contain each.
+
+    Counting lines rather than characters keeps decimal commas in a ';' file and one
+    stray ';' in a comma file from deciding the answer.
+    """
+    sample = [ln for ln in lines if ln.strip()][:60]
+    if not sample:
+        raise FileRejected("empty file")
+    try:
+        sniffed = csv.Sniffer().sniff("\n".join(sample[:20]), delimiters=",;\t").delimiter
+    except csv.Error:
+        sniffed = None
+    n = {d: sum(d in ln for ln in sample) for d in ("\t", ";", ",")}
+    if n["\t"] and n["\t"] >= n[";"] and 2 * n["\t"] >= n[","]:
+        return "\t"
+    if n[";"] and 2 * n[";"] >= n[","]:
+        return ";"
+    if n[","]:
+        return ","
+    return sniffed or ","
+
+
+def _rows(text: str, delim: str) -> list[list[str]]:
+    lines = text.splitlines()
+    return [[c.strip().strip("\ufeff") for c in row] for row in csv.reader(lines, delimiter=delim)]
+
+
+_NUM_COMMA = re.compile(r"^[+-]?\d+,\d+(?:[eE][+-]?\d+)?$")
+
+
+def _number(cell: str, decimal_comma: bool) -> float | None:
+    """A finite float or None (empty, text, NaN, ±inf)."""
+    s = cell.strip().replace("\u2212", "-")
+    if not s:
+        return None
+    if decimal_comma and _NUM_COMMA.match(s):
+        s = s.replace(",", ".")
+    try:
+        v = float(s)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _bad_signal(raw: str) -> str:
+    return "empty signal" if not raw.strip() else f"signal {raw!r} is not a finite number"
+
+
+# --------------------------------------------------------------------------- run.json
+def _load_run(path: Path) -> dict:
+    text = _read_text(path)
+    try:
+        if path.suffix.lower() == ".json":
+            meta = json.loads(text)
+        else:
+            import yaml
+            meta = yaml.safe_load(text)
+    except Exception as exc:  # json/yaml errors have many types; all mean "unreadable"
+        raise FileRejected(f"{path.name} is not valid {path.suffix.lstrip('.').upper()}: "
+                           f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(meta, dict):
+        raise FileRejected(f"{path.name} must hold an object, got {type(meta).__name__}")
+    return meta
+
+
+def _plate_format(value) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FileRejected(f"plate_format {value!r} is not one of 96, 384, 1536")
+    try:
+        fmt = int(str(value).strip())
+    except ValueError:
+        raise FileRejected(f"plate_format {value!r} is not one of 96, 384, 1536") from None
+    if fmt not in PLATE_FORMATS:
+        raise FileRejected(f"plate_format {value!r} is not one of 96, 384, 1536")
+    return fmt
+
+
+def _validate_run(meta: dict, name: str) -> dict:
+    def text(key: str, required: bool) -> str | None:
+        v = meta.get(key)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            if required:
+                raise FileRejected(f"{name}: {key} is missing or empty")
+            return None
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+            raise FileRejected(f"{name}: {key} must be text, got {type(v).__name__}")
+        return str(v).strip()
+
+    row = {"assay_id": text("assay_id", True), "target_gene": text("target_gene", True)}
+    for key, allowed in (("readout", READOUTS), ("stage", STAGES)):
+        v = text(key, True)
+        if v.lower() not in allowed:
+            raise FileRejected(f"{name}: {key} {v!r} is not one of {', '.join(allowed)}")
+        row[key] = v.lower()
+    row["plate_format"] = _plate_format(meta.get("plate_format"))
+    row["description"] = text("description", False)
+    return row
+
+
+def _parse_run(path: Path, run_id: str) -> ParseResult:
+    row = {"run_id": run_id, **_validate_run(_load_run(path), path.name)}
+    table = pa.Table.from_pylist([row], schema=PLATE_RUNS_SCHEMA)
+    return ParseResult(tables={"plate_runs": [table]})
+
+
+def declared_format(run_dir: Path) -> int | None:
+    """plate_format from the run folder's run.json/yaml when readable and valid, else None."""
+    for name in RUN_FILES:
+        p = run_dir / name
+        if p.is_file():
+            try:
+                return _plate_format(_load_run(p).get("plate_format"))
+            except FileRejected:
+                return None
+    return None
+
+
+# --------------------------------------------------------------------------- plate map
+def _header_index(header: list[str]) -> dict[str, int]:
+    idx: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = h.strip().strip("\ufeff").lower().replace(" ", "_")
+        idx.setdefault(key, i)
+    return idx
+
+
+def _first_row(rows: list[list[str]]) -> int:
+    for i, r in enumerate(rows):
+        if any(c for c in r):
+            return i
+    raise FileRejected("empty file")
+
+
+def _cell(row: list[str], i: int | None) -> str:
+    return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def _parse_map(rows: list[list[str]], start: int, run_id: str, fmt: int | None,
+               decimal_comma: bool) -> ParseResult:
+    h = _header_index(rows[start])
+    missing = [c for c in ("plate_id", "well") if c not in h]
+    if missing:
+        raise FileRejected(f"plate map header (line {start + 1}) lacks {', '.join(missing)}")
+    i_plate, i_well, i_cpd, i_role = h["plate_id"], h["well"], h["compound_id"], h["role"]
+    i_conc = next((h[k] for k in ("concentration_um", "conc_um", "concentration") if k in h), None)
+    dims = PLATE_FORMATS.get(fmt) if fmt else None
+    quarantine: list[QuarantineRecord] = []
+    good: dict[tuple[str, str], list[tuple[int, dict]]] = defaultdict(list)
+    for li, row in enumerate(rows[start + 1:], start=start + 2):
+        if not any(row):
+            continue
+        plate, raw_well = _cell(row, i_plate), _cell(row, i_well)
+        where = f"plate {plate or '?'} well {raw_well or '?'} (line {li})"
+
+        def bad(reason: str) -> None:
+            quarantine.append(QuarantineRecord("well", where, f"{where}: {reason}"))
+
+        if not plate:
+            bad("empty plate_id")
+            continue
+        try:
+            r, c = parse_well(raw_well)
+        except ValueError:
+            bad(f"well {raw_well!r} is not a well id")
+            continue
+        well = well_name(r, c)
+        where = f"plate {plate} well {well} (line {li})"
+        if dims and (r >= dims[0] or c >= dims[1]):
+            bad(f"well outside the declared {fmt}-well format ({dims[0]}×{dims[1]})")
+            continue
+        if smallest_format_holding(r, c) is None:
+            bad("well outside a 1536-well plate (32×48)")
+            continue
+        role = _cell(row, i_role).lower()
+        if role not in ROLES:
+            bad(f"role {_cell(row, i_role)!r} is not one of {', '.join(ROLES)}")
+            continue
+        cpd = _cell(row, i_cpd) or None
+        if role == "sample" and not cpd:
+            bad("sample well without a compound_id")
+            continue
+        conc_raw = _cell(row, i_conc)
+        conc = None
+        if conc_raw:
+            conc = _number(conc_raw, decimal_comma)
+            if conc is None or conc < 0:
+                bad(f"concentration_um {conc_raw!r} is not a number ≥ 0")
+                continue
+        good[(plate, well)].append((li, {"run_id": run_id, "plate_id": plate, "well": well,
+                                         "compound_id": cpd, "concentration_um": conc,
+                                         "role": role}))
+    out = []
+    for (plate, well), entries in good.items():
+        if len(entries) > 1:
+            lines = ", ".join(str(li) for li, _ in entries)
+            for li, _ in entries:
+                loc = f"plate {plate} well {well} (line {li})"
+                quarantine.append(QuarantineRecord(
+                    "well", loc, f"{loc}: well mapped {len(entries)} times (lines {lines}); "
+                                 "all copies dropped"))
+            continue
+        out.append(entries[0][1])
+    table = pa.Table.from_pylist(out, schema=PLATE_MAPS_SCHEMA)
+    return ParseResult(tables={"plate_maps": [table]}, quarantine=quarantine)
+
+
+# --------------------------------------------------------------------------- signals
+@dataclass
+class _Cell:
+    line: int
+    row: int
+    col: int
+    raw: str
+    value: float | None
+
+
+@dataclass
+class _Plate:
+    plate_id: str
+    cells: list[_Cell]
+    dims: tuple[int, int] | None = None     # matrix blocks know their dimensions
+    where: str = ""                          # e.g. "matrix at line 12"
+
+
+def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
+                   quarantine: list[QuarantineRecord]) -> pa.Table:
+    """Validate each plate's geometry, duplicates and completeness; return accepted wells."""
+    out: dict[str, list] = {f.name: [] for f in PLATE_WELLS_SCHEMA}
+    for p in plates:
+        pid = p.plate_id
+        loc = f"plate {pid}"
+        if p.dims is not None:
+            found = format_for_dims(*p.dims)
+            if found is None:
+                quarantine.append(QuarantineRecord(
+                    "plate", loc, f"plate {pid}: {p.where} is {p.dims[0]}×{p.dims[1]} "
+                                  f"(rows×columns), not one of the {_FORMATS_TEXT}"))
+                continue
+            if fmt and found != fmt:
+                d = PLATE_FORMATS[fmt]
+                quarantine.append(QuarantineRecord(
+                    "plate", loc, f"plate {pid}: {p.where} is {p.dims[0]}×{p.dims[1]} "
+                                  f"but run.json declares a {fmt}-well plate ({d[0]}×{d[1]})"))
+                continue
+            plate_fmt = found
+        else:
+            max_r = max(c.row for c in p.cells)
+            max_c = max(c.col for c in p.cells)
+            if fmt:
+                d = PLATE_FORMATS[fmt]
+                outside = sorted({well_name(c.row, c.col) for c in p.cells
+                                  if c.row >= d[0] or c.col >= d[1]})
+                if outside:
+                    shown = ", ".join(outside[:5]) + (" …" if len(outside) > 5 else "")
+                    quarantine.append(QuarantineRecord(
+                        "plate", loc, f"plate {pid}: {len(outside)} well(s) outside the declared "
+                                      f"{fmt}-well format ({d[0]}×{d[1]}): {shown}"))
+                    continue
+                plate_fmt = fmt
+            else:
+                plate_fmt = smallest_format_holding(max_r, max_c)
+                if plate_fmt is None:
+                    quarantine.append(QuarantineRecord(
+                        "plate", loc, f"plate {pid}: wells reach {well_name(max_r, max_c)} "
+                                      f"({max_r + 1} rows × {max_c + 1} columns), beyond a "
+                                      "1536-well plate"))
+                    continue
+        R, C = PLATE_FORMATS[plate_fmt]
+        by_well: dict[tuple[int, int], list[_Cell]] = defaultdict(list)
+        for c in p.cells:
+            by_well[(c.row, c.col)].append(c)
+        missing = [(r, c) for r in range(R) for c in range(C) if (r, c) not in by_well]
+        if len(missing) > MAX_MISSING_FRACTION * R * C:
+            quarantine.append(QuarantineRecord(
+                "plate", loc, f"plate {pid}: {len(missing)} of {R * C} wells absent from the "
+                              f"export ({100 * len(missing) / (R * C):.1f}% > "
+                              f"{100 * MAX_MISSING_FRACTION:.0f}%)"))
+            continue
+        wq: list[QuarantineRecord] = []
+        for r, c in missing:
+            w = well_name(r, c)
+            wq.append(QuarantineRecord("well", f"plate {pid} well {w}",
+                                       f"plate {pid} well {w}: well absent from the export"))
+        for (r, c), cells in sorted(by_well.items()):
+            w = well_name(r, c)
+            wloc = f"plate {pid} well {w}"
+            if len(cells) > 1:
+                lines = ", ".join(str(x.line) for x in cells)
+                wq.append(QuarantineRecord("well", wloc, f"{wloc}: duplicate well on lines "
+                                                         f"{lines}; all copies dropped"))
+                continue
+            cell = cells[0]
+            if cell.value is None:
+                wq.append(QuarantineRecord("well", wloc, f"{wloc} (line {cell.line}): "
+                                                         f"{_bad_signal(cell.raw)}"))
+                continue
+            for k, v in (("run_id", run_id), ("plate_id", pid), ("well", w), ("row_idx", r),
+                         ("col_idx", c), ("plate_rows", R), ("plate_cols", C),
+                         ("signal", cell.value)):
+                out[k].append(v)
+        quarantine.extend(wq)
+    return pa.Table.from_pydict(out, schema=PLATE_WELLS_SCHEMA)
+
+
+def _parse_long(rows: list[list[str]], start: int, decimal_comma: bool,
+                quarantine: list[QuarantineRecord]) -> list[_Plate]:
+    h = _header_index(rows[start])
+    i_plate, i_well, i_sig = h["plate_id"], h["well"], h["signal"]
+    plates: dict[str, _Plate] = {}
+    for li, row in enumerate(rows[start + 1:], start=start + 2):
+        if not any(row):
+            continue
+        pid, raw_well, raw = _cell(row, i_plate), _cell(row, i_well), _cell(row, i_sig)
+        if not pid:
+            quarantine.append(QuarantineRecord("well", f"line {li}",
+                                               f"line {li}: empty plate_id (well {raw_well!r})"))
+            continue
+        try:
+            r, c = parse_well(raw_well)
+        except ValueError:
+            loc = f"plate {pid} line {li}"
+            quarantine.append(QuarantineRecord("well", loc, f"plate {pid} (line {li}): well "
+                                                            f"{raw_well!r} is not a well id"))
+            continue
+        plates.setdefault(pid, _Plate(pid, [])).cells.append(
+            _Cell(li, r, c, raw, _number(raw, decimal_comma)))
+    return list(plates.values())
+
+
+_PLATE_LINE = re.compile(r"^\s*plate\s*(?:id|name|barcode)?\s*[:=]\s*(\S.*?)\s*$", re.I)
+
+
+def _trim(row: list[str]) -> list[str]:
+    end = len(row)
+    while end and not row[end - 1]:
+        end -= 1
+    return row[:end]
+
+
+def _matrix_header(row: list[str]) -> tuple[int, int] | None:
+    """(first value column, N) when the row is a column-number header 1..N, else None."""
+    cells = _trim(row)
+    k = 0
+    while k < len(cells) and not cells[k]:
+        k += 1
+    nums = cells[k:]
+    if len(nums) < 2:
+        return None
+    try:
+        vals = [int(x) for x in nums]
+    except ValueError:
+        return None
+    if vals != list(range(1, len(vals) + 1)):
+        return None
+    # "Plate,1,2" style lines are not matrices; values sit right of a row-letter column
+    return (k if k >= 1 else 1), len(vals)
+
+
+# Trailing EnVision sections that describe the protocol, not a measurement; "Platemap"
+# holds a matrix of well types (S, P, N, -) that must not be read as signals.
+_METADATA_SECTIONS = ("platemap", "plate map", "basic assay information", "protocol information",
+                      "plate type", "calculations", "auto export parameters", "operations",
+                      "labels", "filters", "mirrors", "instrument", "exported with")
+
+
+def _parse_matrix(rows: list[list[str]], stem: str, decimal_comma: bool) -> list[_Plate]:
+    plates: list[_Plate] = []
+    seen: set[str] = set()
+    current: str | None = None
+    taken = False                     # the current plate id already got its matrix
+    skipping = False                  # inside a metadata section
+    unnamed = 0
+    i = 0
+    n = len(rows)
+    while i < n:
+        row = rows[i]
+        cells = _trim(row)
+        low = [c.lower() for c in cells]
+        if not cells:
+            i += 1
+            continue
+        if low[0].startswith(_METADATA_SECTIONS):
+            skipping = True
+            i += 1
+            continue
+        if low[0].startswith(("plate information", "results", "background information",
+                              "calculated results")):
+            skipping = False
+        if skipping and "barcode" not in low and not _PLATE_LINE.match(cells[0]):
+            i += 1
+            continue
+        skipping = False
+        # "Plate information" header (Plate,Repeat,Barcode,...) and its values line
+        if "barcode" in low and i + 1 < n:
+            j = i + 1
+            while j < n and not any(rows[j]):
+                j += 1
+            vals = rows[j] if j < n else []
+            bc = _cell(vals, low.index("barcode"))
+            if not bc and "plate" in low:
+                bc = _cell(vals, low.index("plate"))
+            if bc:
+                current, taken = bc, False
+            i = j + 1
+            continue
+        m = _PLATE_LINE.match(cells[0]) if len(cells) == 1 else None
+        if m:
+            current, taken = m.group(1).strip(), False
+            i += 1
+            continue
+        if len(cells) == 2 and low[0].rstrip(":") in ("plate", "plate id", "plate_id", "barcode"):
+            current, taken = cells[1], False
+            i += 1
+            continue
+        head = _matrix_header(row)
+        if head is None:
+            i += 1
+            continue
+        off, ncols = head
+        lab = off - 1
+        header_line = i + 1
+        body: list[tuple[int, list[str]]] = []
+        j = i + 1
+        while j < n:
+            r = rows[j]
+            expected = row_label(len(body)) if len(body) < 26 * 27 else None
+            if lab >= len(r) or expected is None or r[lab].strip().upper() != expected:
+                break
+            body.append((j + 1, r))
+            j += 1
+        i = j
+        if not body:
+            continue
+        if current is None:
+            unnamed += 1
+            pid = stem if unnamed == 1 else f"{stem}#{unnamed}"
+        elif taken:
+            continue                   # a second channel / repeat of the same plate
+        else:
+            pid = current
+        if not any(_number(_cell(r, off + ci), decimal_comma) is not None
+                   for _, r in body for ci in range(ncols)):
+            continue                   # a matrix of labels (well types), not of signals
+        taken = True
+        if pid in seen:
+            continue                   # same barcode exported again: first block wins
+        seen.add(pid)
+        width = max([ncols] + [len(_trim(r)) - off for _, r in body])
+        cells_out = [_Cell(li, ri, ci, _cell(r, off + ci), _number(_cell(r, off + ci), decimal_comma))
+                     for ri, (li, r) in enumerate(body) for ci in range(ncols)]
+        plates.append(_Plate(pid, cells_out, dims=(len(body), width),
+                             where=f"matrix block at line {header_line}"))
+    return plates
+
+
+# --------------------------------------------------------------------------- entry
+def parse_plate_file(path: Path) -> ParseResult:
+    """Parse one file of ``landing/plates/<run_id>/`` (run_id = the parent folder's name).
+
+    run.json/.yaml/.yml → ``plate_runs``; a table with compound_id and role columns →
+    ``plate_maps``; a long signal table or EnVision-style matrices → ``plate_wells``.
+    """
+    path = Path(path)
+    run_id = path.parent.name
+    if path.name.lower() in RUN_FILES:
+        return _parse_run(path, run_id)
+    text = _read_text(path)
+    delim = _delimiter(text.splitlines())
+    rows = _rows(text, delim)
+    decimal_comma = delim == ";"
+    start = _first_row(rows)
+    header = set(_header_index(rows[start]))
+    fmt = declared_format(path.parent)
+    if {"compound_id", "role"} <= header:
+        return _parse_map(rows, start, run_id, fmt, decimal_comma)
+    quarantine: list[QuarantineRecord] = []
+    if {"plate_id", "well", "signal"} <= header:
+        plates = _parse_long(rows, start, decimal_comma, quarantine)
+        if not plates and not quarantine:
+            raise FileRejected("long signal table has a header but no rows")
+    else:
+        plates = _parse_matrix(rows, path.name.split(".")[0], decimal_comma)
+        if not plates:
+            raise FileRejected("neither a long signal table (header with plate_id, well, "
+                               "signal), a plate map (compound_id, role) nor a plate matrix "
+                               "(a header row 1..N followed by rows A, B, ...)")
+    table = _finish_plates(plates, run_id, fmt, quarantine)
+    return ParseResult(tables={"plate_wells": [table]}, quarantine=quarantine)

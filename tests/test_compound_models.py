@@ -1,0 +1,315 @@
+"""Tests for the compound models: metrics, scaffold folds, features, activity, solubility, ranking.
+
+Property frames are built here with a few RDKit calls (same columns as the contract's
+``compound_properties``) so these tests do not depend on orchestration.chem.
+"""
+
+from __future__ import annotations
+
+import math
+
+# activity first: it sets OMP_WAIT_POLICY before xgboost loads OpenMP (see models/ranker.py).
+from models.compounds import activity  # isort: skip
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from rdkit import Chem, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
+from rdkit.Chem.Scaffolds import MurckoScaffold
+
+from models.compounds import ranking, solubility
+from models.compounds.features import DESCRIPTORS, N_BITS, FeatureSpec, feature_matrix, fit_feature_spec
+from models.compounds.metrics import enrichment_factor, pr_auc, regression_metrics, roc_auc
+from models.compounds.mlp import MLP, MLPConfig
+from models.compounds.scaffold_split import scaffold_folds, scaffold_groups
+
+RDLogger.DisableLog("rdApp.*")
+FAST_MLP = MLPConfig(max_epochs=12, patience=3)
+
+# Ring systems found in marketed drugs, each attached to a para-substituted benzene.
+RINGS = [
+    "C1CCNCC1", "C1COCCN1", "C1CNCCN1", "c1ccncc1", "c1ccccn1", "c1cncnc1", "c1ccc2ccccc2c1",
+    "c1ccc2[nH]ccc2c1", "c1ccc2ncccc2c1", "c1ccsc1", "c1ccoc1", "c1cn[nH]c1", "c1nccn1C",
+    "C1CCCCC1", "C1CCCC1", "c1ccc2c(c1)OCO2", "C1CCOCC1", "c1ncc[nH]1", "c1ccc2occc2c1",
+    "c1ccc2sccc2c1", "C1CC1", "c1cnoc1", "C1CCN(C)CC1", "c1ccc2nc[nH]c2c1", "C1CCC(=O)N1",
+    "c1cc2ccccc2o1", "C1CC2CCC1C2", "c1ccc(cc1)C", "c1ccnnc1", "c1csc(n1)N",
+]
+# Substituents; the first two define "active" (a sulfonamide or a nitro group anywhere).
+SUBSTITUENTS = ["NS(=O)(=O)", "O=[N+]([O-])", "F", "Cl", "C", "CO", "N#C", "OC", "CC(=O)N", "FC(F)(F)"]
+ACTIVE_PATTERNS = [Chem.MolFromSmarts("S(=O)(=O)[NX3;H2]"), Chem.MolFromSmarts("[N+](=O)[O-]")]
+_MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=N_BITS)
+
+
+def props_frame(smiles: list[str]) -> pl.DataFrame:
+    """Contract-shaped property frame (sa_score left null) for valid SMILES."""
+    rows = []
+    for smi in smiles:
+        mol = Chem.MolFromSmiles(smi)
+        assert mol is not None, smi
+        fp = np.packbits(_MORGAN.GetFingerprintAsNumPy(mol).astype(np.uint8), bitorder="big").tobytes()
+        rows.append({
+            "inchikey": Chem.MolToInchiKey(mol), "smiles": Chem.MolToSmiles(mol),
+            "mw": Descriptors.MolWt(mol), "clogp": Crippen.MolLogP(mol), "tpsa": rdMolDescriptors.CalcTPSA(mol),
+            "hbd": Lipinski.NumHDonors(mol), "hba": Lipinski.NumHAcceptors(mol),
+            "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
+            "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
+            "fraction_csp3": rdMolDescriptors.CalcFractionCSP3(mol), "heavy_atoms": mol.GetNumHeavyAtoms(),
+            "qed": QED.qed(mol), "sa_score": None,
+            "scaffold": MurckoScaffold.MurckoScaffoldSmiles(mol=mol), "morgan_fp": fp,
+        })
+    return pl.DataFrame(rows, schema_overrides={"sa_score": pl.Float64, "morgan_fp": pl.Binary})
+
+
+@pytest.fixture(scope="module")
+def sar():
+    """300 molecules (30 scaffolds × 10 substituents); active = sulfonamide or nitro present."""
+    smiles = [f"{sub}c1ccc(cc1){ring}" for ring in RINGS for sub in SUBSTITUENTS]
+    props = props_frame(smiles).unique("inchikey", maintain_order=True)
+    mols = [Chem.MolFromSmiles(s) for s in props["smiles"]]
+    label = [int(any(m.HasSubstructMatch(p) for p in ACTIVE_PATTERNS)) for m in mols]
+    labels = pl.DataFrame({"inchikey": props["inchikey"], "label": label})
+    return props, labels
+
+
+@pytest.fixture(scope="module")
+def trained(sar):
+    props, labels = sar
+    return activity.train_activity(props, labels, seed=0, n_folds=5, mlp_config=FAST_MLP)
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_roc_auc_hand_computed():
+    # positives 0.9, 0.7; negatives 0.8, 0.1 → 3 of 4 pairs ordered correctly
+    assert roc_auc([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.75)
+    assert roc_auc([1, 0], [0.5, 0.5]) == pytest.approx(0.5)
+    assert roc_auc([1, 1, 0], [0.2, 0.5, 0.5]) == pytest.approx(0.25)  # one loss, one tie
+    assert math.isnan(roc_auc([0, 0], [0.1, 0.2]))
+    assert math.isnan(roc_auc([1, 1], [0.1, 0.2]))
+
+
+def test_pr_auc_hand_computed():
+    # P@1 = 1 (R .5), P@3 = 2/3 (R 1): AP = .5·1 + .5·2/3
+    assert pr_auc([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.5 + 1 / 3)
+    # tied top pair is one threshold: P = 1/2 at R = 1/2, then P = 2/3 at R = 1
+    assert pr_auc([1, 0, 1], [0.5, 0.5, 0.1]) == pytest.approx(0.25 + 1 / 3)
+    assert pr_auc([0, 1, 0, 1], [0.5, 0.5, 0.1, 0.1]) == pytest.approx(pr_auc([1, 0, 1, 0], [0.5, 0.5, 0.1, 0.1]))
+    assert math.isnan(pr_auc([0, 0], [0.1, 0.2]))
+
+
+def test_enrichment_factor_hand_computed():
+    y = [1, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    s = np.linspace(1.0, 0.1, 10)
+    assert enrichment_factor(y, s, 0.10) == pytest.approx((1 / 1) / (2 / 10))
+    assert enrichment_factor(y, s, 0.05) == pytest.approx(5.0)  # ceil(0.5) = 1 compound
+    assert enrichment_factor(y, s, 0.50) == pytest.approx((2 / 5) / (2 / 10))
+    # a tied pair (one active) straddles a 1-compound cut-off: expected 0.5 hits
+    assert enrichment_factor([1, 0, 0, 0], [1, 1, 0, 0], 0.25) == pytest.approx(0.5 / 0.25)
+    assert enrichment_factor([0, 1, 0, 0], [1, 1, 0, 0], 0.25) == pytest.approx(2.0)
+    assert math.isnan(enrichment_factor([0, 0, 0], [1, 2, 3], 0.5))
+    with pytest.raises(ValueError):
+        enrichment_factor(y, s, 0.0)
+
+
+def test_metrics_do_not_depend_on_row_order():
+    rng = np.random.default_rng(3)
+    y = rng.random(200) < 0.2
+    s = np.round(rng.random(200), 1)  # many ties
+    perm = rng.permutation(200)
+    for f in (roc_auc, pr_auc, lambda a, b: enrichment_factor(a, b, 0.05)):
+        assert f(y, s) == pytest.approx(f(y[perm], s[perm]))
+
+
+def test_regression_metrics_hand_computed():
+    m = regression_metrics([1, 2, 3], [1, 2, 4])
+    assert m["rmse"] == pytest.approx(math.sqrt(1 / 3))
+    assert m["mae"] == pytest.approx(1 / 3)
+    assert m["r2"] == pytest.approx(1 - 1 / 2)
+    assert m["n"] == 3
+
+
+# ---------------------------------------------------------------- scaffold folds
+
+def test_scaffold_folds_keep_groups_whole_and_balanced():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 15, size=40)
+    scaffolds = [f"S{g}" for g, n in enumerate(sizes) for _ in range(n)] + ["", "", ""]
+    folds = scaffold_folds(scaffolds, n_folds=5, seed=1)
+    for sc in set(scaffolds) - {""}:
+        assert len({folds[i] for i, s in enumerate(scaffolds) if s == sc}) == 1
+    counts = np.bincount(folds, minlength=5)
+    assert counts.max() - counts.min() <= sizes.max()
+    assert np.array_equal(folds, scaffold_folds(scaffolds, n_folds=5, seed=1))
+
+
+def test_acyclic_molecules_are_singletons_unless_keyed_alike():
+    groups = scaffold_groups(["", "", "A", "A", None])
+    assert len(set(groups)) == 4
+    keyed = scaffold_groups(["", "", "A"], keys=["CCO", "CCO", "c1ccccc1"])
+    assert keyed[0] == keyed[1] != keyed[2]
+
+
+def test_scaffold_folds_spread_positives_over_folds():
+    # 10 big inactive scaffolds and 5 small active ones: every fold must get an active scaffold
+    scaffolds = [f"big{g}" for g in range(10) for _ in range(20)] + [f"act{g}" for g in range(5) for _ in range(2)]
+    labels = [0] * 200 + [1] * 10
+    folds = scaffold_folds(scaffolds, n_folds=5, seed=0, labels=labels)
+    pos_per_fold = np.bincount(folds[np.array(labels) == 1], minlength=5)
+    assert (pos_per_fold == 2).all()
+
+
+# ---------------------------------------------------------------- features
+
+def test_feature_matrix_unpacks_big_endian_bits_and_fills_training_medians():
+    props = props_frame(["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"])
+    x, names = feature_matrix(props)
+    assert x.dtype == np.float32 and x.shape == (3, N_BITS + len(DESCRIPTORS))
+    assert names[:2] == ["fp_0000", "fp_0001"] and names[N_BITS:] == DESCRIPTORS
+    bits = _MORGAN.GetFingerprintAsNumPy(Chem.MolFromSmiles("CCO"))
+    assert np.array_equal(x[0, :N_BITS], bits.astype(np.float32))
+    spec = fit_feature_spec(props.with_columns(pl.Series("mw", [10.0, None, 30.0])))
+    assert spec.medians["mw"] == 20.0 and spec.medians["sa_score"] == 0.0  # all-null column
+    new = props.head(1).with_columns(pl.lit(None, dtype=pl.Float64).alias("mw"))
+    assert spec.transform(new)[0, N_BITS + DESCRIPTORS.index("mw")] == 20.0
+    assert FeatureSpec.from_json(spec.to_json()) == spec
+
+
+# ---------------------------------------------------------------- MLP
+
+def test_mlp_round_trip_and_regression(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    y = x[:, 0] * 2 - x[:, 1]
+    reg = MLP(task="regression", config=MLPConfig(hidden=(32,), lr=1e-2, batch_size=32, dropout=0.0, max_epochs=100, patience=10), seed=0).fit(x, y)
+    assert regression_metrics(y, reg.predict(x))["r2"] > 0.8
+    reg.save(tmp_path / "m.pt")
+    assert np.array_equal(MLP.load(tmp_path / "m.pt").predict(x), reg.predict(x))
+
+
+# ---------------------------------------------------------------- activity
+
+def test_activity_learns_substructure_sar_on_scaffold_cv(trained, sar):
+    props, labels = sar
+    m = trained.metrics
+    assert m["n_compounds"] == props.height and m["n_positives"] == int(labels["label"].sum())
+    assert m["n_folds"] == 5 and all(p > 0 for p in m["fold_positives"])
+    assert set(m["families"]) == {"xgboost", "mlp"} and m["chosen"] == trained.family
+    chosen = m["families"][trained.family]
+    assert set(chosen["pooled"]) == {"roc_auc", "pr_auc", "ef1", "ef5"}
+    assert chosen["pooled"]["roc_auc"] > 0.8
+    assert len(chosen["per_fold"]) == 5
+    other = [f for f in m["families"] if f != trained.family][0]
+    assert (chosen["mean"]["pr_auc"], chosen["mean"]["roc_auc"]) >= (
+        m["families"][other]["mean"]["pr_auc"], m["families"][other]["mean"]["roc_auc"])
+    assert trained.oof.columns == ["inchikey", "fold", "family", "p"]
+    assert trained.oof.height == 2 * props.height
+    assert len(trained.models) == 5
+    assert trained.model_version.startswith(f"{trained.family}-{trained.content_hash[:12]}-")
+
+
+def test_activity_save_load_and_streaming_give_identical_predictions(trained, sar, tmp_path):
+    props, _ = sar
+    mean, std = activity.predict(trained, props)
+    assert ((mean >= 0) & (mean <= 1)).all() and (std >= 0).all()
+    loaded = activity.load(activity.save(trained, tmp_path / "act"))
+    mean2, std2 = activity.predict(loaded, props)
+    assert np.array_equal(mean, mean2) and np.array_equal(std, std2)
+    assert loaded.model_version == trained.model_version
+    assert_frame_equal(loaded.oof, trained.oof)
+    batches = [props.slice(i, 64) for i in range(0, props.height, 64)]
+    streamed = pl.concat(list(activity.score_batches(loaded, batches)))
+    assert streamed.columns == ["inchikey", "p_active", "uncertainty"]
+    assert np.allclose(streamed["p_active"].to_numpy(), mean, atol=1e-7)
+    assert np.allclose(streamed["uncertainty"].to_numpy(), std, atol=1e-7)
+    # arrow record batches (what ParquetFile.iter_batches yields) work too
+    arrow = list(activity.score_batches(loaded, props.to_arrow().to_batches(max_chunksize=100)))
+    assert np.allclose(pl.concat(arrow)["p_active"].to_numpy(), mean, atol=1e-7)
+
+
+def test_activity_model_file_tampering_is_detected(trained, tmp_path):
+    d = activity.save(trained, tmp_path / "act")
+    model_file = sorted(d.glob("fold_0.*"))[0]
+    model_file.write_bytes(model_file.read_bytes() + b"x")
+    with pytest.raises(ValueError, match="checksum"):
+        activity.load(d)
+
+
+def test_not_enough_labels(sar):
+    props, labels = sar
+    few = labels.with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.col("label")).otherwise(0).alias("label"))
+    few = few.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(1).otherwise(pl.col("label")).alias("label"))
+    with pytest.raises(activity.NotEnoughLabels):
+        activity.train_activity(props, few, families=("xgboost",))
+    # plenty of actives, but all on one scaffold
+    one_scaffold = props["scaffold"] == props["scaffold"][0]
+    lab = labels.with_columns(pl.Series("label", one_scaffold.cast(pl.Int64)))
+    with pytest.raises(activity.NotEnoughLabels, match="scaffold"):
+        activity.train_activity(props, lab, families=("xgboost",))
+
+
+# ---------------------------------------------------------------- solubility
+
+def test_solubility_trains_reports_test_and_round_trips(sar, tmp_path):
+    props, _ = sar
+    rng = np.random.default_rng(0)
+    data = props.with_columns((-0.8 * pl.col("clogp") - 0.01 * pl.col("mw") + 1.0).alias("logS"))
+    is_test = rng.random(data.height) < 0.25
+    art = solubility.train_solubility(data.filter(pl.Series(~is_test)), data.filter(pl.Series(is_test)),
+                                      n_folds=3, mlp_config=FAST_MLP, xgb_rounds=100)
+    m = art.metrics
+    assert set(m["cv"]) == {"xgboost", "mlp"} and m["chosen"] == art.family
+    assert set(m["test"]) == {"rmse", "mae", "r2", "n"} and m["test"]["n"] == int(is_test.sum())
+    assert m["test"]["r2"] > 0.5
+    assert all(p["n_test"] and p["citation"] for p in solubility.PUBLISHED)
+    loaded = solubility.load(solubility.save(art, tmp_path / "sol"))
+    test = data.filter(pl.Series(is_test))
+    assert np.array_equal(solubility.predict_logS(loaded, test), solubility.predict_logS(art, test))
+
+
+# ---------------------------------------------------------------- ranking
+
+def _rank_input() -> pl.DataFrame:
+    return pl.DataFrame({
+        "inchikey": ["A", "B", "C", "D", "E", "F"],
+        "p_active": [0.2, 0.9, 0.5, None, 0.3, 0.4],
+        "uncertainty": [0.1, 0.0, 0.3, None, 0.0, 0.1],
+        "tested": [True, False, False, False, True, False],
+        "observed_active": [True, None, None, None, False, None],
+        "qed": [0.5, 0.8, None, 0.5, 0.9, 0.5],
+        "n_pains": [0, 1, 0, 0, 0, 0],
+        "n_brenk": [0, 0, 2, 0, 0, 0],
+        "lipinski_pass": [True, True, False, True, True, True],
+        "predicted_logS": [-3.0, -7.0, -9.0, None, -2.0, -3.0],
+    })
+
+
+def test_ranking_follows_the_documented_formula():
+    out = ranking.rank_compounds(_rank_input())
+    got = {r["inchikey"]: r for r in out.iter_rows(named=True)}
+    # A: confirmed active → acquisition 1; dev = (0.5+0.25)
+    assert got["A"]["acquisition"] == 1.0 and got["A"]["developability"] == pytest.approx(0.75)
+    # B: UCB 0.9; dev = 0.9 (qed) × 0.5 (1 PAINS) × solubility(-7) = 0.75
+    assert got["B"]["developability"] == pytest.approx(0.9 * 0.5 * 0.75)
+    assert got["B"]["score"] == pytest.approx(0.9 * 0.9 * 0.5 * 0.75)
+    # C: UCB 0.8; qed unknown → 0.75; 2 Brenk; Lipinski fail; logS -9 → floor 0.5 (1 - 0.75 = 0.25)
+    assert got["C"]["acquisition"] == pytest.approx(0.8)
+    assert got["C"]["developability"] == pytest.approx(0.75 * 0.81 * 0.7 * 0.5)
+    # E: confirmed inactive → 0
+    assert got["E"]["score"] == 0.0 and got["E"]["evidence"] == "observed_inactive"
+    # D: no prediction → null score, last
+    assert got["D"]["score"] is None and got["D"]["rank"] == 6
+    assert out["inchikey"].to_list() == ["A", "F", "B", "C", "E", "D"]
+    assert out["rank"].to_list() == [1, 2, 3, 4, 5, 6]
+
+
+def test_ranking_ucb_and_tie_break():
+    df = _rank_input().filter(pl.col("inchikey").is_in(["F"]))
+    twin = pl.concat([df.with_columns(pl.lit("Z").alias("inchikey")), df])
+    out = ranking.rank_compounds(twin)
+    assert out["inchikey"].to_list() == ["F", "Z"]  # equal scores → inchikey order
+    assert out["acquisition"][0] == pytest.approx(0.5)
+    capped = ranking.rank_compounds(twin.with_columns(pl.lit(0.95).alias("p_active")), kappa=2.0)
+    assert capped["acquisition"][0] == 1.0  # UCB capped at 1
+    assert ranking.rank_compounds(twin, kappa=0.0)["acquisition"][0] == pytest.approx(0.4)

@@ -1,0 +1,153 @@
+"""The compound and screening path through the whole refresh job, on the session's
+simulated lake; the simulator's truth is read only here, to judge the results."""
+
+import json
+import shutil
+
+import dagster as dg
+import polars as pl
+
+from orchestration.cli import main, run_refresh
+
+
+def _sql(capsys, query: str) -> list[list[str]]:
+    capsys.readouterr()
+    assert main(["sql", query, "--format", "tsv"]) == 0
+    return [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+
+
+def _truth(paths) -> dict:
+    return json.loads(next(paths.truth.glob("*/screening/plates.json")).read_text())
+
+
+def test_the_four_products_are_queryable(e2e_lake, capsys):
+    for query in ("select * from compound_scores order by rank limit 10",
+                  "select * from plate_qc", "select * from hts_well_results limit 10",
+                  "select * from dose_response"):
+        rows = _sql(capsys, query)
+        assert len(rows) > 1, f"no rows for: {query}"
+
+
+def test_every_library_compound_is_scored_screened_or_not(e2e_lake):
+    paths, summary = e2e_lake
+    scores = pl.read_parquet(paths.marts / "compound_scores.parquet")
+    compounds = pl.read_parquet(paths.marts / "compounds.parquet")
+    target = summary["screening"]["target_gene"]
+    mine = scores.filter(pl.col("target_gene") == target)
+    assert mine.height == compounds.height
+    assert mine["tested"].any() and (~mine["tested"]).any()
+    assert sorted(mine["rank"].to_list()) == list(range(1, mine.height + 1))
+    # the link to the patient path: the target is a ranked gene of some cohort
+    assert mine["target_best_rank"].drop_nulls().len() == mine.height
+
+
+def test_duplicate_structures_across_libraries_are_merged_and_ids_kept(e2e_lake):
+    paths, _ = e2e_lake
+    compounds = pl.read_parquet(paths.marts / "compounds.parquet")
+    assert compounds["inchikey"].is_unique().all()
+    shared = compounds.filter(pl.col("libraries").list.len() > 1)
+    assert shared.height > 0, "drugs in the solubility set must merge with the approved drugs"
+    ids = shared["library_ids"].explode()
+    assert ids.str.starts_with("chembl_approved:").any() and ids.str.starts_with("solubility_set:").any()
+
+
+def test_the_failed_plate_is_flagged_and_excluded_from_hit_calling(e2e_lake):
+    paths, _ = e2e_lake
+    truth = _truth(paths)
+    failed = {(run, p) for run, r in truth["runs"].items()
+              for p, info in r.get("plates", {}).items() if info.get("failed")}
+    assert failed, "the simulator plants one failed plate"
+    qc = pl.read_parquet(paths.marts / "plate_qc.parquet")
+    flagged = {(r, p) for r, p in qc.filter(~pl.col("passed")).select("run_id", "plate_id").iter_rows()}
+    assert failed <= flagged
+    wells = pl.read_parquet(paths.marts / "hts_well_results.parquet")
+    on_failed = wells.filter(pl.struct("run_id", "plate_id").is_in(
+        [{"run_id": r, "plate_id": p} for r, p in failed]))
+    assert on_failed.height > 0, "wells of a failed plate are kept"
+    assert not on_failed["is_hit"].any()
+    check = dg.DagsterInstance.get().event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("plate_qc"), "plate_qc_passed")])
+    record = next(iter(check.values()))
+    assert record.status.value in ("FAILED", "SUCCEEDED")  # evaluated; WARN severity
+    assert record.event.dagster_event.event_specific_data.asset_check_evaluation.passed is False
+
+
+def test_primary_hits_recover_the_true_actives(e2e_lake):
+    paths, _ = e2e_lake
+    truth = _truth(paths)
+    primary = next(r for r in truth["runs"] if r.startswith("PRIMARY") and not r.endswith("_bad"))
+    actives = set(truth["runs"][primary]["true_actives"])
+    wells = pl.read_parquet(paths.marts / "hts_well_results.parquet").filter(
+        (pl.col("run_id") == primary) & pl.col("is_hit"))
+    called = set(wells["compound_id"].to_list())
+    tp = len(called & actives)
+    precision, recall = tp / max(len(called), 1), tp / len(actives)
+    assert precision >= 0.8, f"hit precision {precision:.2f}"
+    assert recall >= 0.6, f"hit recall {recall:.2f}"
+
+
+def test_dose_response_fits_the_confirmed_hits(e2e_lake):
+    paths, _ = e2e_lake
+    dr = pl.read_parquet(paths.marts / "dose_response.parquet")
+    potent = dr.filter(pl.col("ic50_um").is_not_null())
+    assert potent.height >= 0.5 * dr.height
+    assert (potent["ic50_ci_low"] <= potent["ic50_um"]).all()
+    assert (potent["ic50_um"] <= potent["ic50_ci_high"]).all()
+    assert dr.filter(pl.col("curve_class") == "4").height >= 1, "the picked negatives stay flat"
+
+
+def test_models_report_heldout_and_truth_metrics(e2e_lake):
+    instance = dg.DagsterInstance.get()
+    meta = instance.get_latest_materialization_event(
+        dg.AssetKey("compound_activity_model")).asset_materialization.metadata
+    roc = [k for k in meta if k.endswith("_heldout_roc_auc")]
+    assert roc and all(0.5 < meta[k].value <= 1.0 for k in roc)
+    assert any(k.endswith("_untested_truth_roc_auc") for k in meta)
+    assert any(k.endswith("_heldout_ef1") for k in meta)
+    sol = instance.get_latest_materialization_event(
+        dg.AssetKey("solubility_model")).asset_materialization.metadata
+    assert sol["n_test"].value == 257
+    assert sol["test_rmse"].value < 1.2 and sol["test_r2"].value > 0.6
+
+
+def test_plate_figures_are_attached(e2e_lake):
+    paths, _ = e2e_lake
+    instance = dg.DagsterInstance.get()
+    heat = instance.get_latest_materialization_event(
+        dg.AssetKey("plate_well_scores")).asset_materialization.metadata["heatmaps"].value
+    assert "data:image/png;base64," in heat
+    curves = instance.get_latest_materialization_event(
+        dg.AssetKey("dose_response_fits")).asset_materialization.metadata["curves_png"].value
+    assert "data:image/png;base64," in curves
+    assert any((paths.reports / "plates").rglob("*.png"))
+
+
+def test_planted_plate_and_compound_defects_are_quarantined(e2e_lake):
+    paths, _ = e2e_lake
+    q = pl.read_parquet(paths.marts / "quarantine.parquet")
+    plates = q.filter(pl.col("domain") == "plates")
+    for defect in _truth(paths)["defects"]:
+        rows = plates if defect["file"].startswith("plates/") else q.filter(pl.col("domain") == "compounds")
+        hit = rows.filter(pl.col("granularity") == defect["granularity"])
+        assert hit.height, f"{defect['defect']} not quarantined at {defect['granularity']}"
+    assert q.filter((pl.col("domain") == "compounds") & (pl.col("granularity") == "file")).height >= 1
+    assert q.filter((pl.col("domain") == "compounds") & (pl.col("granularity") == "record")).height >= 3
+
+
+def test_refresh_picks_up_a_new_plate_run_and_stays_idempotent(e2e_lake):
+    paths, _ = e2e_lake
+    before = pl.read_parquet(paths.marts / "plate_qc.parquet")
+    src = next(p for p in (paths.landing / "plates").iterdir() if p.name.startswith("DR_"))
+    new_run = paths.landing / "plates" / f"{src.name}_rerun"
+    shutil.copytree(src, new_run)
+    try:
+        assert run_refresh()
+        after = pl.read_parquet(paths.marts / "plate_qc.parquet")
+        added = after.filter(pl.col("run_id") == new_run.name)
+        assert added.height == before.filter(pl.col("run_id") == src.name).height
+        assert after.height == before.height + added.height
+        assert run_refresh()
+        again = pl.read_parquet(paths.marts / "plate_qc.parquet")
+        assert again.height == after.height
+    finally:
+        shutil.rmtree(new_run)
