@@ -95,3 +95,25 @@ def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
     ready = joined.join(no_controls.select("run_id", "plate_id"), on=["run_id", "plate_id"],
                         how="anti")
     return ready.sort("run_id", "plate_id", "row_idx", "col_idx"), pl.concat(refusals)
+
+
+def no_positional_correction(wells: pl.DataFrame, plates: pl.DataFrame,
+                             run_ids: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Undo the B-score choice on plates whose layout is not randomized.
+
+    On a dose-response plate each row or column holds a dilution series, so the row and
+    column "effects" the bias test finds are the concentrations themselves; a median
+    polish there would subtract the dose response. Those plates keep the robust z-score
+    and say why.
+    """
+    if not run_ids:
+        return wells, plates
+    these = pl.col("run_id").is_in(sorted(run_ids))
+    wells = wells.with_columns(pl.when(these).then(pl.col("robust_z"))
+                               .otherwise(pl.col("corrected")).alias("corrected"))
+    plates = plates.with_columns(
+        pl.when(these).then(False).otherwise(pl.col("bias_corrected")).alias("bias_corrected"),
+        pl.when(these).then(pl.lit("not applied: dose-response plates lay out dilution series "
+                                   "along rows/columns, so positional effects are the doses"))
+        .otherwise(pl.col("bias_reason")).alias("bias_reason"))
+    return wells, plates

@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from models.plates.prepare import REFUSAL_SCHEMA, prepare_wells
+from models.plates.prepare import REFUSAL_SCHEMA, no_positional_correction, prepare_wells
 from orchestration.assets.ingest import report_ingest
 from orchestration.ingest import runner
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
@@ -102,6 +102,8 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     ready, refusals = prepare_wells(runs, read_model(paths, "stg_plate_wells"),
                                     read_model(paths, "stg_plate_maps"), known, now)
     wells, plates = normalize_plates(ready.drop("ingested_at"))
+    dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
+    wells, plates = no_positional_correction(wells, plates, dose_runs)
     wells = wells.rename({"signal": "raw_signal"}) if "signal" in wells.columns else wells
     write_parquet_atomic(wells, paths.evidence / "plate_well_scores.parquet")
     write_parquet_atomic(plates, paths.evidence / "plate_stats.parquet")
