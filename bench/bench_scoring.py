@@ -1,6 +1,6 @@
 """Benchmark: score a 100k-compound library with a trained activity model, streamed vs in memory.
 
-1. Library: ChEMBL approved drugs (``reference_data.load_approved_drugs``) plus deterministic
+1. Library: ChEMBL approved drugs (``reference_data.load_approved_drugs``, largest fragment) plus deterministic
    analogues — one methyl/fluoro/chloro/methoxy/trifluoromethyl/cyano on an aromatic C–H,
    then two, taken round-robin over the drugs — until N unique standardized structures.
    Standardization + properties run in ``orchestration.chem.properties.compute_structures_parallel``
@@ -89,6 +89,9 @@ def enumerate_smiles(n: int):
         mol = Chem.MolFromSmiles(smi) if smi else None
         if mol is None:
             continue
+        # parent only: a variant on a counter-ion (e.g. a methylated besylate) standardizes
+        # back to the same parent and would be wasted work
+        mol = max(Chem.GetMolFrags(mol, asMols=True), key=lambda m: m.GetNumHeavyAtoms())
         can = Chem.MolToSmiles(mol)
         if can not in seen:
             seen.add(can)
@@ -155,8 +158,8 @@ def build_library(n: int, path: Path, chunk: int = 20_000) -> dict:
         t_props += time.perf_counter() - t
         ok = part.filter(pl.col("error").is_null())
         n_failed += part.height - ok.height
-        ok = ok.unique("inchikey", keep="first", maintain_order=True)
-        fresh = ok.filter(~pl.col("inchikey").is_in(list(seen)))
+        fresh = ok.unique("inchikey", keep="first", maintain_order=True)
+        fresh = fresh.filter(~pl.col("inchikey").is_in(list(seen)))
         n_dup += ok.height - fresh.height
         fresh = fresh.head(n - written)
         seen.update(fresh["inchikey"].to_list())

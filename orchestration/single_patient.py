@@ -73,7 +73,11 @@ def _materialize(scratch: LakePaths) -> None:
     from orchestration.resources import LakeResource
 
     defs = build_definitions(LakeResource(home=str(scratch.home)))
-    selection = {dg.AssetKey(k) for k in _STEPS} | set(dbt_staging.keys) | set(dbt_intermediate.keys)
+    # only the dbt models the patient's features are built from (not the screening path)
+    needed = dg.AssetSelection.assets("int_patient_gene_features").upstream().resolve(
+        defs.resolve_asset_graph())
+    dbt_models = (set(dbt_staging.keys) | set(dbt_intermediate.keys)) & needed
+    selection = {dg.AssetKey(k) for k in _STEPS} | dbt_models
     # dbt's progress goes to stdout; stdout is reserved for the ranking TSV
     with contextlib.redirect_stdout(sys.stderr):
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -182,7 +182,8 @@ def test_mlp_round_trip_and_regression(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 8)).astype(np.float32)
     y = x[:, 0] * 2 - x[:, 1]
-    reg = MLP(task="regression", config=MLPConfig(hidden=(32,), lr=1e-2, batch_size=32, dropout=0.0, max_epochs=100, patience=10), seed=0).fit(x, y)
+    cfg = MLPConfig(hidden=(32,), lr=1e-2, batch_size=32, dropout=0.0, max_epochs=100, patience=10)
+    reg = MLP(task="regression", config=cfg, seed=0).fit(x, y)
     assert regression_metrics(y, reg.predict(x))["r2"] > 0.8
     reg.save(tmp_path / "m.pt")
     assert np.array_equal(MLP.load(tmp_path / "m.pt").predict(x), reg.predict(x))

@@ -69,7 +69,7 @@ def test_the_failed_plate_is_flagged_and_excluded_from_hit_calling(e2e_lake):
         [dg.AssetCheckKey(dg.AssetKey("plate_qc"), "plate_qc_passed")])
     record = next(iter(check.values()))
     assert record.status.value in ("FAILED", "SUCCEEDED")  # evaluated; WARN severity
-    assert record.event.dagster_event.event_specific_data.asset_check_evaluation.passed is False
+    assert record.event.dagster_event.event_specific_data.passed is False
 
 
 def test_primary_hits_recover_the_true_actives(e2e_lake):

@@ -4,11 +4,14 @@ Two model families compete on the same scaffold folds (``scaffold_split``): an X
 classifier (hist trees, modest depth, ``scale_pos_weight`` = n_neg/n_pos) and the PyTorch MLP
 (``mlp``). Each is scored on the pooled out-of-fold predictions (ROC-AUC, PR-AUC, EF1%, EF5%)
 and per fold (mean ± sd). The family with the higher mean per-fold PR-AUC wins (a tie → higher
-mean ROC-AUC, then the first of ``families``); PR-AUC leads because actives are rare and the top of the list is what gets
-tested. The final model is the chosen family's fold models as an ensemble: ``predict`` returns
-the mean P(active) over them and their standard deviation as the uncertainty (the fold models
-saw different scaffolds, so the spread grows where the chemistry is less covered). There is no
-separate refit on all rows, so the reported CV numbers describe models of the same kind and size.
+mean ROC-AUC, then the first of ``families``); PR-AUC leads because actives are rare and the
+top of the list is what gets tested.
+
+The final model is the chosen family's fold models as an ensemble: ``predict`` returns the mean
+P(active) over them and their standard deviation as the uncertainty (each fold model left out
+different scaffolds, so they disagree most where the chemistry is least covered). There is no
+separate refit on all rows, so the reported CV numbers describe models of the same kind and
+size as the ones that score.
 """
 
 from __future__ import annotations

@@ -246,7 +246,9 @@ def _plan(n: int, workers: int | None, batch_size: int) -> tuple[int, int]:
 
 
 def _run_parallel(func, payloads: list, workers: int, schema: dict) -> pl.DataFrame:
-    # spawn: RDKit/polars state must not be forked mid-use; workers import this module once.
+    # spawn: RDKit/polars state must not be forked mid-use; workers import this module once
+    # and keep their catalogs/SA tables for every batch they get.
+    workers = min(workers, len(payloads))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         parts = list(pool.map(func, payloads))
     return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=schema)

@@ -58,7 +58,9 @@ def _solubility() -> pl.DataFrame:
                 rows.append({
                     "compound_id": _prop(mol, "ID") or f"{split}:{i}",
                     "name": _prop(mol, "NAME") or (mol.GetProp("_Name").strip() or None),
-                    "smiles": _prop(mol, "smiles", "SMILES") or Chem.MolToSmiles(mol),
+                    # the molblock is the record; its `smiles` property is hand-written and
+                    # 18 of them (e.g. 'n(H)' for pyrrole NH) do not parse
+                    "smiles": Chem.MolToSmiles(mol),
                     "logS": float(sol) if sol is not None else None,
                     "split": split,
                 })
