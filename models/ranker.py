@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 # library is loaded yet, and setdefault leaves an operator's own choice alone.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from models.artifact_io import atomic_write, json_safe, read_meta
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import xgboost as xgb  # noqa: E402
@@ -212,28 +212,23 @@ def save(artifact: RankerArtifact, directory: Path) -> Path:
         if artifact.booster is None:
             raise ValueError("xgboost ranker artifact has no booster to save")
         raw = bytes(artifact.booster.save_raw(raw_format="ubj"))
-        _atomic_write(directory / MODEL_FILE, raw)
+        atomic_write(directory / MODEL_FILE, raw)
         meta["model_file"] = MODEL_FILE
         meta["model_sha256"] = hashlib.sha256(raw).hexdigest()
-    _atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
+    atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
     return directory
 
 
 def load(directory: Path) -> RankerArtifact:
     """Read an artifact written by ``save``; raises ValueError if it is incomplete or was altered."""
     directory = Path(directory)
-    meta_path = directory / META_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"no ranker metadata at {meta_path}")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+    meta = read_meta(directory, META_FILE, FORMAT_VERSION, "ranker")
     booster = None
     if meta["mode"] == "xgboost":
         model_path = directory / meta["model_file"]
         raw = model_path.read_bytes()
         if hashlib.sha256(raw).hexdigest() != meta["model_sha256"]:
-            raise ValueError(f"{model_path}: checksum does not match {meta_path}")
+            raise ValueError(f"{model_path}: checksum does not match its metadata")
         booster = xgb.Booster(params={"nthread": 2})
         booster.load_model(bytearray(raw))
     return RankerArtifact(
@@ -318,13 +313,3 @@ def _baselines(frame: pl.DataFrame, artifact: RankerArtifact) -> dict:
         "default_weights": evaluate_topk(score(default, frame), KS),
     }
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

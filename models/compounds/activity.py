@@ -20,7 +20,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from pathlib import Path
 # see models/ranker.py: OpenMP busy-waiting slows XGBoost badly on a shared 2-core box
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from models.artifact_io import atomic_write, json_safe, read_meta
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -209,37 +209,32 @@ def save(artifact: ActivityArtifact, directory: Path) -> Path:
     files = []
     for i, raw in enumerate(_model_bytes(artifact)):
         name = f"fold_{i}.{'ubj' if artifact.family == 'xgboost' else 'pt'}"
-        _atomic_write(directory / name, raw)
+        atomic_write(directory / name, raw)
         files.append({"file": name, "sha256": hashlib.sha256(raw).hexdigest()})
     tmp = directory / f".{OOF_FILE}.tmp"
     artifact.oof.write_parquet(tmp)
     os.replace(tmp, directory / OOF_FILE)
     meta = {
         "format_version": FORMAT_VERSION, "family": artifact.family, "model_files": files,
-        "feature_spec": json.loads(artifact.spec.to_json()), "metrics": _clean(artifact.metrics),
+        "feature_spec": json.loads(artifact.spec.to_json()), "metrics": json_safe(artifact.metrics),
         "trained_at": artifact.trained_at, "seed": artifact.seed, "n_folds": artifact.n_folds,
         "xgb_params": artifact.xgb_params, "xgb_rounds": artifact.xgb_rounds,
         "mlp_config": artifact.mlp_config, "content_hash": artifact.content_hash,
         "model_version": artifact.model_version, "xgboost_version": xgb.__version__,
     }
-    _atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
+    atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
     return directory
 
 
 def load(directory: Path) -> ActivityArtifact:
     """Read an artifact written by ``save``; raises ValueError if a model file is missing or altered."""
     directory = Path(directory)
-    meta_path = directory / META_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"no activity model metadata at {meta_path}")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+    meta = read_meta(directory, META_FILE, FORMAT_VERSION, "activity model")
     models = []
     for entry in meta["model_files"]:
         raw = (directory / entry["file"]).read_bytes()
         if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-            raise ValueError(f"{directory / entry['file']}: checksum does not match {meta_path}")
+            raise ValueError(f"{directory / entry['file']}: checksum does not match its metadata")
         if meta["family"] == "xgboost":
             booster = xgb.Booster(params={"nthread": 2})
             booster.load_model(bytearray(raw))
@@ -326,25 +321,4 @@ def _content_hash(artifact: ActivityArtifact) -> str:
     return h.hexdigest()
 
 
-def _clean(o):
-    """JSON-safe copy: NaN → None (strict JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return None if math.isnan(o) else float(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see models/ranker.py
 
+from models.artifact_io import atomic_write, json_safe, read_meta
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import xgboost as xgb  # noqa: E402
@@ -163,30 +162,25 @@ def save(artifact: SolubilityArtifact, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     raw = _model_bytes(artifact)
     name = f"solubility_model.{'ubj' if artifact.family == 'xgboost' else 'pt'}"
-    _atomic_write(directory / name, raw)
+    atomic_write(directory / name, raw)
     meta = {
         "format_version": FORMAT_VERSION, "family": artifact.family, "model_file": name,
         "model_sha256": hashlib.sha256(raw).hexdigest(), "feature_spec": json.loads(artifact.spec.to_json()),
-        "metrics": _clean(artifact.metrics), "trained_at": artifact.trained_at, "seed": artifact.seed,
+        "metrics": json_safe(artifact.metrics), "trained_at": artifact.trained_at, "seed": artifact.seed,
         "xgb_params": artifact.xgb_params, "xgb_rounds": artifact.xgb_rounds,
         "content_hash": artifact.content_hash, "model_version": artifact.model_version,
     }
-    _atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
+    atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
     return directory
 
 
 def load(directory: Path) -> SolubilityArtifact:
     """Read an artifact written by ``save``; raises ValueError if the model file was altered."""
     directory = Path(directory)
-    meta_path = directory / META_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"no solubility model metadata at {meta_path}")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+    meta = read_meta(directory, META_FILE, FORMAT_VERSION, "solubility model")
     raw = (directory / meta["model_file"]).read_bytes()
     if hashlib.sha256(raw).hexdigest() != meta["model_sha256"]:
-        raise ValueError(f"{directory / meta['model_file']}: checksum does not match {meta_path}")
+        raise ValueError(f"{directory / meta['model_file']}: checksum does not match its metadata")
     if meta["family"] == "xgboost":
         model = xgb.Booster(params={"nthread": 2})
         model.load_model(bytearray(raw))
@@ -220,25 +214,4 @@ def _model_bytes(artifact: SolubilityArtifact) -> bytes:
     return artifact.model.to_bytes()
 
 
-def _clean(o):
-    """JSON-safe copy: NaN → None (strict JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return None if math.isnan(o) else float(o)
-    if isinstance(o, np.integer):
-        return int(o)
-    return o
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -20,17 +20,9 @@ from rdkit import Chem
 from orchestration.chem.standardize import (StructureError, Standardized, parse_molblock,
                                             parse_smiles, standardize_mol)
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.lake.schemas import COMPOUND_RECORDS, without_lineage
 
-COMPOUND_RECORDS_SCHEMA = pa.schema([
-    ("library", pa.string()),
-    ("compound_id", pa.string()),
-    ("name", pa.string()),
-    ("record_locator", pa.string()),
-    ("input_smiles", pa.string()),
-    ("smiles", pa.string()),
-    ("inchikey", pa.string()),
-    ("standardization", pa.string()),
-])
+COMPOUND_RECORDS_SCHEMA = without_lineage(COMPOUND_RECORDS)
 
 TABLE = "compound_records"
 SDF_ID_FIELDS = ("compound_id", "ID", "id", "chembl_id", "molecule_chembl_id", "Catalog_ID")

@@ -33,36 +33,11 @@ import pyarrow as pa
 from models.plates.layout import (PLATE_FORMATS, format_for_dims, parse_well, row_label,
                                   smallest_format_holding, well_name)
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.lake.schemas import PLATE_MAPS, PLATE_RUNS, PLATE_WELLS, without_lineage
 
-PLATE_RUNS_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string()),
-    pa.field("assay_id", pa.string()),
-    pa.field("target_gene", pa.string()),
-    pa.field("readout", pa.string()),            # inhibition | activation
-    pa.field("stage", pa.string()),              # primary | dose_response
-    pa.field("plate_format", pa.int32()),        # 96 | 384 | 1536 | null
-    pa.field("description", pa.string()),
-])
-
-PLATE_WELLS_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string()),
-    pa.field("plate_id", pa.string()),
-    pa.field("well", pa.string()),               # A01, P24, AF48
-    pa.field("row_idx", pa.int32()),             # 0-based
-    pa.field("col_idx", pa.int32()),             # 0-based
-    pa.field("plate_rows", pa.int32()),
-    pa.field("plate_cols", pa.int32()),
-    pa.field("signal", pa.float64()),
-])
-
-PLATE_MAPS_SCHEMA = pa.schema([
-    pa.field("run_id", pa.string()),
-    pa.field("plate_id", pa.string()),
-    pa.field("well", pa.string()),
-    pa.field("compound_id", pa.string()),
-    pa.field("concentration_um", pa.float64()),
-    pa.field("role", pa.string()),               # sample | pos_ctrl | neg_ctrl | blank
-])
+PLATE_RUNS_SCHEMA = without_lineage(PLATE_RUNS)
+PLATE_WELLS_SCHEMA = without_lineage(PLATE_WELLS)
+PLATE_MAPS_SCHEMA = without_lineage(PLATE_MAPS)
 
 RUN_FILES = ("run.json", "run.yaml", "run.yml")
 READOUTS = ("inhibition", "activation")

@@ -131,6 +131,12 @@ QUARANTINE = pa.schema([
     *LINEAGE,
 ])
 
+def without_lineage(schema: pa.Schema) -> pa.Schema:
+    """A raw table's columns as a parser produces them (the runner adds the lineage)."""
+    lineage = {f.name for f in LINEAGE}
+    return pa.schema([f for f in schema if f.name not in lineage])
+
+
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "variants": VARIANTS,
     "patients": PATIENTS,
