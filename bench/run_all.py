@@ -1,6 +1,8 @@
 """Run every benchmark in one go, in the order BENCHMARKS.md reports them.
 
-    python bench/run_all.py            # VCF ingest, phenotype ranking, whole demo (80 and 800 patients)
+    python bench/run_all.py            # VCF ingest, phenotype ranking, whole demo (80 and 800
+                                       # patients), compound features, plate normalization,
+                                       # library scoring at 100k, screening science
     python bench/run_all.py --quick    # smaller sizes, for a smoke run
 """
 
@@ -22,6 +24,10 @@ def main() -> int:
         ["bench_vcf_ingest.py", "--records", *(["30000"] if args.quick else ["30000", "300000", "1000000"])],
         ["bench_phenotype.py", "--patients", "5" if args.quick else "20"],
         ["bench_demo.py", "--sizes", *(["20"] if args.quick else ["80", "800"])],
+        ["bench_compounds.py", "--n", "2000" if args.quick else "20000"],
+        ["bench_plates.py", "--plates", "100" if args.quick else "1000"],
+        ["bench_scoring.py", "--n", "5000" if args.quick else "100000"],
+        ["bench_screening.py", "--seeds", *(["7"] if args.quick else ["7", "11"])],
     ]
     failed = 0
     for script, *rest in runs:

@@ -23,8 +23,8 @@ def compound_truth(paths: LakePaths, target_gene: str) -> pl.DataFrame:
     parts = []
     for f in sorted(paths.truth.glob("*/screening/compound_activity.parquet")):
         meta = f.parent / "plates.json"
-        target = json.loads(meta.read_text()).get("target_gene") if meta.exists() else None
-        if target not in (None, target_gene):
+        # truth that does not say which target it simulated cannot judge this one
+        if not meta.exists() or json.loads(meta.read_text()).get("target_gene") != target_gene:
             continue
         parts.append(pl.read_parquet(f).select("library", "compound_id", "true_active"))
     if not parts:

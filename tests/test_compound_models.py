@@ -299,9 +299,10 @@ def test_ranking_follows_the_documented_formula():
     assert got["C"]["developability"] == pytest.approx(0.75 * 0.81 * 0.7 * 0.5)
     # E: confirmed inactive → 0
     assert got["E"]["score"] == 0.0 and got["E"]["evidence"] == "observed_inactive"
-    # D: no prediction → null score, last
-    assert got["D"]["score"] is None and got["D"]["rank"] == 6
-    assert out["inchikey"].to_list() == ["A", "F", "B", "C", "E", "D"]
+    # D: no prediction → null score, last of the compounds still to test
+    assert got["D"]["score"] is None and got["D"]["rank"] == 4
+    # what to test next first; compounds with an observed call (A, E) after them
+    assert out["inchikey"].to_list() == ["F", "B", "C", "D", "A", "E"]
     assert out["rank"].to_list() == [1, 2, 3, 4, 5, 6]
 
 

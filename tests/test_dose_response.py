@@ -95,7 +95,7 @@ def test_fit_curves_one_row_per_compound():
     out = fit_curves(df)
     assert out.columns == ["run_id", "compound_id", "ic50_um", "ic50_ci_low", "ic50_ci_high",
                            "hill", "top", "bottom", "efficacy", "r2", "curve_class", "n_points",
-                           "converged", "message"]
+                           "converged", "message", "ic50_extrapolated"]
     assert out["compound_id"].to_list() == ["A", "B"]
     assert out["curve_class"].to_list()[1] == "4" and out["ic50_um"][1] is None
     assert out["ic50_um"][0] == pytest.approx(0.5, rel=0.3)

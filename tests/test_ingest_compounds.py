@@ -63,8 +63,8 @@ def test_sdf_v2000_ids_names_and_salts(tmp_path):
     assert rows[1]["smiles"] == "CC(=O)O" and rows[1]["inchikey"] == ACETIC_KEY
     assert rows[1]["standardization"] == \
         "kept largest organic fragment (removed: [Na+]); neutralized charges"
-    # no id field and no title
-    assert rows[2]["compound_id"] == "record 3" and rows[2]["name"] is None
+    # no id field and no title: named by file and record
+    assert rows[2]["compound_id"] == "set1.sdf:record 3" and rows[2]["name"] is None
 
 
 def test_sdf_title_is_the_id_when_no_id_field(tmp_path):

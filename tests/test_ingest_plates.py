@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from models.plates.layout import (format_for_dims, parse_well, smallest_format_holding,
@@ -322,3 +323,23 @@ def test_envision_1536_semicolon_decimal_comma(tmp_path):
     assert len(wells) == 1536
     assert wells[0]["signal"] == 100.5                     # decimal comma, ';' separated
     assert wells[-1]["well"] == "AF48" and wells[-1]["signal"] == 100 + 1535
+
+
+def test_a_combined_map_and_signal_export_yields_both(tmp_path):
+    """A LIMS table with plate_id, well, compound_id, role and signal is a map and a read."""
+    run = tmp_path / "RUN_C"
+    run.mkdir()
+    lines = ["plate_id,well,compound_id,concentration_um,role,signal"]
+    for r in "ABCDEFGH":
+        for c in range(1, 13):
+            role = "neg_ctrl" if c == 1 else "pos_ctrl" if c == 12 else "sample"
+            cid = f"C{r}{c}" if role == "sample" else ""
+            lines.append(f"P1,{r}{c:02d},{cid},10,{role},{1000 + c}")
+    f = run / "export.csv"
+    f.write_text("\n".join(lines) + "\n")
+    result = parse_plate_file(f)
+    maps = pa.concat_tables(list(result.tables["plate_maps"]))
+    wells = pa.concat_tables(list(result.tables["plate_wells"]))
+    assert maps.num_rows == 96 and wells.num_rows == 96
+    assert sorted(set(wells.column("plate_rows").to_pylist())) == [8]
+    assert result.quarantine == []

@@ -23,7 +23,8 @@ def activity_labels(calls: pl.DataFrame, fits: pl.DataFrame, runs: pl.DataFrame,
     stg_plate_runs (run_id, target_gene); ``ids``: int_compound_ids (compound_id, inchikey).
     """
     targets = runs.select("run_id", "target_gene")
-    primary = (calls.filter(pl.col("n_valid") > 0)
+    # an inconclusive call (replicates lost to failed plates) is no label at all
+    primary = (calls.filter(pl.col("call") != "inconclusive")
                .join(targets, on="run_id").join(ids.select("compound_id", "inchikey"), on="compound_id")
                .group_by("target_gene", "inchikey")
                # one structure screened in several runs of a target: any agreed hit counts

@@ -41,10 +41,12 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
         upper confidence bound, so an uncertain prediction is worth testing; κ = ``kappa``.
         A null p_active gives a null acquisition (no model) and the row ranks after all others.
 
-    score = acquisition × developability. rank is 1..n over all rows by score descending (nulls
-    last), ties broken by inchikey ascending, so every row has a distinct rank. Rows come back in
-    rank order; evidence says which acquisition branch applied ("observed_active",
-    "observed_inactive", "predicted").
+    score = acquisition × developability. rank answers "what do we test next": every compound
+    without an observed call (untested, or tested without a conclusive call) comes first, by
+    score descending (nulls last), then the compounds already called, by score; ties broken by
+    inchikey ascending, so every row has a distinct rank. Rows come back in rank order;
+    evidence says which acquisition branch applied ("observed_active", "observed_inactive",
+    "predicted").
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -83,7 +85,9 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
         df.with_columns(developability.alias("developability"), evidence.alias("evidence"))
         .with_columns(acquisition.alias("acquisition"))
         .with_columns((pl.col("acquisition") * pl.col("developability")).alias("score"))
-        .sort(["score", "inchikey"], descending=[True, False], nulls_last=True)
+        .with_columns((pl.col("evidence") != "predicted").alias("_called"))
+        .sort(["_called", "score", "inchikey"], descending=[False, True, False], nulls_last=True)
+        .drop("_called")
         .with_row_index("rank", offset=1)
     )
     cols = [c for c in out.columns if c != "rank"] + ["rank"]

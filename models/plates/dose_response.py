@@ -40,6 +40,8 @@ class DoseResponseFit:
     n_points: int
     converged: bool
     message: str
+    # the IC50 lies outside the tested concentrations: an extrapolation, not a measurement
+    ic50_extrapolated: bool = False
 
 
 def logistic4(x: np.ndarray, bottom: float, top: float, log_ic50: float, hill: float) -> np.ndarray:
@@ -148,10 +150,14 @@ def fit_4pl(conc_um: np.ndarray, response: np.ndarray) -> DoseResponseFit:
 
     ci_low = ci_high = None
     dof = n - 4
-    if dof > 0:
+    # a parameter pinned at its bound makes the Jacobian covariance meaningless
+    pinned = bool(np.any(fit.active_mask[2:] != 0))
+    if dof > 0 and not pinned:
         try:
             J = fit.jac
-            s2 = 2.0 * fit.cost / dof      # robust (loss-weighted) residual variance
+            # plain residual variance: the soft-L1 cost would shrink the residuals of a
+            # noisy curve and give it a falsely narrow interval
+            s2 = ss_res / dof
             cov = np.linalg.pinv(J.T @ J) * s2
             se = math.sqrt(max(cov[2, 2], 0.0))
             tq = float(stats.t.ppf(0.975, dof))
@@ -165,9 +171,12 @@ def fit_4pl(conc_um: np.ndarray, response: np.ndarray) -> DoseResponseFit:
     minor = "1" if efficacy >= EFFICACY_HIGH and r2 >= R2_GOOD else "2"
     what = "complete" if major == "1" else ("incomplete, " + ("top" if not top_in else "bottom")
                                             + " asymptote not reached")
+    extrapolated = not (lo <= log_ic50 <= hi)
+    notes = [f"{what} curve"] + (["IC50 outside the tested range"] if extrapolated else []) \
+        + (["no CI: IC50 or Hill slope at its bound"] if pinned else []) + [fit.message]
     return DoseResponseFit(10 ** log_ic50, ci_low, ci_high, hill, top, bottom, efficacy, r2,
-                           f"{major}.{minor}", n, bool(fit.success),
-                           f"{what} curve; {fit.message}")
+                           f"{major}.{minor}", n, bool(fit.success), "; ".join(notes),
+                           extrapolated)
 
 
 FIT_COLUMNS = [f.name for f in fields(DoseResponseFit)]
@@ -182,7 +191,7 @@ def fit_curves(df: pl.DataFrame) -> pl.DataFrame:
               "ic50_ci_low": pl.Float64, "ic50_ci_high": pl.Float64, "hill": pl.Float64,
               "top": pl.Float64, "bottom": pl.Float64, "efficacy": pl.Float64, "r2": pl.Float64,
               "curve_class": pl.String, "n_points": pl.Int64, "converged": pl.Boolean,
-              "message": pl.String}
+              "message": pl.String, "ic50_extrapolated": pl.Boolean}
     rows = []
     data = df.select(pl.col("run_id").cast(pl.String), pl.col("compound_id").cast(pl.String),
                      pl.col("concentration_um").cast(pl.Float64),

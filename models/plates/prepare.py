@@ -42,17 +42,22 @@ def _well_locator() -> pl.Expr:
 
 
 def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
-                  known_compounds: set[str], now: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+                  known_compounds: set[str], now: datetime,
+                  ambiguous_compounds: set[str] = frozenset()) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(wells ready for ``normalize_plates``, refusals).
 
+    ``ambiguous_compounds``: ids that name different structures in different libraries; a
+    plate map cannot say which one was dispensed, so those wells are refused.
     ``wells``: run_id, plate_id, well, row_idx, col_idx, plate_rows, plate_cols, signal,
     source_file, ingested_at. ``maps``: run_id, plate_id, well, compound_id,
     concentration_um, role. ``runs``: run_id (one row per valid run.json).
     """
     refusals: list[pl.DataFrame] = []
-    # the same plate exported twice (e.g. a re-read): the newest export wins
+    # the same plate exported twice (e.g. a re-read): the newest export wins; files of one
+    # delivery share an ingest time, so the file name decides among them
     newest = (wells.group_by("run_id", "plate_id")
-              .agg(pl.col("source_file").sort_by("ingested_at").last().alias("keep_file")))
+              .agg(pl.col("source_file").sort_by(["ingested_at", "source_file"]).last()
+                   .alias("keep_file")))
     wells = (wells.join(newest, on=["run_id", "plate_id"])
              .filter(pl.col("source_file") == pl.col("keep_file")).drop("keep_file"))
 
@@ -82,6 +87,13 @@ def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
                               pl.format("compound {} is not in any ingested library",
                                         pl.col("compound_id")), now))
     joined = joined.join(unknown.select("run_id", "plate_id", "well"),
+                         on=["run_id", "plate_id", "well"], how="anti")
+    ambiguous = joined.filter((pl.col("role") == "sample")
+                              & pl.col("compound_id").is_in(sorted(ambiguous_compounds)))
+    refusals.append(_refusals(ambiguous, "well", _well_locator(),
+                              pl.format("compound id {} names different structures in different "
+                                        "libraries", pl.col("compound_id")), now))
+    joined = joined.join(ambiguous.select("run_id", "plate_id", "well"),
                          on=["run_id", "plate_id", "well"], how="anti")
 
     controls = joined.group_by("run_id", "plate_id", "source_file").agg(

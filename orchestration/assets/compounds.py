@@ -10,6 +10,15 @@ from orchestration.lake.io import markdown_preview, read_model, write_parquet_at
 from orchestration.resources import LakeResource
 
 PROPERTIES_FILE = "compound_properties.parquet"
+# Bump when a descriptor, alert catalog, scaffold or fingerprint definition changes: the
+# cache (keyed by InChIKey) is then recomputed instead of mixing old rows with new.
+PROPERTIES_RECIPE = "1"
+
+
+def _recipe() -> str:
+    import rdkit
+
+    return f"{PROPERTIES_RECIPE}/rdkit-{rdkit.__version__}"
 
 
 @dg.asset(group_name="compounds", kinds={"rdkit", "parquet"})
@@ -30,9 +39,11 @@ def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -
 
     paths = lake.paths
     target = paths.evidence / PROPERTIES_FILE
+    stamp = target.with_suffix(".recipe")
     wanted = (read_model(paths, "stg_compound_records").select("inchikey", "smiles")
               .sort("inchikey", "smiles").unique("inchikey", keep="first"))
-    cached = pl.read_parquet(target) if target.exists() else None
+    fresh_recipe = not stamp.exists() or stamp.read_text() != _recipe()
+    cached = pl.read_parquet(target) if target.exists() and not fresh_recipe else None
     if cached is not None:
         cached = cached.join(wanted.select("inchikey"), on="inchikey", how="semi")
         todo = wanted.join(cached.select("inchikey"), on="inchikey", how="anti")
@@ -41,6 +52,7 @@ def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -
     fresh = compute_properties_parallel(todo["smiles"].to_list(), todo["inchikey"].to_list())
     props = fresh if cached is None or cached.is_empty() else pl.concat([cached, fresh], how="vertical_relaxed")
     write_parquet_atomic(props.sort("inchikey"), target)
+    stamp.write_text(_recipe())
     context.log.info("compound properties: %d computed, %d reused", fresh.height,
                      props.height - fresh.height)
     n = max(props.height, 1)

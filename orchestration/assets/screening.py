@@ -98,9 +98,12 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     paths = lake.paths
     now = datetime.now(timezone.utc)
     runs = read_model(paths, "stg_plate_runs")
-    known = set(read_model(paths, "stg_compound_records")["compound_id"].to_list())
+    records = read_model(paths, "stg_compound_records")
+    ambiguous = set(records.group_by("compound_id").agg(pl.col("inchikey").n_unique().alias("n"))
+                    .filter(pl.col("n") > 1)["compound_id"].to_list())
     ready, refusals = prepare_wells(runs, read_model(paths, "stg_plate_wells"),
-                                    read_model(paths, "stg_plate_maps"), known, now)
+                                    read_model(paths, "stg_plate_maps"),
+                                    set(records["compound_id"].to_list()), now, ambiguous)
     wells, plates = normalize_plates(ready.drop("ingested_at"))
     dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
     wells, plates = no_positional_correction(wells, plates, dose_runs)

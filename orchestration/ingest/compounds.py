@@ -189,7 +189,9 @@ def _parse_sdf(path: Path, out: _Collector) -> None:
             continue
         block, props = _split_record(record)
         title = record[0].strip()
-        compound_id = _first(props, SDF_ID_FIELDS) or title or locator
+        # no id at all: name it by file and record, so two such files in one library
+        # cannot overwrite each other's compounds
+        compound_id = _first(props, SDF_ID_FIELDS) or title or f"{path.name}:{locator}"
         name = _first(props, SDF_NAME_FIELDS) or (title if title and title != compound_id
                                                   else None)
         if not out.claim(locator, compound_id):

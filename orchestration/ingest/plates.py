@@ -545,7 +545,15 @@ def parse_plate_file(path: Path) -> ParseResult:
     header = set(_header_index(rows[start]))
     fmt = declared_format(path.parent)
     if {"compound_id", "role"} <= header:
-        return _parse_map(rows, start, run_id, fmt, decimal_comma)
+        result = _parse_map(rows, start, run_id, fmt, decimal_comma)
+        if not {"plate_id", "well", "signal"} <= header:
+            return result
+        # a LIMS export holding the map and the signals in one table: both
+        quarantine = list(result.quarantine)
+        plates = _parse_long(rows, start, decimal_comma, quarantine)
+        result.tables["plate_wells"] = [_finish_plates(plates, run_id, fmt, quarantine)]
+        result.quarantine = quarantine
+        return result
     quarantine: list[QuarantineRecord] = []
     if {"plate_id", "well", "signal"} <= header:
         plates = _parse_long(rows, start, decimal_comma, quarantine)

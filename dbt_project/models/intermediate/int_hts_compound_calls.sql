@@ -24,13 +24,27 @@ per_compound as (
         median(percent_inhibition) filter (where plate_passed) as median_percent_inhibition
     from wells
     group by run_id, compound_id
+),
+
+calls as (
+    select
+        *,
+        least({{ var('hit_min_replicates') }}, n_wells) as n_required,
+        coalesce(n_valid >= least({{ var('hit_min_replicates') }}, n_wells)
+                 and n_above >= least({{ var('hit_min_replicates') }}, n_wells)
+                 and median_corrected >= {{ var('hit_threshold') }}, false) as is_hit,
+        n_valid < n_wells as has_excluded_replicates
+    from per_compound
 )
 
+-- A compound that lost replicates to failed plates and still shows activity in what is
+-- left cannot be called either way: inconclusive, never "inactive".
 select
     *,
-    least({{ var('hit_min_replicates') }}, n_wells) as n_required,
-    coalesce(n_valid >= least({{ var('hit_min_replicates') }}, n_wells)
-             and n_above >= least({{ var('hit_min_replicates') }}, n_wells)
-             and median_corrected >= {{ var('hit_threshold') }}, false) as is_hit,
-    n_valid < n_wells as has_excluded_replicates
-from per_compound
+    case
+        when is_hit then 'hit'
+        when n_valid = 0 then 'inconclusive'
+        when n_valid < n_required and n_above > 0 then 'inconclusive'
+        else 'inactive'
+    end as call
+from calls

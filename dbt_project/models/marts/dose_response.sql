@@ -9,6 +9,7 @@ select
     f.ic50_um,
     f.ic50_ci_low,
     f.ic50_ci_high,
+    f.ic50_extrapolated,
     -log10(f.ic50_um * 1e-6) as pic50,
     f.hill,
     f.top,

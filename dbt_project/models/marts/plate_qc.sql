@@ -24,6 +24,7 @@ select
     s.cv_neg,
     s.row_effect_p,
     s.col_effect_p,
+    s.edge_effect_p,
     s.bias_corrected,
     s.bias_reason,
     s.passed,

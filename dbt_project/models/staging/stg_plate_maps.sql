@@ -5,5 +5,9 @@ select
     compound_id,
     concentration_um,
     role,
-    source_file
+    source_file,
+    ingested_at
 from {{ source('raw', 'plate_maps') }}
+-- a plate map re-delivered (corrected) in a later file: the newest entry per well wins
+qualify row_number() over (
+    partition by run_id, plate_id, well order by ingested_at desc, source_file desc) = 1
