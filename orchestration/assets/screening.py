@@ -144,7 +144,7 @@ def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) ->
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
     a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.
     Curves are rendered as PNG; the most potent are shown here."""
-    from models.plates.dose_response import fit_4pl, fit_curves
+    from models.plates.dose_response import FIT_COLUMNS, DoseResponseFit, fit_curves
     from models.plates.plots import as_markdown_image, dose_response_png
 
     paths = lake.paths
@@ -159,8 +159,8 @@ def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) ->
             pts = points.filter((pl.col("run_id") == row["run_id"])
                                 & (pl.col("compound_id") == row["compound_id"]))
             conc, resp = pts["concentration_um"].to_numpy(), pts["response"].to_numpy()
-            fit = fit_4pl(conc, resp)
-            title = f"{row['compound_id']} ({row['run_id']}): class {fit.curve_class}"
+            fit = DoseResponseFit(**{k: row[k] for k in FIT_COLUMNS})
+            title = f"{row['compound_id']} ({row['run_id']})"
             png = dose_response_png(conc, resp, fit, title)
             out = paths.reports / "dose_response" / row["run_id"] / f"{row['compound_id']}.png"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from orchestration.settings import LakePaths
+from orchestration.simulate.timing import StageTimer
 from orchestration.simulate import bad_files
 from orchestration.simulate.catalog import load_catalog
 from orchestration.simulate.causal import causal_variants
@@ -80,14 +80,8 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         raise ValueError(f"solved_fraction must be within [0, 1], got {solved_fraction}")
     if background_variants < 100:
         raise ValueError(f"background_variants must be >= 100, got {background_variants}")
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    mark = [t0]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        timings[stage] = round(now - mark[0], 2)
-        mark[0] = now
+    timer = StageTimer()
+    lap = timer.lap
     batch_id = batch_id or f"batch_{seed:04d}_{n_patients}"
     paths = LakePaths(Path(home))
     dirs = {d: paths.landing_domain(d) / batch_id for d in ("genomic", "clinical", "expression")}
@@ -299,8 +293,8 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         "n_variant_records": n_records,
         "n_population_sites": len(sites["pos"]),
         "bad_files": [r["file"] for r in bad_rows],
-        "seconds": round(time.perf_counter() - t0, 2),
-        "stage_seconds": timings,
+        "seconds": timer.seconds,
+        "stage_seconds": timer.stages,
     }
 
 

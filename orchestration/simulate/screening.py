@@ -15,13 +15,13 @@ plate (the inhibitor control does nothing, so controls overlap) and a few wild w
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from orchestration.settings import LakePaths
+from orchestration.simulate.timing import StageTimer
 from orchestration.simulate import compound_files as cf
 from orchestration.simulate import plate_writer as pw
 from orchestration.simulate import sar
@@ -158,7 +158,7 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
         raise ValueError(f"plate_format must be one of {sorted(pw.FORMATS)}, got {plate_format}")
     if n_replicates < 1:
         raise ValueError(f"n_replicates must be >= 1, got {n_replicates}")
-    t0 = time.perf_counter()
+    timer = StageTimer()
     paths = LakePaths(Path(home))
     comp_dir = paths.landing_domain("compounds")
     plate_dir = paths.landing_domain("plates")
@@ -166,13 +166,7 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
     truth_dir.mkdir(parents=True, exist_ok=True)
     rng = _streams(seed)
     defects: list[dict] = []
-    timings: dict[str, float] = {}
-    mark = [t0]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        timings[stage] = round(now - mark[0], 2)
-        mark[0] = now
+    lap = timer.lap
 
     # --- compound libraries --------------------------------------------------------
     drugs_all = cf.load_approved()
@@ -367,8 +361,8 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
         "n_true_positive_picks": sum(pic50[c] is not None for c in picks),
         "dr_compounds": len(dr_cids),
         "defects": [f"{d['defect']}: {d['file']} {d['locator']}" for d in defects],
-        "seconds": round(time.perf_counter() - t0, 2),
-        "stage_seconds": timings,
+        "seconds": timer.seconds,
+        "stage_seconds": timer.stages,
     }
 
 
