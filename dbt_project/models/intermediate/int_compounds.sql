@@ -1,20 +1,30 @@
 -- One row per distinct structure (standardized parent InChIKey) across every library,
 -- with every library's own id kept, and its RDKit properties.
-with members as (
+with screened as (
+    select distinct compound_id from {{ ref('stg_plate_maps') }} where compound_id is not null
+),
+
+members as (
     select
-        inchikey,
-        any_value(smiles order by library, compound_id) as smiles,
+        r.inchikey,
+        -- one id to call the structure by, the one the plates use when it was screened;
+        -- every library's own id is in library_ids
+        any_value(r.compound_id order by s.compound_id is null, r.library, r.compound_id)
+            as compound_id,
+        any_value(r.smiles order by r.library, r.compound_id) as smiles,
         -- a drug name from any library beats none
-        any_value(name order by name is null, library, compound_id) as name,
-        list(distinct library order by library) as libraries,
-        list(library || ':' || compound_id order by library, compound_id) as library_ids,
+        any_value(r.name order by r.name is null, r.library, r.compound_id) as name,
+        list(distinct r.library order by r.library) as libraries,
+        list(r.library || ':' || r.compound_id order by r.library, r.compound_id) as library_ids,
         count(*) as n_records
-    from {{ ref('stg_compound_records') }}
-    group by inchikey
+    from {{ ref('stg_compound_records') }} as r
+    left join screened as s using (compound_id)
+    group by r.inchikey
 )
 
 select
     m.inchikey,
+    m.compound_id,
     m.smiles,
     m.name,
     m.libraries,

@@ -11,6 +11,7 @@ with target_links as (
 )
 
 select
+    c.compound_id,
     p.inchikey,
     c.name,
     c.library_ids,
