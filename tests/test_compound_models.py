@@ -315,3 +315,19 @@ def test_ranking_ucb_and_tie_break():
     capped = ranking.rank_compounds(twin.with_columns(pl.lit(0.95).alias("p_active")), kappa=2.0)
     assert capped["acquisition"][0] == 1.0  # UCB capped at 1
     assert ranking.rank_compounds(twin, kappa=0.0)["acquisition"][0] == pytest.approx(0.4)
+
+
+def test_ranking_spreads_the_next_plate_over_scaffolds():
+    df = pl.DataFrame({
+        "inchikey": ["A1", "A2", "A3", "B1"],
+        "scaffold": ["c1ccccc1", "c1ccccc1", "c1ccccc1", "C1CCNCC1"],
+        "p_active": [0.60, 0.59, 0.58, 0.50], "uncertainty": [0.0] * 4,
+        "tested": [False] * 4, "observed_active": [None] * 4, "qed": [0.5] * 4,
+        "n_pains": [0] * 4, "n_brenk": [0] * 4, "lipinski_pass": [True] * 4,
+        "predicted_logS": [-3.0] * 4,
+    })
+    out = ranking.rank_compounds(df)
+    # A2 and A3 are worth 0.8 and 0.64 of their score: the other chemotype comes second
+    assert out["inchikey"].to_list() == ["A1", "B1", "A2", "A3"]
+    got = {r["inchikey"]: r for r in out.iter_rows(named=True)}
+    assert got["A3"]["priority"] == pytest.approx(got["A3"]["score"] * ranking.SCAFFOLD_DECAY ** 2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["rank_compounds", "KAPPA", "PAINS_FACTOR", "BRENK_FACTOR", "LIPINSKI_FAIL_FACTOR",
+__all__ = ["rank_compounds", "KAPPA", "SCAFFOLD_DECAY", "PAINS_FACTOR", "BRENK_FACTOR", "LIPINSKI_FAIL_FACTOR",
            "LOGS_OK", "LOGS_SLOPE", "LOGS_FLOOR", "QED_DEFAULT", "REQUIRED_COLUMNS"]
 
 KAPPA = 1.0  # weight of the uncertainty in the upper confidence bound
@@ -19,6 +19,9 @@ LOGS_OK = -6.0  # logS (log10 mol/L) at or above this costs nothing
 LOGS_SLOPE = 0.25  # penalty per log unit below LOGS_OK ...
 LOGS_FLOOR = 0.5  # ... never below this factor
 QED_DEFAULT = 0.5  # QED unknown
+# Each better-placed compound of the same Bemis–Murcko scaffold multiplies a compound's
+# priority by this, so the next plate samples several chemotypes instead of one series.
+SCAFFOLD_DECAY = 0.8
 REQUIRED_COLUMNS = ("inchikey", "p_active", "uncertainty", "tested", "observed_active", "qed", "n_pains",
                     "n_brenk", "lipinski_pass", "predicted_logS")
 
@@ -41,10 +44,12 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
         upper confidence bound, so an uncertain prediction is worth testing; κ = ``kappa``.
         A null p_active gives a null acquisition (no model) and the row ranks after all others.
 
-    score = acquisition × developability. rank answers "what do we test next": every compound
-    without an observed call (untested, or tested without a conclusive call) comes first, by
-    score descending (nulls last), then the compounds already called, by score; ties broken by
-    inchikey ascending, so every row has a distinct rank. Rows come back in rank order;
+    score = acquisition × developability. priority = score × SCAFFOLD_DECAY^k, where k is the
+    number of compounds with the same (non-empty) ``scaffold`` and a higher score (only when a
+    ``scaffold`` column is given; otherwise priority = score). rank answers "what do we test
+    next": every compound without an observed call (untested, or tested without a conclusive
+    call) comes first, by priority descending (nulls last), then the compounds already called,
+    by priority; ties broken by inchikey ascending, so every row has a distinct rank. Rows come back in rank order;
     evidence says which acquisition branch applied ("observed_active", "observed_inactive",
     "predicted").
     """
@@ -81,12 +86,23 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
         .when(pl.col("p_active").is_null()).then(pl.lit(None, dtype=pl.Float64))
         .otherwise(pl.min_horizontal(pl.lit(1.0), ucb))
     )
-    out = (
+    scored = (
         df.with_columns(developability.alias("developability"), evidence.alias("evidence"))
         .with_columns(acquisition.alias("acquisition"))
         .with_columns((pl.col("acquisition") * pl.col("developability")).alias("score"))
         .with_columns((pl.col("evidence") != "predicted").alias("_called"))
-        .sort(["_called", "score", "inchikey"], descending=[False, True, False], nulls_last=True)
+    )
+    if "scaffold" in scored.columns:
+        same = (pl.col("score").rank("ordinal", descending=True)
+                .over(["_called", pl.col("scaffold").fill_null("")]) - 1)
+        decay = pl.when(pl.col("scaffold").fill_null("") == "").then(pl.lit(1.0)) \
+            .otherwise(pl.lit(SCAFFOLD_DECAY).pow(same.cast(pl.Float64)))
+        scored = scored.with_columns((pl.col("score") * decay).alias("priority"))
+    else:
+        scored = scored.with_columns(pl.col("score").alias("priority"))
+    out = (
+        scored.sort(["_called", "priority", "inchikey"], descending=[False, True, False],
+                    nulls_last=True)
         .drop("_called")
         .with_row_index("rank", offset=1)
     )

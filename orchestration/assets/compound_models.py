@@ -173,7 +173,7 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
     the priority score and rank for the next plate."""
     paths = lake.paths
     compounds = read_model(paths, "int_compounds").select(
-        "inchikey", "qed", "n_pains", "n_brenk", "lipinski_pass")
+        "inchikey", "qed", "n_pains", "n_brenk", "lipinski_pass", "scaffold")
     labels_path = paths.evidence / "compound_activity_labels.parquet"
     labels = pl.read_parquet(labels_path) if labels_path.exists() else pl.DataFrame()
     sol = solubility.load(paths.models / SOLUBILITY_DIR)
@@ -207,7 +207,8 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
             pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version"))
         parts.append(ranked)
     out = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema={
-        "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64, "rank": pl.Int64,
+        "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64,
+        "priority": pl.Float64, "rank": pl.Int64,
         "p_active": pl.Float64, "uncertainty": pl.Float64, "tested": pl.Boolean,
         "observed_active": pl.Boolean, "predicted_logS": pl.Float64, "developability": pl.Float64,
         "model_version": pl.String})

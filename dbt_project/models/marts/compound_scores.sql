@@ -18,6 +18,7 @@ select
     c.smiles,
     p.target_gene,
     p.score,
+    p.priority,
     p.rank,
     p.p_active,
     p.uncertainty,
