@@ -130,8 +130,11 @@ def model_metrics(home: Path, target: str) -> dict:
                 "pr_auc": pr_auc(y, p), "ef1": enrichment_factor(y, p, 0.01),
                 "ef5": enrichment_factor(y, p, 0.05)}
     # the priority rank as a scientist would use it: actives among the top 50 untested
-    top = joined.sort("rank").head(50)
+    top = joined.sort("rank").head(50).join(
+        pl.read_parquet(home / "marts" / "compounds.parquet").select("inchikey", "scaffold"),
+        on="inchikey", how="left")
     untested["actives_in_top50_by_rank"] = int(top["true_active"].sum())
+    untested["scaffolds_in_top50_by_rank"] = int(top["scaffold"].n_unique())
     sol = json.loads((home / "models" / "solubility" / "solubility_meta.json").read_text())["metrics"]
     return {"chosen": meta["metrics"]["chosen"], "heldout_scaffolds": heldout,
             "untested_vs_truth": untested, "solubility_test": sol["test"],
@@ -192,12 +195,13 @@ def main() -> int:
             mark = " (chosen)" if fam == r["models"]["chosen"] else ""
             print(f"| {r['seed']} | {fam}{mark} | {m['roc_auc']:.3f} | {m['pr_auc']:.3f} | "
                   f"{m['ef1']:.1f} | {m['ef5']:.1f} |")
-    print("\n| seed | untested n (actives) | ROC-AUC | PR-AUC | EF1% | EF5% | actives in top 50 by rank |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| seed | untested n (actives) | ROC-AUC | PR-AUC | EF1% | EF5% | actives in top 50 by rank | scaffolds in top 50 |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         u = r["models"]["untested_vs_truth"]
         print(f"| {r['seed']} | {u['n']} ({u['actives']}) | {u['roc_auc']:.3f} | {u['pr_auc']:.3f} | "
-              f"{u['ef1']:.1f} | {u['ef5']:.1f} | {u['actives_in_top50_by_rank']} |")
+              f"{u['ef1']:.1f} | {u['ef5']:.1f} | {u['actives_in_top50_by_rank']} | "
+              f"{u['scaffolds_in_top50_by_rank']} |")
     print("\n| seed | DR curves | median abs log10 IC50 error | true actives confirmed | true inactives called active | solubility test RMSE | R² |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

@@ -327,7 +327,7 @@ def test_ranking_spreads_the_next_plate_over_scaffolds():
         "predicted_logS": [-3.0] * 4,
     })
     out = ranking.rank_compounds(df)
-    # A2 and A3 are worth 0.8 and 0.64 of their score: the other chemotype comes second
+    # A2 and A3 are worth 0.9 and 0.81 of their score: the other chemotype comes second
     assert out["inchikey"].to_list() == ["A1", "B1", "A2", "A3"]
     got = {r["inchikey"]: r for r in out.iter_rows(named=True)}
     assert got["A3"]["priority"] == pytest.approx(got["A3"]["score"] * ranking.SCAFFOLD_DECAY ** 2)

@@ -100,7 +100,8 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
                      for p in paths.raw.rglob("*.parquet") if "_ledger" not in p.parts)
         counts = {t: pl.read_parquet(paths.marts / f"{t}.parquet").height
                   for t in ("patient_gene_rankings", "ranked_targets", "quarantine",
-                            "int_patient_gene_features")}
+                            "int_patient_gene_features", "compounds", "compound_scores",
+                            "plate_qc", "hts_well_results", "dose_response")}
         variants = pl.scan_parquet(paths.raw / "variants" / "**" / "*.parquet").select(
             pl.len()).collect().item()
         return raw, counts, variants

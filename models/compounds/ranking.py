@@ -21,7 +21,7 @@ LOGS_FLOOR = 0.5  # ... never below this factor
 QED_DEFAULT = 0.5  # QED unknown
 # Each better-placed compound of the same Bemis–Murcko scaffold multiplies a compound's
 # priority by this, so the next plate samples several chemotypes instead of one series.
-SCAFFOLD_DECAY = 0.8
+SCAFFOLD_DECAY = 0.9
 REQUIRED_COLUMNS = ("inchikey", "p_active", "uncertainty", "tested", "observed_active", "qed", "n_pains",
                     "n_brenk", "lipinski_pass", "predicted_logS")
 
