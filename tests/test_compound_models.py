@@ -321,7 +321,7 @@ def test_ranking_spreads_the_next_plate_over_scaffolds():
     df = pl.DataFrame({
         "inchikey": ["A1", "A2", "A3", "B1"],
         "scaffold": ["c1ccccc1", "c1ccccc1", "c1ccccc1", "C1CCNCC1"],
-        "p_active": [0.60, 0.59, 0.58, 0.50], "uncertainty": [0.0] * 4,
+        "p_active": [0.60, 0.56, 0.55, 0.52], "uncertainty": [0.0] * 4,
         "tested": [False] * 4, "observed_active": [None] * 4, "qed": [0.5] * 4,
         "n_pains": [0] * 4, "n_brenk": [0] * 4, "lipinski_pass": [True] * 4,
         "predicted_logS": [-3.0] * 4,
