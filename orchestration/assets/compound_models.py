@@ -184,28 +184,24 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
         targets = [t for t in targets if t in set(labels["target_gene"].to_list())]
     else:
         targets = []
+    logs = pl.DataFrame(schema={"inchikey": pl.String, "predicted_logS": pl.Float64})
+    if targets:
+        logs = pl.concat([logs] + [
+            pl.DataFrame({"inchikey": frame["inchikey"],
+                          "predicted_logS": solubility.predict_logS(sol, frame)})
+            for frame in _prediction_batches(paths, compounds)])
     parts = []
-    logs = None
     for target in targets:
         artifact = activity.load(model_root / target)
-        scored, logs_parts = [], []
-        for frame in _prediction_batches(paths, compounds):
-            scored.append(next(activity.score_batches(artifact, [frame])))
-            if logs is None:
-                logs_parts.append(pl.DataFrame({"inchikey": frame["inchikey"],
-                                                "predicted_logS": solubility.predict_logS(sol, frame)}))
-        if logs is None:
-            logs = pl.concat(logs_parts) if logs_parts else pl.DataFrame(
-                schema={"inchikey": pl.String, "predicted_logS": pl.Float64})
+        scored = pl.concat(list(activity.score_batches(artifact, _prediction_batches(paths, compounds))))
         tl = labels.filter(pl.col("target_gene") == target).select(
             "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"))
-        frame = (pl.concat(scored).join(compounds, on="inchikey", how="left")
+        frame = (scored.join(compounds, on="inchikey", how="left")
                  .join(logs, on="inchikey", how="left")
                  .join(tl, on="inchikey", how="left")
                  .with_columns(pl.col("tested").fill_null(False)))
-        ranked = ranking.rank_compounds(frame).with_columns(
-            pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version"))
-        parts.append(ranked)
+        parts.append(ranking.rank_compounds(frame).with_columns(
+            pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version")))
     out = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema={
         "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64,
         "priority": pl.Float64, "rank": pl.Int64,
