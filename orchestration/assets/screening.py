@@ -48,26 +48,36 @@ def _matrix(df: pl.DataFrame, column: str, rows: int, cols: int) -> np.ndarray:
 
 def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> list[str]:
     """Heatmaps (raw signal, corrected score) for every plate as PNG files; returns the
-    markdown for the plates a scientist should look at first (failed, bias-corrected)."""
+    markdown for the plates a scientist should look at first (failed, bias-corrected).
+    A plate whose numbers did not change since its PNG was drawn is not drawn again."""
     from models.plates.plots import as_markdown_image, plate_heatmap_png
 
+    by_plate = wells.partition_by(["run_id", "plate_id"], as_dict=True)
     order = plates.sort(pl.col("passed"), pl.col("bias_corrected").not_(), "z_prime_robust",
                         nulls_last=True)
-    inline = []
+    inline, drawn = [], 0
     for row in order.iter_rows(named=True):
-        plate = wells.filter((pl.col("run_id") == row["run_id"]) & (pl.col("plate_id") == row["plate_id"]))
+        plate = by_plate[(row["run_id"], row["plate_id"])]
         rows, cols = row["plate_rows"], row["plate_cols"]
         title = (f"{row['run_id']} / {row['plate_id']}: robust Z′ {row['z_prime_robust']:.2f}, "
                  f"{'B-score' if row['bias_corrected'] else 'robust z'}"
                  f"{'' if row['passed'] else ' — FAILED QC'}")
-        png = plate_heatmap_png(_matrix(plate, "signal", rows, cols),
-                                _matrix(plate, "corrected", rows, cols), title)
+        raw, corrected = _matrix(plate, "signal", rows, cols), _matrix(plate, "corrected", rows, cols)
+        key = f"{title}|{np.nansum(raw):.9g}|{np.nansum(corrected):.9g}|{plate.height}"
         out = paths.reports / "plates" / row["run_id"] / f"{row['plate_id']}.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(png)
+        stamp = out.with_suffix(".key")
+        if out.exists() and stamp.exists() and stamp.read_text() == key:
+            png = out.read_bytes()
+        else:
+            png = plate_heatmap_png(raw, corrected, title)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(png)
+            stamp.write_text(key)
+            drawn += 1
         if len(inline) < MAX_INLINE_FIGURES:
             inline.append(f"**{title}**\n\n{as_markdown_image(png, row['plate_id'])}")
-    log.info("wrote %d plate heatmaps under %s", plates.height, paths.reports / "plates")
+    log.info("plate heatmaps under %s: %d drawn, %d unchanged", paths.reports / "plates", drawn,
+             plates.height - drawn)
     return inline
 
 
