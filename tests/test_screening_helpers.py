@@ -76,3 +76,26 @@ def test_labels_confirmation_overrides_primary_and_inconclusive_is_unlabelled():
     labels = activity_labels(calls, fits, runs, ids)
     got = {r["inchikey"]: (r["label"], r["source"]) for r in labels.iter_rows(named=True)}
     assert got == {"K1": (1, "dose_response"), "K2": (0, "dose_response"), "K3": (0, "primary")}
+
+
+def test_wells_absent_from_the_export_are_judged_against_the_map():
+    roles = {f"A{c:02d}": ("neg_ctrl" if c == 1 else "pos_ctrl" if c == 2 else "sample")
+             for c in range(1, 13)}
+    w1, m1 = _plate("R1", "P1", roles)
+    w2, m2 = _plate("R1", "P2", roles)
+    w3, m3 = _plate("R1", "P3", roles)
+    w1 = [w for w in w1 if w["well"] != "A05"]              # 1 of 12 absent: that well
+    w2 = [w for w in w2 if w["well"] not in ("A05", "A06")]   # 2 of 12 absent: the plate
+    w3 = [w for w in w3 if w["well"] != "A07"]              # quarantined at ingest already
+    known = {f"C{i}" for i in range(12)}
+    ready, refused = prepare_wells(
+        pl.DataFrame({"run_id": ["R1"]}), pl.DataFrame(w1 + w2 + w3), pl.DataFrame(m1 + m2 + m3),
+        known, NOW, refused_at_ingest=pl.DataFrame({"run_id": ["R1"], "plate_id": ["P3"],
+                                                    "well": ["A07"]}))
+    got = {(r["granularity"], r["locator"]): r["reason"] for r in refused.iter_rows(named=True)}
+    assert got == {
+        ("well", "plate P1 well A05"): "well is in the plate map but absent from the reader export",
+        ("plate", "plate P2"): "2 of the 12 wells in the plate map are absent from the reader "
+                               "export (more than 10%)",
+    }
+    assert set(ready["plate_id"]) == {"P1", "P3"} and ready.height == 11 + 11

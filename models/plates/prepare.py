@@ -13,6 +13,10 @@ from datetime import datetime
 
 import polars as pl
 
+# A plate whose export lacks more than this share of the wells its map describes is not
+# normalized: its controls and sample distribution can no longer be trusted.
+MAX_ABSENT_FRACTION = 0.10
+
 REFUSAL_SCHEMA = {
     "domain": pl.String, "granularity": pl.String, "locator": pl.String, "reason": pl.String,
     "original_path": pl.String, "source_file": pl.String, "run_id": pl.String,
@@ -43,11 +47,14 @@ def _well_locator() -> pl.Expr:
 
 def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
                   known_compounds: set[str], now: datetime,
-                  ambiguous_compounds: set[str] = frozenset()) -> tuple[pl.DataFrame, pl.DataFrame]:
+                  ambiguous_compounds: set[str] = frozenset(),
+                  refused_at_ingest: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(wells ready for ``normalize_plates``, refusals).
 
     ``ambiguous_compounds``: ids that name different structures in different libraries; a
     plate map cannot say which one was dispensed, so those wells are refused.
+    ``refused_at_ingest``: run_id, plate_id, well already quarantined by the parser (a
+    non-numeric or duplicate reading); they are not reported again as absent.
     ``wells``: run_id, plate_id, well, row_idx, col_idx, plate_rows, plate_cols, signal,
     source_file, ingested_at. ``maps``: run_id, plate_id, well, compound_id,
     concentration_um, role. ``runs``: run_id (one row per valid run.json).
@@ -73,7 +80,30 @@ def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
                               pl.lit("plate is not in the run's plate map"), now))
     bad_plates = pl.concat([no_run, no_map]).select("run_id", "plate_id")
 
-    joined = (wells.join(bad_plates, on=["run_id", "plate_id"], how="anti")
+    # completeness is judged against the map: an export may list only the wells it read
+    read = wells.join(bad_plates, on=["run_id", "plate_id"], how="anti")
+    absent = (maps.join(read.select("run_id", "plate_id").unique(), on=["run_id", "plate_id"])
+              .join(read.select("run_id", "plate_id", "well"), on=["run_id", "plate_id", "well"],
+                    how="anti"))
+    if refused_at_ingest is not None and refused_at_ingest.height:
+        absent = absent.join(refused_at_ingest.select("run_id", "plate_id", "well"),
+                             on=["run_id", "plate_id", "well"], how="anti")
+    files = read.select("run_id", "plate_id", "source_file").unique(["run_id", "plate_id"])
+    counts = (maps.group_by("run_id", "plate_id").len("n_mapped")
+              .join(absent.group_by("run_id", "plate_id").len("n_absent"), on=["run_id", "plate_id"])
+              .join(files, on=["run_id", "plate_id"]))
+    gappy = counts.filter(pl.col("n_absent") > MAX_ABSENT_FRACTION * pl.col("n_mapped"))
+    refusals.append(_refusals(
+        gappy, "plate", _plate_locator(),
+        pl.format("{} of the {} wells in the plate map are absent from the reader export "
+                  "(more than {}%)", pl.col("n_absent"), pl.col("n_mapped"),
+                  pl.lit(round(100 * MAX_ABSENT_FRACTION))), now))
+    few = absent.join(gappy.select("run_id", "plate_id"), on=["run_id", "plate_id"], how="anti") \
+        .join(files, on=["run_id", "plate_id"])
+    refusals.append(_refusals(few, "well", _well_locator(),
+                              pl.lit("well is in the plate map but absent from the reader export"),
+                              now))
+    joined = (read.join(gappy.select("run_id", "plate_id"), on=["run_id", "plate_id"], how="anti")
               .join(maps.select("run_id", "plate_id", "well", "compound_id", "concentration_um", "role"),
                     on=["run_id", "plate_id", "well"], how="left"))
     unmapped = joined.filter(pl.col("role").is_null())

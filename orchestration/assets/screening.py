@@ -81,7 +81,17 @@ def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> lis
     return inline
 
 
-_PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records"]
+_PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records",
+                 "stg_quarantine"]
+
+
+def _wells_refused_at_ingest(paths) -> pl.DataFrame:
+    """run_id, plate_id, well of every reading the plate parser quarantined."""
+    q = read_model(paths, "stg_quarantine").filter(
+        (pl.col("domain") == "plates") & (pl.col("granularity") == "well"))
+    parts = pl.col("locator").str.extract_groups(r"^plate (\S+) well (\S+)$")
+    return (q.select(pl.col("batch_id").alias("run_id"), parts.alias("p")).unnest("p")
+            .rename({"1": "plate_id", "2": "well"}).drop_nulls())
 
 
 @dg.multi_asset(
@@ -113,7 +123,8 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
                     .filter(pl.col("n") > 1)["compound_id"].to_list())
     ready, refusals = prepare_wells(runs, read_model(paths, "stg_plate_wells"),
                                     read_model(paths, "stg_plate_maps"),
-                                    set(records["compound_id"].to_list()), now, ambiguous)
+                                    set(records["compound_id"].to_list()), now, ambiguous,
+                                    _wells_refused_at_ingest(paths))
     wells, plates = normalize_plates(ready.drop("ingested_at"))
     dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
     wells, plates = no_positional_correction(wells, plates, dose_runs)

@@ -43,7 +43,6 @@ RUN_FILES = ("run.json", "run.yaml", "run.yml")
 READOUTS = ("inhibition", "activation")
 STAGES = ("primary", "dose_response")
 ROLES = ("sample", "pos_ctrl", "neg_ctrl", "blank")
-MAX_MISSING_FRACTION = 0.10
 _FORMATS_TEXT = "96/384/1536-well layouts (8×12, 16×24, 32×48)"
 
 
@@ -297,7 +296,12 @@ class _Plate:
 
 def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
                    quarantine: list[QuarantineRecord]) -> pa.Table:
-    """Validate each plate's geometry, duplicates and completeness; return accepted wells."""
+    """Validate each plate's geometry and duplicates; return accepted wells.
+
+    Completeness is not judged here: a long export lists the wells that were read, and
+    which wells should have been read is the plate map's business (see
+    ``models.plates.prepare``); a matrix block is complete by construction, its empty
+    cells are refused as non-numeric wells."""
     out: dict[str, list] = {f.name: [] for f in PLATE_WELLS_SCHEMA}
     for p in plates:
         pid = p.plate_id
@@ -342,18 +346,7 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
         by_well: dict[tuple[int, int], list[_Cell]] = defaultdict(list)
         for c in p.cells:
             by_well[(c.row, c.col)].append(c)
-        missing = [(r, c) for r in range(R) for c in range(C) if (r, c) not in by_well]
-        if len(missing) > MAX_MISSING_FRACTION * R * C:
-            quarantine.append(QuarantineRecord(
-                "plate", loc, f"plate {pid}: {len(missing)} of {R * C} wells absent from the "
-                              f"export ({100 * len(missing) / (R * C):.1f}% > "
-                              f"{100 * MAX_MISSING_FRACTION:.0f}%)"))
-            continue
         wq: list[QuarantineRecord] = []
-        for r, c in missing:
-            w = well_name(r, c)
-            wq.append(QuarantineRecord("well", f"plate {pid} well {w}",
-                                       f"plate {pid} well {w}: well absent from the export"))
         for (r, c), cells in sorted(by_well.items()):
             w = well_name(r, c)
             wloc = f"plate {pid} well {w}"
