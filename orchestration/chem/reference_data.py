@@ -16,13 +16,15 @@ RDLogger.DisableLog("rdApp.*")
 
 REFERENCE_DATA_DIR = Path(__file__).resolve().parents[1] / "reference" / "data"
 
-APPROVED_DRUGS_FILE = "chembl_approved_drugs.parquet"
+APPROVED_DRUGS_FILE = "chembl_approved_drugs.csv"
 SOLUBILITY_FILES = {"train": "solubility.train.sdf", "test": "solubility.test.sdf"}
 
 
 @lru_cache(maxsize=1)
 def _approved_drugs() -> pl.DataFrame:
-    raw = pl.read_parquet(REFERENCE_DATA_DIR / APPROVED_DRUGS_FILE)
+    raw = pl.read_csv(REFERENCE_DATA_DIR / APPROVED_DRUGS_FILE, schema={
+        "first_approval": pl.Float64, "molecule_chembl_id": pl.String,
+        "molecule_type": pl.String, "pref_name": pl.String, "smiles": pl.String})
     return raw.select(
         pl.col("molecule_chembl_id").alias("chembl_id"),
         pl.col("pref_name").alias("name"),

@@ -11,15 +11,15 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 from rdkit import Chem, RDLogger
 from rdkit.Chem import rdDepictor
 
+from orchestration.chem.reference_data import load_approved_drugs
+from orchestration.chem.reference_data import load_solubility as reference_solubility
 from orchestration.simulate import sar
 
 RDLogger.DisableLog("rdApp.*")
 
-REFERENCE_DATA = Path(__file__).resolve().parents[1] / "reference" / "data"
 Record = tuple[str, str, str]  # compound_id, name, smiles
 
 _SUBSTITUENTS = ("F", "Cl", "C", "OC")
@@ -27,19 +27,12 @@ _SUBSTITUENTS = ("F", "Cl", "C", "OC")
 
 def load_approved() -> list[Record]:
     """ChEMBL approved small-molecule drugs, in file order."""
-    df = pl.read_parquet(REFERENCE_DATA / "chembl_approved_drugs.parquet")
-    return list(zip(df["molecule_chembl_id"].to_list(), df["pref_name"].to_list(),
-                    df["smiles"].to_list()))
+    return list(load_approved_drugs().select("chembl_id", "name", "smiles").iter_rows())
 
 
 def load_solubility() -> list[Record]:
     """Huuskonen solubility set (train then test), SMILES canonicalised by RDKit."""
-    out = []
-    for part in ("train", "test"):
-        for mol in Chem.SDMolSupplier(str(REFERENCE_DATA / f"solubility.{part}.sdf")):
-            if mol is not None:
-                out.append((mol.GetProp("ID"), mol.GetProp("NAME"), Chem.MolToSmiles(mol)))
-    return out
+    return list(reference_solubility().select("compound_id", "name", "smiles").iter_rows())
 
 
 def _mol_2d(smiles: str) -> Chem.Mol | None:
