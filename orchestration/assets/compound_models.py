@@ -25,26 +25,16 @@ SOLUBILITY_RECIPE = "1"
 
 
 def _solubility_set():
-    """The shipped Huuskonen set, standardized, with RDKit properties."""
-    from orchestration.chem.properties import compute_properties_parallel
+    """The shipped Huuskonen set, standardized, with RDKit properties (row order kept)."""
+    from orchestration.chem.properties import compute_structures_parallel
     from orchestration.chem.reference_data import load_solubility
-    from orchestration.chem.standardize import StructureError, standardize_smiles
 
     data = load_solubility()
-    keys, smiles = [], []
-    for smi in data["smiles"].to_list():
-        try:
-            std = standardize_smiles(smi)
-            keys.append(std.inchikey)
-            smiles.append(std.smiles)
-        except StructureError:
-            keys.append(None)
-            smiles.append(None)
-    data = data.with_columns(pl.Series("inchikey", keys), pl.Series("std_smiles", smiles)) \
-        .filter(pl.col("inchikey").is_not_null())
-    props = compute_properties_parallel(data["std_smiles"].to_list(), data["inchikey"].to_list())
-    return data.select("compound_id", "name", "logS", "split", "inchikey").join(
-        props.unique("inchikey"), on="inchikey", how="left")
+    structures = compute_structures_parallel(data["smiles"].to_list())
+    return (pl.concat([data.select("compound_id", "name", "logS", "split"),
+                       structures.drop("input_smiles", "standardization", "error")],
+                      how="horizontal")
+            .filter(pl.col("inchikey").is_not_null()))
 
 
 @dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch"})
