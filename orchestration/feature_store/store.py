@@ -1,0 +1,147 @@
+"""Open the feature repository (``features/``) against one lake.
+
+The repo's ``feature_store.yaml`` names the default lake; ``repo_config`` points the
+registry and the SQLite online store at the lake in use, and ``load_definitions`` imports
+the declarations with ``ORPHANLAKE_HOME`` set to it, so every source path is that lake's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+
+from orchestration.settings import REPO_ROOT, LakePaths
+
+FEATURE_REPO = REPO_ROOT / "features"
+REPO_MODULE = FEATURE_REPO / "repo.py"
+FEATURE_STORE_YAML = FEATURE_REPO / "feature_store.yaml"
+APPLIED_STAMP = ".applied.sha256"
+
+
+def feature_dir(paths: LakePaths) -> Path:
+    d = paths.features
+    (d / "offline").mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def offline_table(paths: LakePaths, name: str) -> Path:
+    """The Parquet feature table (the offline source) of a view or label set."""
+    return feature_dir(paths) / "offline" / f"{name}.parquet"
+
+
+@contextlib.contextmanager
+def feast_lock(paths: LakePaths) -> Iterator[None]:
+    """One Feast writer per lake: the file registry and the SQLite online store are
+    read-modify-write, so a second refresh waits here instead of interleaving."""
+    path = feature_dir(paths) / ".feast.lock"
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def config_dict(paths: LakePaths) -> dict:
+    """feature_store.yaml with this lake's registry and online store paths."""
+    raw = yaml.safe_load(os.path.expandvars(FEATURE_STORE_YAML.read_text()))
+    d = feature_dir(paths)
+    raw["registry"] = str(d / "registry.db")
+    raw["online_store"] = {**raw.get("online_store", {}), "path": str(d / "online_store.db")}
+    return raw
+
+
+def write_lake_yaml(paths: LakePaths) -> Path:
+    """``$ORPHANLAKE_HOME/features/feature_store.yaml``: the repo's config with this lake's
+    paths, for ``feast -c features -f <it> ...`` on a lake other than the default."""
+    target = feature_dir(paths) / "feature_store.yaml"
+    text = ("# written by orphanlake for this lake; use with: feast -c "
+            f"{FEATURE_REPO} -f {target} <command>\n"
+            + yaml.safe_dump(config_dict(paths), sort_keys=False))
+    if not target.exists() or target.read_text() != text:
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    return target
+
+
+def feature_store(paths: LakePaths):
+    """A FeatureStore on this lake's registry, offline tables and online store."""
+    from feast import FeatureStore, RepoConfig
+
+    config = RepoConfig(**config_dict(paths))
+    config.repo_path = FEATURE_REPO
+    return FeatureStore(config=config)
+
+
+def load_definitions(paths: LakePaths) -> ModuleType:
+    """Import features/repo.py with its source paths pointing at this lake."""
+    previous = os.environ.get("ORPHANLAKE_HOME")
+    os.environ["ORPHANLAKE_HOME"] = str(paths.home)
+    try:
+        name = f"orphanlake_feature_repo_{hashlib.sha1(str(paths.home).encode()).hexdigest()[:8]}"
+        spec = importlib.util.spec_from_file_location(name, REPO_MODULE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Feast reads an on-demand view's source through it
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        if previous is None:
+            os.environ.pop("ORPHANLAKE_HOME", None)
+        else:
+            os.environ["ORPHANLAKE_HOME"] = previous
+
+
+def repo_objects(module: ModuleType) -> list:
+    """Every Feast object the repo declares, in declaration order."""
+    from feast import Entity, FeatureService, FeatureView, RequestSource
+    from feast.on_demand_feature_view import OnDemandFeatureView
+
+    kinds = (Entity, FeatureView, OnDemandFeatureView, FeatureService, RequestSource)
+    return [v for v in vars(module).values() if isinstance(v, kinds)]
+
+
+def _definitions_hash(paths: LakePaths) -> str:
+    import feast
+
+    h = hashlib.sha256()
+    for p in (REPO_MODULE, FEATURE_STORE_YAML):
+        h.update(p.read_bytes())
+    h.update(str(paths.home).encode())
+    h.update(feast.__version__.encode())
+    return h.hexdigest()
+
+
+def apply_repo(paths: LakePaths, force: bool = False) -> dict:
+    """``feast apply`` for this lake, skipped when neither the definitions nor the lake
+    moved since the last apply. Objects no longer declared are removed from the registry.
+    Call under ``feast_lock``."""
+    stamp = feature_dir(paths) / APPLIED_STAMP
+    digest = _definitions_hash(paths)
+    write_lake_yaml(paths)
+    registry_file = feature_dir(paths) / "registry.db"
+    if not force and registry_file.exists() and stamp.exists() and stamp.read_text() == digest:
+        return {"applied": False}
+    store = feature_store(paths)
+    objects = repo_objects(load_definitions(paths))
+    declared = {(type(o).__name__, o.name) for o in objects}
+    stale = []
+    if registry_file.exists():
+        for existing in (store.list_feature_services() + store.list_on_demand_feature_views()
+                         + store.list_feature_views() + store.list_entities()):
+            if (type(existing).__name__, existing.name) not in declared:
+                stale.append(existing)
+    store.apply(objects, objects_to_delete=stale, partial=False)
+    tmp = stamp.with_name(f".{stamp.name}.tmp")
+    tmp.write_text(digest)
+    os.replace(tmp, stamp)
+    return {"applied": True, "objects": len(objects), "removed": [o.name for o in stale]}

@@ -1,0 +1,199 @@
+"""The current rows of every feature table and label set, built from the lake's models.
+
+Each builder returns one row per entity: the join keys, the values the feature view
+declares and, where a change must be told apart from a recomputation, ``evidence_at``.
+Which dbt models feed which view is stated here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from models.ranker_data import FEATURES as RANKER_FEATURES
+from orchestration.lake.io import read_model
+from orchestration.settings import LakePaths
+
+DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
+               "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A feature table (a Feast view's source) or a label set (a training entity frame)."""
+
+    name: str
+    keys: tuple[str, ...]
+    build: Callable[[LakePaths], pl.DataFrame]
+    restate: str          # see history.append_history
+    stage: str            # "model_inputs" (before the models) | "products" (after the marts)
+    feature_view: bool = True
+
+
+def _read(paths: LakePaths, name: str) -> pl.DataFrame:
+    try:
+        return read_model(paths, name)
+    except Exception as exc:  # a model not built yet (an empty lake) has no rows
+        if "does not exist" in str(exc) or "No such file" in str(exc) or "Catalog Error" in str(exc):
+            return pl.DataFrame()
+        raise
+
+
+def _raw_latest_ingest(paths: LakePaths, table: str) -> pl.DataFrame:
+    """patient_id, newest ingested_at of any of the patient's rows in a raw table."""
+    files = sorted(paths.raw_table(table).glob("*/*.parquet"))
+    if not files:
+        return pl.DataFrame(schema={"patient_id": pl.String, "ingested_at": pl.Datetime("us", "UTC")})
+    return (pl.scan_parquet(files).select("patient_id", "ingested_at")
+            .group_by("patient_id").agg(pl.col("ingested_at").max()).collect())
+
+
+def patient_evidence_at(paths: LakePaths) -> pl.DataFrame:
+    """When the lake last received anything about each patient (phenopacket, VCF, RNA)."""
+    parts = [_raw_latest_ingest(paths, t) for t in ("patients", "variants", "expression")]
+    return (pl.concat(parts).group_by("patient_id")
+            .agg(pl.col("ingested_at").max().alias("evidence_at")))
+
+
+def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame:
+    features = _read(paths, "int_patient_gene_features")
+    if features.is_empty():
+        return pl.DataFrame()
+    frame = features.select(
+        "patient_id", "gene_symbol",
+        *[pl.col(c).cast(pl.Float64) for c in RANKER_FEATURES],
+        pl.col("best_disease_id").cast(pl.String))
+    return frame.join(patient_evidence_at(paths), on="patient_id", how="left")
+
+
+def gene_ranker_labels(paths: LakePaths) -> pl.DataFrame:
+    """One row per solved patient's diagnosed gene: the ranker's positive labels."""
+    diagnoses = _read(paths, "stg_diagnoses")
+    if diagnoses.is_empty():
+        return pl.DataFrame()
+    solved = (diagnoses.filter((pl.col("progress_status") == "SOLVED")
+                               & pl.col("gene_symbol").is_not_null())
+              .select("patient_id", "gene_symbol").unique())
+    return solved.with_columns(pl.lit(True).alias("is_causal")).join(
+        patient_evidence_at(paths), on="patient_id", how="left")
+
+
+def compound_properties(paths: LakePaths) -> pl.DataFrame:
+    compounds = _read(paths, "int_compounds")
+    props_file = paths.evidence / "compound_properties.parquet"
+    if compounds.is_empty() or not props_file.exists():
+        return pl.DataFrame()
+    fps = pl.read_parquet(props_file, columns=["inchikey", "morgan_fp"]).unique("inchikey")
+    return (compounds.select(
+        "inchikey", "compound_id", "name", "smiles",
+        *[pl.col(c).cast(pl.Float64) for c in DESCRIPTORS],
+        pl.col("lipinski_violations").cast(pl.Int64), "lipinski_pass", "veber_pass",
+        pl.col("n_pains").cast(pl.Int64), pl.col("n_brenk").cast(pl.Int64),
+        pl.col("pains_alerts").list.join("; ").alias("pains_alerts"), "scaffold")
+        .join(fps, on="inchikey", how="left"))
+
+
+def compound_activity_labels(paths: LakePaths) -> pl.DataFrame:
+    """gene_symbol (the target), inchikey, label: the activity models' labels, primary
+    calls overridden by dose-response confirmation (models.compounds.labels)."""
+    from models.compounds.labels import activity_labels
+
+    calls = _read(paths, "int_hts_compound_calls")
+    if calls.is_empty():
+        return pl.DataFrame()
+    fits_path = paths.evidence / "dose_response_fits.parquet"
+    labels = activity_labels(calls, pl.read_parquet(fits_path) if fits_path.exists() else pl.DataFrame(),
+                             _read(paths, "stg_plate_runs"), _read(paths, "int_compound_ids"))
+    return labels.select(pl.col("target_gene").alias("gene_symbol"), "inchikey",
+                         pl.col("label").cast(pl.Int64), "source", "evidence")
+
+
+def patient_profile(paths: LakePaths) -> pl.DataFrame:
+    patients = _read(paths, "patients")
+    if patients.is_empty():
+        return pl.DataFrame()
+    rankings = _read(paths, "patient_gene_rankings")
+    top = (rankings.filter(pl.col("rank") == 1)
+           .select("patient_id", pl.col("gene_symbol").alias("top_gene"),
+                   pl.col("score").cast(pl.Float64).alias("top_gene_score"))
+           .unique("patient_id") if not rankings.is_empty()
+           else pl.DataFrame(schema={"patient_id": pl.String, "top_gene": pl.String,
+                                     "top_gene_score": pl.Float64}))
+    ints = ["n_observed_terms", "n_excluded_terms", "n_remapped_terms", "n_variant_calls",
+            "n_candidate_variants", "n_expressed_genes"]
+    return (patients.select("patient_id", "sex", "is_solved", "diagnosed_gene",
+                            "cohort_disease_id", "cohort_basis",
+                            *[pl.col(c).cast(pl.Int64) for c in ints])
+            .join(top, on="patient_id", how="left"))
+
+
+def gene_target(paths: LakePaths) -> pl.DataFrame:
+    targets = _read(paths, "ranked_targets")
+    if targets.is_empty():
+        return pl.DataFrame()
+    best = (targets.sort("rank", "score", descending=[False, True])
+            .group_by("gene_symbol", maintain_order=True)
+            .agg(pl.col("rank").first().cast(pl.Int64).alias("best_rank"),
+                 pl.col("score").first().cast(pl.Float64).alias("best_score"),
+                 pl.col("disease_id").first().alias("best_disease_id"),
+                 pl.col("disease_name").first().alias("best_disease_name"),
+                 pl.col("disease_id").n_unique().cast(pl.Int64).alias("n_cohorts"),
+                 pl.col("n_patients").max().cast(pl.Int64).alias("n_patients"),
+                 pl.col("known_disease_gene").cast(pl.Boolean).any().alias("known_disease_gene")))
+    rankings = _read(paths, "patient_gene_rankings")
+    if not rankings.is_empty():
+        top1 = (rankings.filter(pl.col("rank") == 1).group_by("gene_symbol")
+                .agg(pl.len().cast(pl.Int64).alias("n_top1_patients")))
+        best = best.join(top1, on="gene_symbol", how="left")
+    else:
+        best = best.with_columns(pl.lit(None, dtype=pl.Int64).alias("n_top1_patients"))
+    scores = _read(paths, "compound_scores")
+    if not scores.is_empty():
+        screened = (scores.group_by(pl.col("target_gene").alias("gene_symbol"))
+                    .agg(pl.col("tested").sum().cast(pl.Int64).alias("n_compounds_tested"),
+                         pl.col("observed_active").fill_null(False).sum().cast(pl.Int64)
+                         .alias("n_compounds_active"),
+                         pl.col("p_active").filter(~pl.col("tested")).max().cast(pl.Float64)
+                         .alias("best_untested_p_active")))
+        # a screened target outside every cohort ranking is still a gene worth serving
+        best = best.join(screened, on="gene_symbol", how="full", coalesce=True)
+    else:
+        best = best.with_columns(pl.lit(None, dtype=pl.Int64).alias("n_compounds_tested"),
+                                 pl.lit(None, dtype=pl.Int64).alias("n_compounds_active"),
+                                 pl.lit(None, dtype=pl.Float64).alias("best_untested_p_active"))
+    return best.with_columns(pl.col("n_top1_patients").fill_null(0))
+
+
+def compound_target_scores(paths: LakePaths) -> pl.DataFrame:
+    scores = _read(paths, "compound_scores")
+    if scores.is_empty():
+        return pl.DataFrame()
+    return scores.select(
+        "inchikey", pl.col("target_gene").alias("gene_symbol"),
+        *[pl.col(c).cast(pl.Float64) for c in ("p_active", "uncertainty", "score", "priority")],
+        pl.col("rank").cast(pl.Int64), "tested", "observed_active",
+        *[pl.col(c).cast(pl.Float64) for c in ("predicted_logS", "developability")],
+        "model_version")
+
+
+TABLES: tuple[Table, ...] = (
+    Table("patient_gene_evidence", ("patient_id", "gene_symbol"), patient_gene_evidence,
+          restate="evidence", stage="model_inputs"),
+    Table("gene_ranker_labels", ("patient_id", "gene_symbol"), gene_ranker_labels,
+          restate="evidence", stage="model_inputs", feature_view=False),
+    Table("compound_properties", ("inchikey",), compound_properties,
+          restate="always", stage="model_inputs"),
+    Table("compound_activity_labels", ("gene_symbol", "inchikey"), compound_activity_labels,
+          restate="never", stage="model_inputs", feature_view=False),
+    Table("patient_profile", ("patient_id",), patient_profile, restate="never", stage="products"),
+    Table("gene_target", ("gene_symbol",), gene_target, restate="never", stage="products"),
+    Table("compound_target_scores", ("inchikey", "gene_symbol"), compound_target_scores,
+          restate="never", stage="products"),
+)
+FEATURE_VIEWS = tuple(t.name for t in TABLES if t.feature_view)
+
+
+def table(name: str) -> Table:
+    return next(t for t in TABLES if t.name == name)
