@@ -207,6 +207,57 @@ def cmd_rank_genes(args) -> int:
     return 0
 
 
+def cmd_features_get(args) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="feast")
+    from orchestration.feature_store.online import ENTITIES, get_online, resolve_compounds
+    from orchestration.feature_store.store import feature_store
+
+    paths = _use_home(args.home)
+    if not (paths.features / "registry.db").exists():
+        raise FileNotFoundError(f"no feature registry in {paths.features}: run `orphanlake refresh` first")
+    keys = ENTITIES[args.entity][1]
+    if args.entity in ("compound", "compound_target"):
+        rows = resolve_compounds(paths, args.id)
+    else:
+        rows = [{keys[0]: i} for i in args.id]
+    if len(keys) == 2:
+        if not args.gene:
+            raise ValueError(f"--entity {args.entity} needs --gene")
+        rows = [{**r, "gene_symbol": args.gene} for r in rows]
+    request, service = None, None
+    if args.query_smiles:
+        if args.entity != "compound":
+            raise ValueError("--query-smiles applies to --entity compound")
+        request, service = {"query_smiles": args.query_smiles}, "compound_similarity_v1"
+    frame = get_online(feature_store(paths), args.entity, rows, service=service, request=request)
+    if args.entity in ("compound", "compound_target"):
+        frame = frame.insert_column(0, pl_series("requested_id", [r["requested_id"] for r in rows]))
+    if args.format == "json":
+        print(json.dumps(frame.to_dicts(), indent=1, default=_json_value))
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            for record in frame.to_dicts():
+                print(pl.DataFrame({"feature": list(record),
+                                    "value": [_cell(_json_value(v)) for v in record.values()]}))
+    return 0 if all(frame["found"]) else 3
+
+
+def pl_series(name: str, values: list):
+    import polars as pl
+
+    return pl.Series(name, values, dtype=pl.String)
+
+
+def _json_value(value):
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="orphanlake", description=__doc__)
     p.add_argument("--home", help="lake root (default: $ORPHANLAKE_HOME or ./data_lake)")
@@ -244,6 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="open the Dagster UI on this code location")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(func=cmd_ui)
+
+    f = sub.add_parser("features", help="the Feast feature store (see also: feast -c features ...)")
+    fsub = f.add_subparsers(dest="features_command", required=True)
+    fg = fsub.add_parser("get", help="online features of one or more entities")
+    fg.add_argument("--entity", required=True,
+                    choices=["patient", "gene", "compound", "patient_gene", "compound_target"])
+    fg.add_argument("--id", required=True, action="append",
+                    help="patient id, gene symbol or compound id (compound: InChIKey, catalogue "
+                         "id or any library id); repeat for several")
+    fg.add_argument("--gene", help="the gene of a patient_gene, the target of a compound_target")
+    fg.add_argument("--query-smiles", help="compound only: add Tanimoto similarity to this structure")
+    fg.add_argument("--format", choices=["table", "json"], default="table")
+    fg.set_defaults(func=cmd_features_get)
 
     r = sub.add_parser("rank-genes", help="rank one new patient's genes with the trained model")
     r.add_argument("--vcf", required=True)

@@ -7,14 +7,14 @@ import shutil
 
 import dagster as dg
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from models.compounds import activity, ranking, solubility
-from models.compounds.labels import activity_labels
-from orchestration.truth_eval import truth_metrics
 from orchestration.assets.compounds import PROPERTIES_FILE
+from orchestration.assets.features import feature_key
+from orchestration.feature_store.store import feature_store
+from orchestration.feature_store.training import activity_training_frame, property_batches
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.truth_eval import truth_metrics
 from orchestration.resources import LakeResource
 
 SOLUBILITY_DIR = "solubility"
@@ -82,31 +82,33 @@ def _props(paths) -> pl.DataFrame:
     return pl.read_parquet(path) if path.exists() else pl.DataFrame()
 
 
-def _labels(paths) -> pl.DataFrame:
-    fits_path = paths.evidence / "dose_response_fits.parquet"
-    return activity_labels(read_model(paths, "int_hts_compound_calls"),
-                           pl.read_parquet(fits_path) if fits_path.exists() else pl.DataFrame(),
-                           read_model(paths, "stg_plate_runs"), read_model(paths, "int_compound_ids"))
-
-
-@dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch"},
-          deps=["int_hts_compound_calls", "dose_response_fits", "int_compound_ids",
-                "compound_properties", "stg_plate_runs"])
+@dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch", "feast"},
+          deps=[feature_key("compound_properties"), feature_key("compound_activity_labels")])
 def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Per screened target: XGBoost and a PyTorch MLP on Morgan fingerprints + descriptors,
-    labelled by primary-screen hit calls overridden by dose-response confirmation. Both are
+    """Per screened target: XGBoost and a PyTorch MLP on Morgan fingerprints + descriptors
+    (feature service compound_activity_v1, point-in-time as of each label), labelled by
+    primary-screen hit calls overridden by dose-response confirmation. Both are
     evaluated by scaffold-split cross-validation (ROC-AUC, PR-AUC, EF1%, EF5% on held-out
     scaffolds); the better family's fold models form the ensemble whose spread is the
     uncertainty. Where the simulator's hidden truth exists, the untested compounds are
     also scored against it (evaluation only: it never reaches training)."""
     paths = lake.paths
-    labels, props = _labels(paths), _props(paths)
+    training = activity_training_frame(paths, feature_store(paths))
+    if training.is_empty():
+        training = pl.DataFrame(schema={"gene_symbol": pl.String, "inchikey": pl.String,
+                                        "label": pl.Int64, "source": pl.String, "evidence": pl.String})
+    labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
+                             "source", "evidence")
     write_parquet_atomic(labels, paths.evidence / "compound_activity_labels.parquet")
+    props = _props(paths)  # every structure: the untested ones are scored against truth only
     summary: dict[str, dict] = {}
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
+        target_rows = training.filter(pl.col("gene_symbol") == target)
         target_labels = labels.filter(pl.col("target_gene") == target)
         try:
-            artifact = activity.train_activity(props, target_labels.select("inchikey", "label"))
+            artifact = activity.train_activity(target_rows.drop("gene_symbol", "label", "source",
+                                                                "evidence", "event_timestamp"),
+                                               target_labels.select("inchikey", "label"))
         except activity.NotEnoughLabels as exc:
             context.log.warning("no activity model for %s: %s", target, exc)
             # never score with a model the current labels no longer support
@@ -144,23 +146,14 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     })
 
 
-def _prediction_batches(paths, compounds: pl.DataFrame):
-    """Property rows of the library's structures, SCORE_BATCH at a time."""
-    path = paths.evidence / PROPERTIES_FILE
-    wanted = set(compounds["inchikey"].to_list())
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=SCORE_BATCH):
-        frame = pl.from_arrow(pa.Table.from_batches([batch]))
-        frame = frame.filter(pl.col("inchikey").is_in(list(wanted)))
-        if frame.height:
-            yield frame
-
-
-@dg.asset(group_name="compound_models", kinds={"python", "parquet"},
-          deps=["compound_activity_model", "solubility_model", "int_compounds"])
+@dg.asset(group_name="compound_models", kinds={"python", "parquet", "feast"},
+          deps=["compound_activity_model", "solubility_model", "int_compounds",
+                feature_key("compound_properties")])
 def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every library structure, screened or not, scored for every modelled target in
-    streamed batches: P(active) and its uncertainty, predicted logS, developability, and
-    the priority score and rank for the next plate."""
+    streamed batches of feature service compound_activity_v1 (current values): P(active)
+    and its uncertainty, predicted logS, developability, and the priority score and rank
+    for the next plate."""
     paths = lake.paths
     compounds = read_model(paths, "int_compounds").select(
         "inchikey", "qed", "n_pains", "n_brenk", "lipinski_pass", "scaffold")
@@ -174,16 +167,21 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
         targets = [t for t in targets if t in set(labels["target_gene"].to_list())]
     else:
         targets = []
-    logs = pl.DataFrame(schema={"inchikey": pl.String, "predicted_logS": pl.Float64})
+    artifacts = {t: activity.load(model_root / t) for t in targets}
+    logs, predicted = [], {t: [] for t in targets}
     if targets:
-        logs = pl.concat([logs] + [
-            pl.DataFrame({"inchikey": frame["inchikey"],
-                          "predicted_logS": solubility.predict_logS(sol, frame)})
-            for frame in _prediction_batches(paths, compounds)])
+        # one pass over the library: each batch is fetched once and scored by every model
+        for frame in property_batches(feature_store(paths), compounds["inchikey"].to_list(),
+                                      SCORE_BATCH):
+            logs.append(pl.DataFrame({"inchikey": frame["inchikey"],
+                                      "predicted_logS": solubility.predict_logS(sol, frame)}))
+            for target, artifact in artifacts.items():
+                predicted[target].extend(activity.score_batches(artifact, [frame]))
+    logs = pl.concat(logs) if logs else pl.DataFrame(schema={"inchikey": pl.String,
+                                                             "predicted_logS": pl.Float64})
     parts = []
-    for target in targets:
-        artifact = activity.load(model_root / target)
-        scored = pl.concat(list(activity.score_batches(artifact, _prediction_batches(paths, compounds))))
+    for target, artifact in artifacts.items():
+        scored = pl.concat(predicted[target])
         tl = labels.filter(pl.col("target_gene") == target).select(
             "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"))
         frame = (scored.join(compounds, on="inchikey", how="left")

@@ -9,6 +9,9 @@ from models import phenotype, ranker
 from models.hpo_index import INDEX_FILENAME
 from models.explain import add_explanations
 from models.ranker_eval import headline_recall
+from orchestration.assets.features import feature_key
+from orchestration.feature_store.store import feature_store
+from orchestration.feature_store.training import ranker_scoring_frame, ranker_training_frame
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
 
@@ -46,15 +49,20 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
             pl.col("match_rank") == 1)))})
 
 
-@dg.asset(group_name="models", kinds={"xgboost"}, deps=["int_patient_gene_features"])
+@dg.asset(group_name="models", kinds={"xgboost", "feast"},
+          deps=[feature_key("patient_gene_evidence"), feature_key("gene_ranker_labels")])
 def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """XGBoost gene ranker trained on solved patients. Top-1/5/10 recall of the causal gene
-    comes from 5-fold cross-validation by patient, so each solved patient is ranked by a
-    model that never saw them; phenotype-only, variant-only and Exomiser-default baselines
-    are measured on the same patients. Falls back to Exomiser's logistic weights when
-    too few patients are solved."""
+    """XGBoost gene ranker trained on solved patients, with the features of feature service
+    target_ranking_v1 as of the time each diagnosis reached the lake (Feast point-in-time
+    join). Top-1/5/10 recall of the causal gene comes from 5-fold cross-validation by
+    patient, so each solved patient is ranked by a model that never saw them;
+    phenotype-only, variant-only and Exomiser-default baselines are measured on the same
+    patients. Falls back to Exomiser's logistic weights when too few patients are solved."""
     paths = lake.paths
-    features = read_model(paths, "int_patient_gene_features")
+    features = ranker_training_frame(paths, feature_store(paths))
+    if features.is_empty():
+        # nobody solved yet: the default-weights fallback needs the columns, not rows
+        features = read_model(paths, "int_patient_gene_features").clear()
     artifact = ranker.train(features)
     ranker.save(artifact, paths.models / RANKER_DIR)
     metrics = artifact.metrics
@@ -75,14 +83,18 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     })
 
 
-@dg.asset(group_name="models", kinds={"python", "parquet"},
-          deps=["gene_ranking_model", "int_patient_gene_features"])
+@dg.asset(group_name="models", kinds={"python", "parquet", "feast"},
+          deps=["gene_ranking_model", "int_patient_gene_features", feature_key("patient_gene_evidence")])
 def gene_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Every candidate gene of every patient scored and ranked by the trained model, with
-    each feature's contribution to the score and the top reasons in words."""
+    """Every candidate gene of every patient scored and ranked by the trained model on the
+    current values of feature service target_ranking_v1, with each feature's contribution
+    to the score and the top reasons in words."""
     paths = lake.paths
     artifact = ranker.load(paths.models / RANKER_DIR)
-    scored = add_explanations(ranker.score(artifact, read_model(paths, "int_patient_gene_features")))
+    candidates = read_model(paths, "int_patient_gene_features")
+    if candidates.height:
+        candidates = ranker_scoring_frame(feature_store(paths), candidates)
+    scored = add_explanations(ranker.score(artifact, candidates))
     write_parquet_atomic(scored, paths.evidence / "gene_scores.parquet")
     top = scored.filter((pl.col("rank") == 1) & ~pl.col("is_training"))
     return dg.MaterializeResult(metadata={

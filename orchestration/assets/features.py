@@ -1,0 +1,119 @@
+"""The Feast feature store: registry, offline feature tables and the online store.
+
+Model inputs are written after the intermediate models (the models then train on them
+through Feast); the product views after the marts. The online store is brought up to
+date once both are written, with only the entities that changed.
+"""
+
+import dagster as dg
+
+from orchestration.feature_store import store as feast_store
+from orchestration.feature_store import sync
+from orchestration.feature_store.checks import online_coverage, online_offline_mismatches
+from orchestration.feature_store.tables import TABLES
+from orchestration.resources import LakeResource
+
+GROUP = "features"
+MODEL_INPUT_DEPS = ["int_patient_gene_features", "stg_diagnoses", "stg_patients", "int_compounds",
+                    "compound_properties", "int_hts_compound_calls", "dose_response_fits",
+                    "stg_plate_runs", "int_compound_ids"]
+PRODUCT_DEPS = ["patients", "patient_gene_rankings", "ranked_targets", "compound_scores"]
+
+
+def feature_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["features", name])
+
+
+@dg.asset(group_name=GROUP, kinds={"feast"})
+def feature_registry(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """`feast apply` of features/ against this lake: entities, feature views, on-demand
+    views and feature services in the file registry, tables in the SQLite online store.
+    Skipped when the definitions have not changed."""
+    paths = lake.paths
+    with feast_store.feast_lock(paths):
+        result = feast_store.apply_repo(paths)
+    context.log.info("feature registry: %s", result)
+    return dg.MaterializeResult(metadata={
+        "applied": result["applied"],
+        "registry": dg.MetadataValue.path(str(paths.features / "registry.db")),
+        "feature_store_yaml": dg.MetadataValue.path(str(paths.features / "feature_store.yaml")),
+    })
+
+
+def _table_assets(stage: str, deps: list[str], description: str):
+    tables = [t for t in TABLES if t.stage == stage]
+
+    @dg.multi_asset(
+        name=f"feature_tables_{stage}",
+        group_name=GROUP,
+        specs=[dg.AssetSpec(feature_key(t.name), kinds={"feast", "parquet"},
+                            deps=[*deps, "feature_registry"],
+                            description=(f"Feature view {t.name}" if t.feature_view else
+                                         f"Label events {t.name}") + ": " + description)
+               for t in tables],
+    )
+    def _assets(context: dg.AssetExecutionContext, lake: LakeResource):
+        paths = lake.paths
+        as_of = sync.now_utc()
+        with feast_store.feast_lock(paths):
+            changes = sync.write_tables(paths, stage, as_of)
+        for t in tables:
+            change = changes.get(t.name)
+            yield dg.MaterializeResult(asset_key=feature_key(t.name), metadata={
+                "as_of": as_of.isoformat(),
+                "path": dg.MetadataValue.path(str(feast_store.offline_table(paths, t.name))),
+                **({"new": change.new, "changed": change.changed, "restated": change.restated,
+                    "removed": change.removed} if change else {"skipped": "source model missing"}),
+            })
+
+    return _assets
+
+
+feature_tables_model_inputs = _table_assets(
+    "model_inputs", MODEL_INPUT_DEPS,
+    "history of the lake's values, dated by the refresh that learned them (point-in-time source).")
+feature_tables_products = _table_assets(
+    "products", PRODUCT_DEPS, "history of the served product values.")
+
+
+@dg.asset(group_name=GROUP, kinds={"feast", "sqlite"},
+          deps=[feature_key(t.name) for t in TABLES if t.feature_view])
+def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """The SQLite online store: every entity's latest features, written incrementally
+    (only rows appended since the last sync) and recorded as materializations in the
+    registry."""
+    paths = lake.paths
+    with feast_store.feast_lock(paths):
+        report = sync.sync_online(paths, feast_store.feature_store(paths))
+    return dg.MaterializeResult(metadata={
+        "rows_written": sum(r["rows_written"] for r in report.values()),
+        "entities": sum(r["entities"] for r in report.values()),
+        "views": dg.MetadataValue.json(report),
+        "online_store": dg.MetadataValue.path(str(paths.features / "online_store.db")),
+    })
+
+
+@dg.asset_check(asset=online_feature_store, blocking=True,
+                description="The online store holds every entity the feature tables hold.")
+def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
+    paths = lake.paths
+    coverage = online_coverage(paths, feast_store.feature_store(paths))
+    missing = {v: c["missing"] for v, c in coverage.items() if c["missing"]}
+    return dg.AssetCheckResult(passed=not missing, metadata={
+        "views": dg.MetadataValue.json(coverage),
+        "missing": sum(missing.values()),
+    })
+
+
+@dg.asset_check(asset=online_feature_store, blocking=True,
+                description="A sample of entities per view: online values equal the offline "
+                            "(point-in-time, as of now) values.")
+def online_matches_offline(lake: LakeResource) -> dg.AssetCheckResult:
+    paths = lake.paths
+    result = online_offline_mismatches(paths, feast_store.feature_store(paths), sample=50)
+    bad = {v: r["mismatches"][:5] for v, r in result.items() if r["mismatches"]}
+    return dg.AssetCheckResult(passed=not bad, metadata={
+        "sampled": sum(r["sampled"] for r in result.values()),
+        "mismatches": dg.MetadataValue.json(bad),
+    })
+

@@ -1,0 +1,112 @@
+"""Is the online store what the offline tables say it should be?"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import polars as pl
+
+from orchestration.feature_store.history import EVENT, PRESENT, latest
+from orchestration.feature_store.store import feature_dir
+from orchestration.feature_store.sync import now_utc, read_history
+from orchestration.feature_store.tables import FEATURE_VIEWS, table
+
+
+
+def _entity_key_bytes(keys: list[str], values: tuple, version: int) -> bytes:
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    return serialize_entity_key(
+        EntityKey(join_keys=list(keys), entity_values=[Value(string_val=str(v)) for v in values]),
+        entity_key_serialization_version=version)
+
+
+def _present(paths, name: str) -> tuple[pl.DataFrame, list[str]]:
+    keys = list(table(name).keys)
+    history = read_history(paths, name)
+    if history is None:
+        return pl.DataFrame(), keys
+    return latest(history, keys).filter(pl.col(PRESENT)), keys
+
+
+def online_coverage(paths, store) -> dict[str, dict]:
+    """Per view: entities the offline table holds now, and how many of them the online
+    store lacks (compared by Feast's serialized entity key, straight from SQLite)."""
+    from feast.infra.online_stores.sqlite import _table_id
+
+    online_db = feature_dir(paths) / "online_store.db"
+    out: dict[str, dict] = {}
+    version = store.config.entity_key_serialization_version
+    with sqlite3.connect(f"file:{online_db}?mode=ro", uri=True) as con:
+        for name in FEATURE_VIEWS:
+            expected, keys = _present(paths, name)
+            if expected.is_empty():
+                continue
+            view = store.get_feature_view(name)
+            sql_table = _table_id(store.project, view)
+            try:
+                held = {r[0] for r in con.execute(f'select distinct entity_key from "{sql_table}"')}
+            except sqlite3.OperationalError:
+                held = set()
+            missing = [row for row in expected.select(keys).iter_rows()
+                       if _entity_key_bytes(keys, row, version) not in held]
+            out[name] = {"entities": expected.height, "missing": len(missing),
+                         "examples": [dict(zip(keys, m)) for m in missing[:5]]}
+    return out
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        fa, fb = float(a), float(b)
+        return (math.isnan(fa) and math.isnan(fb)) or math.isclose(fa, fb, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (bytes, bytearray, memoryview)) or isinstance(b, (bytes, bytearray, memoryview)):
+        return bytes(a) == bytes(b)
+    return a == b
+
+
+def online_offline_mismatches(paths, store, sample: int = 50, seed: int = 0) -> dict[str, dict]:
+    """Per view: ``sample`` entities drawn at random, their online values against the
+    offline point-in-time values as of now; every disagreeing (entity, feature) listed."""
+    out: dict[str, dict] = {}
+    as_of = now_utc()
+    for name in FEATURE_VIEWS:
+        present, keys = _present(paths, name)
+        if present.is_empty():
+            continue
+        rows = present.select(keys)
+        if rows.height > sample:
+            idx = np.sort(np.random.default_rng(seed).choice(rows.height, sample, replace=False))
+            rows = rows[idx]
+        view = store.get_feature_view(name)
+        refs = [f"{name}:{f.name}" for f in view.features]
+        online = store.get_online_features(features=refs, entity_rows=rows.to_dicts()).to_dict()
+        offline = historical_by_refs(store, refs, rows.with_columns(pl.lit(as_of).alias(EVENT)))
+        mismatches = []
+        for i, entity in enumerate(rows.iter_rows(named=True)):
+            for f in view.features:
+                on, off = online[f.name][i], offline[f.name][i]
+                if not _same(on, off):
+                    mismatches.append({**entity, "feature": f.name, "online": repr(on)[:60],
+                                       "offline": repr(off)[:60]})
+        out[name] = {"sampled": rows.height, "mismatches": mismatches}
+    return out
+
+
+def historical_by_refs(store, refs: list[str], entities: pl.DataFrame) -> dict[str, list]:
+    """Point-in-time values of feature references (not a service), as python lists."""
+    import pandas as pd
+
+    frame = entities.with_row_index("_row").to_pandas()
+    frame[EVENT] = pd.to_datetime(frame[EVENT], utc=True)
+    df = store.get_historical_features(entity_df=frame, features=refs).to_df().sort_values("_row")
+    return {c: [None if (isinstance(v, float) and math.isnan(v)) else v for v in df[c].tolist()]
+            for c in df.columns}
+
+
+

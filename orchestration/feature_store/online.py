@@ -1,0 +1,61 @@
+"""Online lookups by entity, for the CLI, notebooks and services.
+
+An entity the store does not hold (never seen, or removed from the lake) comes back as a
+row of nulls with ``found = False``: a caller scoring a batch must not fail on one
+unknown id, and must be able to tell "unknown" from "known, value missing".
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from orchestration.settings import LakePaths
+
+# entity → (feature service, join keys)
+ENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "patient": ("patient_lookup_v1", ("patient_id",)),
+    "gene": ("gene_lookup_v1", ("gene_symbol",)),
+    "compound": ("compound_lookup_v1", ("inchikey",)),
+    "patient_gene": ("patient_gene_lookup_v1", ("patient_id", "gene_symbol")),
+    "compound_target": ("compound_target_lookup_v1", ("inchikey", "gene_symbol")),
+}
+
+
+def get_online(store, entity: str, rows: list[dict], service: str | None = None,
+               request: dict | None = None) -> pl.DataFrame:
+    """Online features for ``rows`` (dicts of join keys), one output row each, in order,
+    with ``found``. ``request`` adds request-time values (on-demand features)."""
+    if entity not in ENTITIES:
+        raise ValueError(f"unknown entity {entity!r}; one of {', '.join(ENTITIES)}")
+    default_service, keys = ENTITIES[entity]
+    for i, row in enumerate(rows):
+        missing = [k for k in keys if not row.get(k)]
+        if missing:
+            raise ValueError(f"entity row {i} lacks {missing} (a {entity} is keyed by {list(keys)})")
+    entity_rows = [{**{k: str(row[k]) for k in keys}, **(request or {})} for row in rows]
+    response = store.get_online_features(
+        features=store.get_feature_service(service or default_service), entity_rows=entity_rows)
+    values = response.to_dict()
+    feature_names = [c for c in values if c not in keys and c not in (request or {})]
+    found = [any(values[c][i] is not None for c in feature_names
+                 if c not in ("query_valid", "tanimoto_to_query"))
+             for i in range(len(entity_rows))]
+    ordered = {k: values[k] for k in keys} | {"found": found} | {c: values[c] for c in feature_names}
+    return pl.DataFrame(ordered, strict=False)
+
+
+def resolve_compounds(paths: LakePaths, ids: list[str]) -> list[dict]:
+    """Entity rows for compound ids as a user writes them: an InChIKey, the catalogue's
+    compound_id, a library's own id, or ``library:id``. An id matching nothing is kept as
+    given, so it comes back not found."""
+    path = paths.marts / "compounds.parquet"
+    table = (pl.read_parquet(path, columns=["inchikey", "compound_id", "library_ids"])
+             if path.exists() else pl.DataFrame(schema={"inchikey": pl.String, "compound_id": pl.String,
+                                                         "library_ids": pl.List(pl.String)}))
+    lookup: dict[str, str] = {}
+    for inchikey, compound_id, library_ids in table.iter_rows():
+        for alias in [inchikey, compound_id, *(library_ids or [])]:
+            lookup.setdefault(alias, inchikey)
+        for lid in library_ids or []:
+            lookup.setdefault(lid.split(":", 1)[-1], inchikey)
+    return [{"inchikey": lookup.get(i, i), "requested_id": i} for i in ids]

@@ -1,0 +1,101 @@
+"""Training and scoring frames through the feature services.
+
+Training rows are labelled events: an entity and the time the label was observed. Feast's
+point-in-time join gives each row the features the lake held at that time, so evidence
+that arrived after a diagnosis or a screen (a phenotype added once the answer was known,
+say) never reaches the model. Scoring asks the same feature service as of now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pandas as pd
+import polars as pl
+
+from models.ranker_data import FEATURES as RANKER_FEATURES
+from orchestration.feature_store.history import EVENT, PRESENT, latest
+from orchestration.feature_store.sync import now_utc, read_history
+from orchestration.settings import LakePaths
+
+RANKER_SERVICE = "target_ranking_v1"
+COMPOUND_SERVICE = "compound_activity_v1"
+
+
+def historical(store, service: str, entities: pl.DataFrame) -> pl.DataFrame:
+    """Point-in-time features of a service for an entity frame (join keys + event_timestamp),
+    in the entity frame's row order."""
+    if entities.is_empty():
+        raise ValueError(f"no entity rows to retrieve {service} for")
+    frame = entities.with_row_index("_row").to_pandas()
+    frame[EVENT] = pd.to_datetime(frame[EVENT], utc=True)
+    job = store.get_historical_features(entity_df=frame, features=store.get_feature_service(service))
+    return pl.from_pandas(job.to_df()).sort("_row").drop("_row")
+
+
+def _present(paths: LakePaths, name: str, keys: list[str]) -> pl.DataFrame:
+    history = read_history(paths, name)
+    if history is None or history.is_empty():
+        return pl.DataFrame()
+    return latest(history, keys).filter(pl.col(PRESENT))
+
+
+def ranker_training_frame(paths: LakePaths, store) -> pl.DataFrame:
+    """Every candidate gene of every solved patient, with the ranker's features as of the
+    time the diagnosis reached the lake, ``is_training`` and ``is_causal``.
+
+    A gene that was not yet a candidate at that time has no row then and is left out."""
+    labels = _present(paths, "gene_ranker_labels", ["patient_id", "gene_symbol"])
+    if labels.is_empty():
+        return pl.DataFrame()
+    label_time = labels.group_by("patient_id").agg(pl.col(EVENT).max())
+    evidence = read_history(paths, "patient_gene_evidence")
+    candidates = (evidence.select("patient_id", "gene_symbol").unique()
+                  .join(label_time, on="patient_id"))
+    if candidates.is_empty():
+        return pl.DataFrame()
+    frame = historical(store, RANKER_SERVICE, candidates.sort("patient_id", "gene_symbol"))
+    as_of_label = frame.filter(~pl.all_horizontal(pl.col(RANKER_FEATURES).is_null()))
+    causal = labels.select("patient_id", "gene_symbol", pl.lit(True).alias("is_causal"))
+    return (as_of_label.join(causal, on=["patient_id", "gene_symbol"], how="left")
+            .with_columns(pl.col("is_causal").fill_null(False), pl.lit(True).alias("is_training"))
+            .drop(EVENT))
+
+
+def ranker_scoring_frame(store, candidates: pl.DataFrame, as_of: datetime | None = None) -> pl.DataFrame:
+    """``candidates`` (patient_id, gene_symbol and any other columns) with the ranker's
+    features replaced by the feature service's values as of ``as_of`` (now)."""
+    keys = candidates.select("patient_id", "gene_symbol").with_columns(
+        pl.lit(as_of or now_utc()).alias(EVENT))
+    features = historical(store, RANKER_SERVICE, keys).drop(EVENT)
+    rest = candidates.drop([c for c in RANKER_FEATURES if c in candidates.columns])
+    return rest.join(features, on=["patient_id", "gene_symbol"], how="left")
+
+
+def activity_training_frame(paths: LakePaths, store) -> pl.DataFrame:
+    """One row per labelled (target, structure): gene_symbol, inchikey, label, source,
+    evidence, event_timestamp (when the label reached the lake) and the activity service's
+    features as of that time."""
+    labels = _present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
+    if labels.is_empty():
+        return pl.DataFrame()
+    labels = labels.select("gene_symbol", "inchikey", "label", "source", "evidence", EVENT) \
+        .sort("gene_symbol", "inchikey")
+    props = historical(store, COMPOUND_SERVICE, labels.select("inchikey", EVENT))
+    return pl.concat([labels, props.drop("inchikey", EVENT)], how="horizontal") \
+        .filter(pl.col("morgan_fp").is_not_null())
+
+
+def property_batches(store, inchikeys: list[str], batch_size: int,
+                     as_of: datetime | None = None) -> Iterator[pl.DataFrame]:
+    """The activity service's features for ``inchikeys`` as of now, ``batch_size`` at a time
+    (a 100k library is scored without holding every fingerprint at once)."""
+    as_of = as_of or now_utc()
+    for start in range(0, len(inchikeys), batch_size):
+        chunk = pl.DataFrame({"inchikey": inchikeys[start:start + batch_size]}).with_columns(
+            pl.lit(as_of).alias(EVENT))
+        frame = historical(store, COMPOUND_SERVICE, chunk).drop(EVENT)
+        frame = frame.filter(pl.col("morgan_fp").is_not_null())
+        if frame.height:
+            yield frame
