@@ -33,10 +33,11 @@ def get_online(store, entity: str, rows: list[dict], service: str | None = None,
         if missing:
             raise ValueError(f"entity row {i} lacks {missing} (a {entity} is keyed by {list(keys)})")
     entity_rows = [{**{k: str(row[k]) for k in keys}, **(request or {})} for row in rows]
-    response = store.get_online_features(
-        features=store.get_feature_service(service or default_service), entity_rows=entity_rows)
-    values = response.to_dict()
-    feature_names = [c for c in values if c not in keys and c not in (request or {})]
+    feature_service = store.get_feature_service(service or default_service)
+    values = store.get_online_features(features=feature_service, entity_rows=entity_rows).to_dict()
+    # in the order the views declare them, not the store's
+    declared = [f.name for p in feature_service.feature_view_projections for f in p.features]
+    feature_names = [c for c in declared if c in values and c not in keys and c not in (request or {})]
     found = [any(values[c][i] is not None for c in feature_names
                  if c not in ("query_valid", "tanimoto_to_query"))
              for i in range(len(entity_rows))]

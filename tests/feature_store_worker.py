@@ -1,0 +1,207 @@
+"""Helpers for tests/test_feature_store.py: current-row frames with every column a
+feature view of features/repo.py declares (in its dtype), an ``append`` that writes an
+offline table the way ``sync.write_tables`` does, and the worker the concurrency test
+starts in separate processes (it must be importable by a "spawn" child)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+
+from orchestration.feature_store.history import append_history
+from orchestration.feature_store.store import offline_table
+from orchestration.feature_store.sync import read_history
+from orchestration.lake.io import write_parquet_atomic
+from orchestration.settings import LakePaths
+
+TS = pl.Datetime("us", "UTC")
+
+EVIDENCE_FLOATS = ["variant_score", "var_max_pathogenicity", "var_freq_score", "var_n_rare",
+                   "var_has_lof", "var_biallelic", "var_moi_consistent", "var_max_revel",
+                   "var_max_cadd", "pheno_score", "pheno_gene_bma", "pheno_disease_bma",
+                   "pheno_excluded_penalty", "pheno_rank_pct", "expr_z", "expr_abs_z",
+                   "expr_score"]
+DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
+               "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
+
+# structures with valid SMILES (the on-demand view recomputes fingerprints from SMILES)
+SMILES = {
+    "AAAAAAAAAAAAAA-AAAAAAAAAA-N": "CCO",
+    "BBBBBBBBBBBBBB-BBBBBBBBBB-N": "c1ccccc1O",
+    "CCCCCCCCCCCCCC-CCCCCCCCCC-N": "CC(=O)Oc1ccccc1C(=O)O",
+}
+
+
+def evidence_frame(rows: list[dict]) -> pl.DataFrame:
+    """patient_gene_evidence current rows: rows give patient_id, gene_symbol, evidence_at
+    and any float feature (the rest default to 0.1); best_disease_id is a String."""
+    out = []
+    for r in rows:
+        row = {"patient_id": r["patient_id"], "gene_symbol": r["gene_symbol"]}
+        row.update({c: float(r.get(c, 0.1)) if r.get(c, 0.1) is not None else None
+                    for c in EVIDENCE_FLOATS})
+        row["best_disease_id"] = r.get("best_disease_id", "OMIM:100100")
+        row["evidence_at"] = r["evidence_at"]
+        out.append(row)
+    schema = {"patient_id": pl.String, "gene_symbol": pl.String,
+              **{c: pl.Float64 for c in EVIDENCE_FLOATS},
+              "best_disease_id": pl.String, "evidence_at": TS}
+    return pl.DataFrame(out, schema=schema)
+
+
+def ranker_labels_frame(rows: list[tuple[str, str, datetime]]) -> pl.DataFrame:
+    """gene_ranker_labels: (patient_id, diagnosed gene, evidence_at)."""
+    return pl.DataFrame(
+        [{"patient_id": p, "gene_symbol": g, "is_causal": True, "evidence_at": e} for p, g, e in rows],
+        schema={"patient_id": pl.String, "gene_symbol": pl.String, "is_causal": pl.Boolean,
+                "evidence_at": TS})
+
+
+def profile_frame(rows: list[dict]) -> pl.DataFrame:
+    """patient_profile current rows (patient_id and optional overrides)."""
+    ints = ["n_observed_terms", "n_excluded_terms", "n_remapped_terms", "n_variant_calls",
+            "n_candidate_variants", "n_expressed_genes"]
+    schema = {"patient_id": pl.String, "sex": pl.String, "is_solved": pl.Boolean,
+              "diagnosed_gene": pl.String, "cohort_disease_id": pl.String,
+              "cohort_basis": pl.String, **{c: pl.Int64 for c in ints},
+              "top_gene": pl.String, "top_gene_score": pl.Float64}
+    out = []
+    for r in rows:
+        row = {"sex": "FEMALE", "is_solved": False, "diagnosed_gene": None,
+               "cohort_disease_id": "OMIM:100100", "cohort_basis": "phenotype",
+               **{c: 3 for c in ints}, "top_gene": "GENE1", "top_gene_score": 0.5}
+        row.update(r)
+        out.append(row)
+    return pl.DataFrame(out, schema=schema)
+
+
+def gene_target_frame(rows: list[dict]) -> pl.DataFrame:
+    schema = {"gene_symbol": pl.String, "best_rank": pl.Int64, "best_score": pl.Float64,
+              "best_disease_id": pl.String, "best_disease_name": pl.String,
+              "n_cohorts": pl.Int64, "n_patients": pl.Int64, "n_top1_patients": pl.Int64,
+              "known_disease_gene": pl.Boolean, "n_compounds_tested": pl.Int64,
+              "n_compounds_active": pl.Int64, "best_untested_p_active": pl.Float64}
+    out = []
+    for r in rows:
+        row = {"best_rank": 1, "best_score": 0.9, "best_disease_id": "OMIM:100100",
+               "best_disease_name": "Some syndrome", "n_cohorts": 1, "n_patients": 4,
+               "n_top1_patients": 2, "known_disease_gene": True, "n_compounds_tested": None,
+               "n_compounds_active": None, "best_untested_p_active": None}
+        row.update(r)
+        out.append(row)
+    return pl.DataFrame(out, schema=schema)
+
+
+def compound_properties_frame(rows: list[dict]) -> pl.DataFrame:
+    """compound_properties current rows: inchikey (one of SMILES) and optional overrides.
+    morgan_fp is the packed fingerprint of the SMILES, as the lake stores it."""
+    from rdkit import Chem
+
+    from orchestration.chem.properties import morgan_bytes
+    from orchestration.chem.standardize import standardize_smiles
+
+    schema = {"inchikey": pl.String, "compound_id": pl.String, "name": pl.String,
+              "smiles": pl.String, **{c: pl.Float64 for c in DESCRIPTORS},
+              "lipinski_violations": pl.Int64, "lipinski_pass": pl.Boolean,
+              "veber_pass": pl.Boolean, "n_pains": pl.Int64, "n_brenk": pl.Int64,
+              "pains_alerts": pl.String, "scaffold": pl.String, "morgan_fp": pl.Binary}
+    out = []
+    for i, r in enumerate(rows):
+        smiles = r.get("smiles", SMILES[r["inchikey"]])
+        row = {"inchikey": r["inchikey"], "compound_id": f"CMPD-{i:03d}", "name": f"compound {i}",
+               "smiles": smiles, **{c: 1.0 + i for c in DESCRIPTORS},
+               "lipinski_violations": 0, "lipinski_pass": True, "veber_pass": True,
+               "n_pains": 0, "n_brenk": 0, "pains_alerts": "", "scaffold": "c1ccccc1",
+               "morgan_fp": morgan_bytes(Chem.MolFromSmiles(standardize_smiles(smiles).smiles))}
+        row.update({k: v for k, v in r.items() if k != "smiles"})
+        out.append(row)
+    return pl.DataFrame(out, schema=schema)
+
+
+def target_scores_frame(rows: list[dict]) -> pl.DataFrame:
+    schema = {"inchikey": pl.String, "gene_symbol": pl.String, "p_active": pl.Float64,
+              "uncertainty": pl.Float64, "score": pl.Float64, "priority": pl.Float64,
+              "rank": pl.Int64, "tested": pl.Boolean, "observed_active": pl.Boolean,
+              "predicted_logS": pl.Float64, "developability": pl.Float64,
+              "model_version": pl.String}
+    out = []
+    for i, r in enumerate(rows):
+        row = {"p_active": 0.2, "uncertainty": 0.05, "score": 0.3, "priority": 0.4,
+               "rank": i + 1, "tested": False, "observed_active": None,
+               "predicted_logS": -2.5, "developability": 0.7, "model_version": "xgb-1"}
+        row.update(r)
+        out.append(row)
+    return pl.DataFrame(out, schema=schema)
+
+
+def activity_labels_frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    """compound_activity_labels: (target gene, inchikey, label)."""
+    return pl.DataFrame(
+        [{"gene_symbol": g, "inchikey": k, "label": lab, "source": "primary", "evidence": "hit call"}
+         for g, k, lab in rows],
+        schema={"gene_symbol": pl.String, "inchikey": pl.String, "label": pl.Int64,
+                "source": pl.String, "evidence": pl.String})
+
+
+KEYS = {
+    "patient_gene_evidence": ["patient_id", "gene_symbol"],
+    "gene_ranker_labels": ["patient_id", "gene_symbol"],
+    "patient_profile": ["patient_id"],
+    "gene_target": ["gene_symbol"],
+    "compound_properties": ["inchikey"],
+    "compound_activity_labels": ["gene_symbol", "inchikey"],
+    "compound_target_scores": ["inchikey", "gene_symbol"],
+}
+
+
+def append(paths: LakePaths, name: str, current: pl.DataFrame, as_of: datetime,
+           restate: str = "never"):
+    """Append ``current`` to offline table ``name`` as sync.write_tables does; the Change."""
+    history = read_history(paths, name)
+    new_history, _, change = append_history(history, current, KEYS[name], as_of, restate)
+    if change.appended or history is None:
+        write_parquet_atomic(new_history, offline_table(paths, name))
+    return change
+
+
+def all_views_current(step: int, evidence_at: datetime) -> dict[str, tuple[pl.DataFrame, str]]:
+    """One current frame per feature view; ``step`` changes a few values, so each round of
+    the concurrency worker appends something to every view."""
+    v = float(step)
+    return {
+        "patient_gene_evidence": (evidence_frame([
+            {"patient_id": "P1", "gene_symbol": "GENE1", "pheno_score": v, "evidence_at": evidence_at},
+            {"patient_id": "P1", "gene_symbol": "GENE2", "evidence_at": evidence_at},
+            {"patient_id": "P2", "gene_symbol": "GENE1", "expr_z": -v, "evidence_at": evidence_at},
+        ]), "evidence"),
+        "patient_profile": (profile_frame([{"patient_id": "P1", "n_observed_terms": step},
+                                           {"patient_id": "P2"}]), "never"),
+        "gene_target": (gene_target_frame([{"gene_symbol": "GENE1", "best_score": v},
+                                           {"gene_symbol": "GENE2", "best_rank": 2}]), "never"),
+        "compound_properties": (compound_properties_frame([
+            {"inchikey": k, "qed": 0.5 + step / 1000} for k in SMILES]), "always"),
+        "compound_target_scores": (target_scores_frame([
+            {"inchikey": k, "gene_symbol": "GENE1", "p_active": step / 100} for k in SMILES]), "never"),
+    }
+
+
+def worker(home: str, worker_id: int, rounds: int) -> None:
+    """A refresh's Feast steps, ``rounds`` times, on the lake at ``home``: apply (forced),
+    append to every view, full online sync; all under the lake's Feast lock."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from orchestration.feature_store.store import apply_repo, feast_lock, feature_store
+    from orchestration.feature_store.sync import sync_online
+
+    paths = LakePaths(home).ensure()
+    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    for r in range(rounds):
+        step = worker_id * 100 + r
+        with feast_lock(paths):
+            apply_repo(paths, force=True)
+            as_of = datetime.now(timezone.utc) - timedelta(seconds=30) + timedelta(microseconds=step)
+            for name, (frame, restate) in all_views_current(step, base + timedelta(seconds=step)).items():
+                append(paths, name, frame, as_of, restate)
+            sync_online(paths, feature_store(paths), full=True)
