@@ -18,8 +18,11 @@ import polars as pl
 
 from orchestration.settings import LakePaths
 
+# the patient is scored through the feature service, like every patient of a refresh
 _STEPS = ["raw_variants", "raw_patients", "raw_phenotypes", "raw_diagnoses", "raw_expression",
-          "raw_quarantine", "phenotype_evidence", "patient_disease_matches", "gene_scores"]
+          "raw_quarantine", "phenotype_evidence", "patient_disease_matches", "feature_registry",
+          "features/patient_gene_evidence", "features/gene_ranker_labels",
+          "features/compound_properties", "features/compound_activity_labels", "gene_scores"]
 
 OUTPUT_COLUMNS = ["rank", "gene_symbol", "score", "variant_score", "pheno_score", "expr_z",
                   "var_moi_consistent", "known_modes", "best_disease_id", "candidate_variants",
@@ -77,7 +80,7 @@ def _materialize(scratch: LakePaths) -> None:
     needed = dg.AssetSelection.assets("int_patient_gene_features").upstream().resolve(
         defs.resolve_asset_graph())
     dbt_models = (set(dbt_staging.keys) | set(dbt_intermediate.keys)) & needed
-    selection = {dg.AssetKey(k) for k in _STEPS} | dbt_models
+    selection = {dg.AssetKey.from_user_string(k) for k in _STEPS} | dbt_models
     # dbt's progress goes to stdout; stdout is reserved for the ranking TSV
     with contextlib.redirect_stdout(sys.stderr):
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
