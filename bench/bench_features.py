@@ -38,6 +38,8 @@ Writes bench/results/features.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -53,6 +55,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import feast  # noqa: F401  (imported before the warning filters: it installs its own)
 import numpy as np
 import polars as pl
 
@@ -236,11 +239,17 @@ class WidePeer:
         if n not in self._sql:
             cols = ", ".join(f'"{c}"' for c in [*self.keys, *self.feats])
             if len(self.keys) == 1:
-                cond = f'"{self.keys[0]}" in ({", ".join("?" * n)})'
+                self._sql[n] = (f'select {cols} from "{self.name}" '
+                                f'where "{self.keys[0]}" in ({", ".join("?" * n)})')
             else:
+                # SQLite 3.40 scans the whole table for `(a, b) IN (VALUES ...)`; a join
+                # against the VALUES list uses the primary key
                 one = "(" + ", ".join("?" * len(self.keys)) + ")"
-                cond = (f'({", ".join(self.keys)}) in (values {", ".join([one] * n)})')
-            self._sql[n] = f'select {cols} from "{self.name}" where {cond}'
+                q = ", ".join(f"q{i}" for i in range(len(self.keys)))
+                on = " and ".join(f't."{k}" = q.q{i}' for i, k in enumerate(self.keys))
+                cols = ", ".join(f't."{c}"' for c in [*self.keys, *self.feats])
+                self._sql[n] = (f'with q({q}) as (values {", ".join([one] * n)}) '
+                                f'select {cols} from q join "{self.name}" t on {on}')
         return self._sql[n]
 
     def __call__(self, rows: list[dict]) -> list:
@@ -375,7 +384,8 @@ def main() -> int:
         start = min(pl.read_parquet(offline_table(paths, v), columns=[EVENT])[EVENT].min()
                     for v in FEATURE_VIEWS) - timedelta(seconds=1)
         end = now_utc() + timedelta(seconds=1)
-        _, s = timed(lambda: store.materialize(start, end))
+        with contextlib.redirect_stdout(io.StringIO()):          # its per-view progress lines
+            _, s = timed(lambda: store.materialize(start, end))
         counts = feast_table_counts(paths, store)
         mat["feast_materialize"] = {"s": s, "rows": sum(counts.values()), "per_view": counts}
         print(f"feast materialize: {s:.1f} s, {sum(counts.values()):,} entities", flush=True)
@@ -421,7 +431,6 @@ def main() -> int:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
-    import feast
     peer = mat["peer_full"]["rows_per_s"]
     print(f"\nMaterialization, scale {args.scale}× ({entities:,} entity rows, 5 views); "
           f"online store {online_mib:,.0f} MiB (Feast) vs {peer_mib:,.0f} MiB (wide tables)\n")

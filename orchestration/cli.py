@@ -208,9 +208,6 @@ def cmd_rank_genes(args) -> int:
 
 
 def cmd_features_get(args) -> int:
-    import warnings
-
-    warnings.filterwarnings("ignore", category=RuntimeWarning, module="feast")
     from orchestration.feature_store.online import ENTITIES, get_online, resolve_compounds
     from orchestration.feature_store.store import feature_store
 
@@ -239,11 +236,18 @@ def cmd_features_get(args) -> int:
     else:
         import polars as pl
 
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200,
+                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
             for record in frame.to_dicts():
                 print(pl.DataFrame({"feature": list(record),
-                                    "value": [_cell(_json_value(v)) for v in record.values()]}))
-    return 0 if all(frame["found"]) else 3
+                                    "value": ["null" if v is None else _cell(_json_value(v))
+                                              for v in record.values()]}))
+    missing = [r.get("requested_id") or "/".join(str(r[k]) for k in keys)
+               for r, found in zip(rows, frame["found"]) if not found]
+    if missing:
+        print(f"orphanlake features get: not in the online store (unknown, or removed from the "
+              f"lake): {', '.join(missing)}", file=sys.stderr)
+    return 0 if not missing else 3
 
 
 def pl_series(name: str, values: list):
@@ -319,7 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     import duckdb
+
+    # dagster-dbt still requires sqlglot's retired Rust tokenizer, which warns when sqlglot is
+    # first imported (Feast resets warning filters, so a filter alone does not hold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import sqlglot.tokens  # noqa: F401
 
     args = build_parser().parse_args(argv)
     try:

@@ -6,6 +6,7 @@ starts in separate processes (it must be importable by a "spawn" child)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 
@@ -195,7 +196,7 @@ def worker(home: str, worker_id: int, rounds: int) -> None:
     from orchestration.feature_store.store import apply_repo, feast_lock, feature_store
     from orchestration.feature_store.sync import sync_online
 
-    paths = LakePaths(home).ensure()
+    paths = LakePaths(Path(home)).ensure()
     base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
     for r in range(rounds):
         step = worker_id * 100 + r

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
 from orchestration.resources import LakeResource
@@ -86,11 +87,13 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
     kinds={"duckdb"},
     deps=[dg.AssetKey(k) for k in ("patient_gene_rankings", "ranked_targets", "quarantine",
                                     "patients", "compounds", "compound_scores", "plate_qc",
-                                    "hts_well_results", "dose_response")],
+                                    "hts_well_results", "dose_response")]
+    + [dg.AssetKey(["features", t.name]) for t in FEATURE_TABLES],
 )
 def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """lake.duckdb: read-only views over every raw, reference, evidence and mart Parquet
-    file, swapped in atomically so SQL readers work while a refresh runs."""
+    file and the feature store's history tables (feature_<name>), swapped in atomically
+    so SQL readers work while a refresh runs."""
     with writer_lock(lake.paths):
         rows = publish_catalog(lake.paths)
     return dg.MaterializeResult(metadata={

@@ -34,8 +34,9 @@ def _present(paths, name: str) -> tuple[pl.DataFrame, list[str]]:
 
 
 def online_coverage(paths, store) -> dict[str, dict]:
-    """Per view: entities the offline table holds now, and how many of them the online
-    store lacks (compared by Feast's serialized entity key, straight from SQLite)."""
+    """Per view: the entities the lake's models hold now (the view's builder run afresh),
+    and how many of them the online store lacks (compared by Feast's serialized entity
+    key, straight from SQLite)."""
     from feast.infra.online_stores.sqlite import _table_id
 
     online_db = feature_dir(paths) / "online_store.db"
@@ -43,7 +44,10 @@ def online_coverage(paths, store) -> dict[str, dict]:
     version = store.config.entity_key_serialization_version
     with sqlite3.connect(f"file:{online_db}?mode=ro", uri=True) as con:
         for name in FEATURE_VIEWS:
-            expected, keys = _present(paths, name)
+            keys = list(table(name).keys)
+            expected = table(name).build(paths)
+            if not expected.columns:  # its source model is missing: judge by the table
+                expected, keys = _present(paths, name)
             if expected.is_empty():
                 continue
             view = store.get_feature_view(name)

@@ -39,6 +39,9 @@ def catalog_views(paths: LakePaths, published: Path) -> dict[str, str]:
     for folder in (paths.reference, published):
         for f in sorted(folder.glob("*.parquet")):
             views[f.stem] = f"select * from read_parquet('{_sql_path(f)}')"
+    # the feature store's history tables, also only ever replaced by rename
+    for f in sorted((paths.features / "offline").glob("*.parquet")):
+        views[f"feature_{f.stem}"] = f"select * from read_parquet('{_sql_path(f)}')"
     return views
 
 
