@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import polars as pl
@@ -20,7 +20,7 @@ ONLINE_STATE = "online_state.json"
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(timezone.utc)
 
 
 def read_history(paths: LakePaths, name: str) -> pl.DataFrame | None:
@@ -40,7 +40,11 @@ def write_tables(paths: LakePaths, stage: str, as_of: datetime) -> dict[str, Cha
         if not current.columns:
             continue
         history = read_history(paths, t.name)
-        new_history, _, change = append_history(history, current, list(t.keys), as_of, t.restate)
+        stamp = as_of
+        if history is not None and history.height and history[CREATED].max() >= as_of:
+            # a version must be newer than the one it replaces, even if the clock is not
+            stamp = history[CREATED].max() + timedelta(microseconds=1)
+        new_history, _, change = append_history(history, current, list(t.keys), stamp, t.restate)
         if change.appended or history is None:
             write_parquet_atomic(new_history, offline_table(paths, t.name))
         changes[t.name] = change
@@ -77,7 +81,7 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
     report: dict[str, dict] = {}
     for name in FEATURE_VIEWS:
         history = read_history(paths, name)
-        if history is None or name not in views:
+        if history is None or history.is_empty() or name not in views:
             continue
         view, keys = views[name], list(table(name).keys)
         signature = _view_signature(view)

@@ -51,6 +51,8 @@ def ranker_training_frame(paths: LakePaths, store) -> pl.DataFrame:
         return pl.DataFrame()
     label_time = labels.group_by("patient_id").agg(pl.col(EVENT).max())
     evidence = read_history(paths, "patient_gene_evidence")
+    if evidence is None:
+        return pl.DataFrame()
     candidates = (evidence.select("patient_id", "gene_symbol").unique()
                   .join(label_time, on="patient_id"))
     if candidates.is_empty():
