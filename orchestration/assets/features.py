@@ -94,14 +94,17 @@ def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) 
 
 
 @dg.asset_check(asset=online_feature_store, blocking=True,
-                description="The online store holds every entity the feature tables hold.")
+                description="The online store holds every entity the marts hold, and none "
+                            "the lake has removed.")
 def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
     paths = lake.paths
     coverage = online_coverage(paths, feast_store.feature_store(paths))
-    missing = {v: c["missing"] for v, c in coverage.items() if c["missing"]}
-    return dg.AssetCheckResult(passed=not missing, metadata={
+    missing = sum(c["missing"] for c in coverage.values())
+    stale = sum(c["removed_but_served"] for c in coverage.values())
+    return dg.AssetCheckResult(passed=not missing and not stale, metadata={
         "views": dg.MetadataValue.json(coverage),
-        "missing": sum(missing.values()),
+        "missing": missing,
+        "removed_but_served": stale,
     })
 
 

@@ -58,9 +58,26 @@ def online_coverage(paths, store) -> dict[str, dict]:
                 held = set()
             missing = [row for row in expected.select(keys).iter_rows()
                        if _entity_key_bytes(keys, row, version) not in held]
+            stale = _served_removals(paths, store, name, keys, view)
             out[name] = {"entities": expected.height, "missing": len(missing),
-                         "examples": [dict(zip(keys, m)) for m in missing[:5]]}
+                         "examples": [dict(zip(keys, m)) for m in missing[:5]],
+                         "removed_but_served": len(stale),
+                         "removed_examples": stale[:5]}
     return out
+
+
+def _served_removals(paths, store, name: str, keys: list[str], view) -> list[dict]:
+    """Entities removed from the lake (tombstoned) that the online store still answers for."""
+    history = read_history(paths, name)
+    if history is None:
+        return []
+    removed = latest(history, keys).filter(~pl.col(PRESENT)).select(keys)
+    if removed.is_empty():
+        return []
+    values = store.get_online_features(features=[f"{name}:{f.name}" for f in view.features],
+                                       entity_rows=removed.to_dicts()).to_dict()
+    return [entity for i, entity in enumerate(removed.iter_rows(named=True))
+            if any(values[f.name][i] is not None for f in view.features)]
 
 
 def _same(a, b) -> bool:

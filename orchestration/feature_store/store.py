@@ -55,7 +55,9 @@ def config_dict(paths: LakePaths) -> dict:
     """feature_store.yaml with this lake's registry and online store paths."""
     raw = yaml.safe_load(os.path.expandvars(FEATURE_STORE_YAML.read_text()))
     d = feature_dir(paths)
-    raw["registry"] = str(d / "registry.db")
+    registry = raw.get("registry")
+    registry = dict(registry) if isinstance(registry, dict) else {}
+    raw["registry"] = {**registry, "path": str(d / "registry.db")}
     raw["online_store"] = {**raw.get("online_store", {}), "path": str(d / "online_store.db")}
     return raw
 

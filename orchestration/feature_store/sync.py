@@ -94,13 +94,16 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
             since, rows = None, history
         rows = latest(rows, keys)
         if rows.height:
-            store.write_to_online_store(name, to_feast_frame(rows), allow_registry_cache=False)
+            # the provider, not write_to_online_store: that one silently drops a frame whose
+            # values are all null, which is exactly what a removal (tombstone) is
+            store._get_provider().ingest_df(view, to_feast_frame(rows))
         through = history[CREATED].max()
         start = since or history[EVENT].min()
-        store.registry.apply_materialization(view, store.project, start, through)
+        store.registry.apply_materialization(view, store.project, start, through, commit=False)
         state[name] = {"signature": signature, "through": through.isoformat()}
         report[name] = {"mode": "incremental" if incremental else "full", "rows_written": rows.height,
                         "entities": latest(history, keys).height}
+    store.registry.commit()
     path = feature_dir(paths) / ONLINE_STATE
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
