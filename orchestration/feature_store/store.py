@@ -131,7 +131,9 @@ def apply_repo(paths: LakePaths, force: bool = False) -> dict:
     digest = _definitions_hash(paths)
     write_lake_yaml(paths)
     registry_file = feature_dir(paths) / "registry.db"
-    if not force and registry_file.exists() and stamp.exists() and stamp.read_text() == digest:
+    online_db = feature_dir(paths) / "online_store.db"  # apply creates its tables
+    if (not force and registry_file.exists() and online_db.exists() and stamp.exists()
+            and stamp.read_text() == digest):
         return {"applied": False}
     store = feature_store(paths)
     objects = repo_objects(load_definitions(paths))

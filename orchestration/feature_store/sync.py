@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import polars as pl
 
-from orchestration.feature_store.history import CREATED, EVENT, Change, append_history, latest
+from orchestration.feature_store.history import CREATED, EVENT, PRESENT, Change, append_history, latest
 from orchestration.feature_store.store import feature_dir, offline_table
 from orchestration.feature_store.tables import FEATURE_VIEWS, TABLES, table
 from orchestration.lake.io import write_parquet_atomic
@@ -102,7 +102,7 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
         store.registry.apply_materialization(view, store.project, start, through, commit=False)
         state[name] = {"signature": signature, "through": through.isoformat()}
         report[name] = {"mode": "incremental" if incremental else "full", "rows_written": rows.height,
-                        "entities": latest(history, keys).height}
+                        "entities": latest(history, keys).filter(pl.col(PRESENT)).height}
     store.registry.commit()
     path = feature_dir(paths) / ONLINE_STATE
     tmp = path.with_name(f".{path.name}.tmp")
