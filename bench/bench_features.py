@@ -16,6 +16,8 @@ When the source lake has no offline tables, a demo lake is generated first
    * orphanlake's ``sync_online(paths, store, full=True)``;
    * orphanlake's incremental ``sync_online`` after 1 % of every view's entities changed
      (``append_history`` with a later ``as_of``): what a typical refresh costs;
+   * Feast's ``materialize_incremental`` after another 1 % change (last, as the stores then
+     diverge): its time, and how many changed entities it serves with the new value;
    * peer: DuckDB reads the same latest rows from the Parquet tables (``QUALIFY
      row_number()``), Python ``sqlite3`` ``executemany`` inserts them into a plain wide
      table per view (one row per entity, one column per feature, PRIMARY KEY on the join
@@ -26,11 +28,11 @@ When the source lake has no offline tables, a demo lake is generated first
    request (fixed seed; each contender gets the same requests, interleaved, after a
    warm-up), against the populated stores:
    * Feast ``store.get_online_features(features=<service>, entity_rows=...).to_dict()``;
-   * peer (a) the wide table: ``SELECT ... WHERE key IN (...)`` (row values for composite
-     keys), rows put back in request order as Python values;
+   * peer (a) the wide table: ``SELECT ... WHERE key IN (...)`` (for composite keys a join
+     on a VALUES list), rows put back in request order as Python values;
    * peer (b) Feast's own SQLite table read directly: serialize the entity keys, ``SELECT
      ... WHERE entity_key IN (...)``, parse each ValueProto into a Python value.
-   Feast's answers are checked equal to the wide table's for the sampled entities first.
+   Feast's answer to the first request of each size is checked equal to the wide table's.
 
 Writes bench/results/features.json.
 """
@@ -55,7 +57,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
-import feast  # noqa: F401  (imported before the warning filters: it installs its own)
+import feast  # before the warning filters in main(): importing it installs its own
 import numpy as np
 import polars as pl
 
@@ -74,7 +76,8 @@ from orchestration.settings import LakePaths  # noqa: E402
 # (label, feature service, view, join keys)
 LOOKUPS = [
     ("compound", "compound_lookup_v1", "compound_properties", ("inchikey",)),
-    ("patient_gene", "patient_gene_lookup_v1", "patient_gene_evidence", ("patient_id", "gene_symbol")),
+    ("patient_gene", "patient_gene_lookup_v1", "patient_gene_evidence",
+     ("patient_id", "gene_symbol")),
 ]
 CHANGED_FRACTION = 0.01
 
@@ -90,10 +93,14 @@ def source_offline(source: Path, work: Path) -> Path:
           flush=True)
     exe = Path(sys.executable).with_name("orphanlake")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "orchestration.cli"]
-    subprocess.run([*cmd, "--home", str(home), "demo"], check=True, cwd=REPO,
-                   env={**os.environ, "ORPHANLAKE_HOME": str(home),
-                        "DAGSTER_HOME": str(home / ".dagster")},
-                   stdout=subprocess.DEVNULL)
+    log = work / "demo.log"
+    with open(log, "w") as fh:
+        done = subprocess.run([*cmd, "--home", str(home), "demo"], cwd=REPO, stdout=fh,
+                              stderr=subprocess.STDOUT,
+                              env={**os.environ, "ORPHANLAKE_HOME": str(home),
+                                   "DAGSTER_HOME": str(home / ".dagster")})
+    if done.returncode:
+        sys.exit("orphanlake demo failed:\n" + "\n".join(log.read_text().splitlines()[-30:]))
     return home / "features" / "offline"
 
 
@@ -208,6 +215,21 @@ def change_slice(paths: LakePaths, fraction: float, seed: int) -> dict[str, dict
     return out
 
 
+def served_fresh(store, paths: LakePaths, changed: dict[str, dict]) -> dict[str, dict]:
+    """Per view: the entities of the last appended slice, and how many of them the online
+    store now serves with the value that slice changed."""
+    out = {}
+    for name, info in changed.items():
+        t, col = table(name), info["column"]
+        history = pl.read_parquet(offline_table(paths, name))
+        new = latest(history.filter(pl.col(CREATED) == history[CREATED].max()), list(t.keys))
+        rows = [dict(zip(t.keys, r)) for r in new.select(t.keys).rows()]
+        got = store.get_online_features(features=[f"{name}:{col}"], entity_rows=rows).to_dict()[col]
+        fresh = sum(_same(g, w) for g, w in zip(got, new[col].to_list()))
+        out[name] = {"restate": t.restate, "changed": new.height, "fresh": fresh}
+    return out
+
+
 # --------------------------------------------------------------------------- lookups
 def _py(v):
     if isinstance(v, memoryview):
@@ -277,8 +299,8 @@ class FeastTablePeer:
         self.to_py = feast_value_type_to_python_type
 
     def __call__(self, rows: list[dict]) -> list:
-        eks = [self.ser(self.EntityKey(join_keys=self.keys,
-                                       entity_values=[self.Value(string_val=row[k]) for k in self.keys]),
+        eks = [self.ser(self.EntityKey(join_keys=self.keys, entity_values=[
+                            self.Value(string_val=row[k]) for k in self.keys]),
                         entity_key_serialization_version=self.version) for row in rows]
         got: dict[bytes, dict] = {}
         sql = (f'select entity_key, feature_name, value from "{self.table}" '
@@ -321,10 +343,11 @@ def latency(paths: LakePaths, store, peer_db: Path, reps: dict[int, int], warmup
         }
         rng = np.random.default_rng(seed)
         for n, n_reps in reps.items():
-            requests = [[dict(zip(keys, entities[i])) for i in rng.choice(len(entities), n, replace=False)]
+            requests = [[dict(zip(keys, entities[i]))
+                         for i in rng.choice(len(entities), n, replace=False)]
                         for _ in range(warmup + n_reps)]
-            mism = check_equal(contenders["feast"](requests[0]), contenders["wide_sqlite"](requests[0]),
-                               feats)
+            mism = check_equal(contenders["feast"](requests[0]),
+                               contenders["wide_sqlite"](requests[0]), feats)
             if mism:
                 raise SystemExit(f"{label}: Feast and the wide table disagree on {mism} values")
             times = {c: [] for c in contenders}
@@ -374,7 +397,8 @@ def main() -> int:
         entities = sum(s["entities"] for s in sizes.values())
         print(f"scale {args.scale}×: {entities:,} entities "
               f"({sum(s['history_rows'] for s in sizes.values()):,} history rows) in "
-              f"{len(sizes)} views: " + ", ".join(f"{k} {v['entities']:,}" for k, v in sizes.items()),
+              f"{len(sizes)} views: "
+              + ", ".join(f"{k} {v['entities']:,}" for k, v in sizes.items()),
               flush=True)
         peer_db = work / "peer_wide.db"
         mat = {}
@@ -413,7 +437,8 @@ def main() -> int:
         with feast_lock(paths):
             report, s = timed(lambda: sync_online(paths, store))
         rows = sum(r["rows_written"] for r in report.values())
-        mat["sync_online_incremental"] = {"s": s, "rows": rows, "report": report, "changes": changed}
+        mat["sync_online_incremental"] = {"s": s, "rows": rows, "report": report,
+                                          "changes": changed}
         print(f"sync_online incremental: {s:.2f} s, {rows:,} rows", flush=True)
         written, s = timed(lambda: peer_materialize(paths, store, peer_db, since=since))
         mat["peer_incremental"] = {"s": s, "rows": sum(written.values()), "per_view": written}
@@ -427,6 +452,18 @@ def main() -> int:
                       args.seed)
         online_mib = (feature_dir(paths) / "online_store.db").stat().st_size / 2**20
         peer_mib = peer_db.stat().st_size / 2**20
+
+        # Feast's own incremental path after another 1 % change (last: the stores diverge)
+        changed = change_slice(paths, CHANGED_FRACTION, args.seed + 1)
+        end = now_utc() + timedelta(seconds=2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            _, s = timed(lambda: store.materialize_incremental(end_date=end))
+        fresh = served_fresh(store, paths, changed)
+        mat["feast_materialize_incremental"] = {"s": s, "served_fresh": fresh}
+        print(f"feast materialize_incremental: {s:.2f} s; changed entities served with their new "
+              "value: "
+              + ", ".join(f"{k} {v['fresh']:,}/{v['changed']:,}" for k, v in fresh.items()),
+              flush=True)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -439,13 +476,19 @@ def main() -> int:
     labels = {"feast_materialize": "Feast `store.materialize` (all views)",
               "sync_online_full": "orphanlake `sync_online(full=True)`",
               "peer_full": "peer: DuckDB → sqlite3 executemany, wide tables",
-              "sync_online_incremental": f"orphanlake `sync_online`, {CHANGED_FRACTION:.0%} changed",
+              "sync_online_incremental":
+                  f"orphanlake `sync_online`, {CHANGED_FRACTION:.0%} changed",
               "peer_incremental": f"peer upsert, {CHANGED_FRACTION:.0%} changed"}
     for k, label in labels.items():
         m = mat[k]
         ref = mat["peer_incremental" if "incremental" in k else "peer_full"]["rows_per_s"]
         print(f"| {label} | {m['rows']:,} | {m['s']:.2f} | {m['rows_per_s']:,.0f} "
               f"| {ref / m['rows_per_s']:.1f}× |")
+    inc = mat["feast_materialize_incremental"]
+    print(f"\nFeast `materialize_incremental` after another {CHANGED_FRACTION:.0%} change: "
+          f"{inc['s']:.2f} s; changed entities it serves with the new value, per view "
+          "(restate rule): " + ", ".join(f"{k} ({v['restate']}) {v['fresh']:,}/{v['changed']:,}"
+                                         for k, v in inc["served_fresh"].items()))
     print("\nOnline retrieval latency (ms)\n")
     print("| lookup | entities | Feast p50 | p99 | wide SQLite p50 | p99 | Feast table direct p50 "
           "| p99 | Feast ÷ wide (p50) | Feast ÷ direct (p50) |")

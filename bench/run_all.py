@@ -2,7 +2,8 @@
 
     python bench/run_all.py            # VCF ingest, phenotype ranking, whole demo (80 and 800
                                        # patients), compound features, plate normalization,
-                                       # library scoring at 100k, screening science
+                                       # library scoring at 100k, screening science,
+                                       # feature store (Feast) at 10x the demo's features
     python bench/run_all.py --quick    # smaller sizes, for a smoke run
 """
 
@@ -28,6 +29,8 @@ def main() -> int:
         ["bench_plates.py", "--plates", "100" if args.quick else "1000"],
         ["bench_scoring.py", "--n", "5000" if args.quick else "100000"],
         ["bench_screening.py", "--seeds", *(["7"] if args.quick else ["7", "11"])],
+        ["bench_features.py", "--scale", "1" if args.quick else "10",
+         *(["--reps-1", "100", "--reps-100", "30"] if args.quick else [])],
     ]
     failed = 0
     for script, *rest in runs:
