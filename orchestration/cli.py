@@ -86,6 +86,9 @@ def _print_summary(paths: LakePaths) -> None:
     print(f"\nlake:     {paths.home}")
     print(f"catalog:  {paths.catalog}   (duckdb -readonly {paths.catalog})")
     print(f"marts:    {paths.marts}")
+    if (paths.features / "registry.db").exists():
+        print(f"features: {paths.features}   (orphanlake features get --entity gene --id <symbol>; "
+              "feast -c features feature-views list)")
     if not paths.catalog.exists():
         return
     _print_model_quality(paths)
