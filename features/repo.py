@@ -2,10 +2,11 @@
 
 Every source is a Parquet feature table under ``$ORPHANLAKE_HOME/features/offline/``,
 written by the Dagster feature assets from the lake's dbt models. A table holds the
-history of its entities: a new row when the lake learns something new about an entity
-(``event_timestamp`` = the refresh that learned it), a restated row with the same
-``event_timestamp`` and a later ``created_timestamp`` when only the computation changed.
-Point-in-time joins therefore see exactly what the lake knew at a label's timestamp.
+history of its entities: a new row when a value changes (``event_timestamp`` = the
+refresh that learned it); for values that are pure functions of the key (a structure's
+properties), a restated row with the same ``event_timestamp`` and a later
+``created_timestamp``. Point-in-time joins therefore see what the lake knew at a label's
+timestamp.
 
 ``feast apply`` works here as in any Feast repo; ``orphanlake refresh`` applies it for you.
 """
@@ -45,11 +46,14 @@ compound = Entity(name="compound", join_keys=["inchikey"], value_type=ValueType.
 # (compound, gene): Feast keys a view on several entities rather than on a joined id.
 
 # ---- feature views --------------------------------------------------------------------
+# No view expires (ttl 0): a table gains a row only when a value changes, so the time since
+# a row's event_timestamp says how long the value has held, not that it is stale.
+NO_EXPIRY = timedelta(0)
+
 patient_gene_evidence = FeatureView(
     name="patient_gene_evidence",
     entities=[patient, gene],
-    # exome re-analysis is due every one to two years; older evidence is not current
-    ttl=timedelta(days=3 * 365),
+    ttl=NO_EXPIRY,
     schema=[
         Field(name="variant_score", dtype=Float64),
         Field(name="var_max_pathogenicity", dtype=Float64),
@@ -80,7 +84,7 @@ patient_gene_evidence = FeatureView(
 patient_profile = FeatureView(
     name="patient_profile",
     entities=[patient],
-    ttl=timedelta(days=3 * 365),
+    ttl=NO_EXPIRY,
     schema=[
         Field(name="sex", dtype=String),
         Field(name="is_solved", dtype=Bool),
@@ -105,8 +109,7 @@ patient_profile = FeatureView(
 gene_target = FeatureView(
     name="gene_target",
     entities=[gene],
-    # recomputed from the whole cohort every refresh: a year-old ranking is not a ranking
-    ttl=timedelta(days=365),
+    ttl=NO_EXPIRY,
     schema=[
         Field(name="best_rank", dtype=Int64),
         Field(name="best_score", dtype=Float64),
@@ -129,8 +132,7 @@ gene_target = FeatureView(
 compound_properties = FeatureView(
     name="compound_properties",
     entities=[compound],
-    # a pure function of the structure: it never goes stale
-    ttl=timedelta(0),
+    ttl=NO_EXPIRY,
     schema=[
         Field(name="compound_id", dtype=String),
         Field(name="name", dtype=String),
@@ -166,7 +168,7 @@ compound_properties = FeatureView(
 compound_target_scores = FeatureView(
     name="compound_target_scores",
     entities=[compound, gene],
-    ttl=timedelta(days=365),
+    ttl=NO_EXPIRY,
     schema=[
         Field(name="p_active", dtype=Float64),
         Field(name="uncertainty", dtype=Float64),

@@ -233,7 +233,10 @@ def cmd_features_get(args) -> int:
         request, service = {"query_smiles": args.query_smiles}, "compound_similarity_v1"
     frame = get_online(feature_store(paths), args.entity, rows, service=service, request=request)
     if args.entity in ("compound", "compound_target"):
-        frame = frame.insert_column(0, pl_series("requested_id", [r["requested_id"] for r in rows]))
+        import polars as pl
+
+        frame = frame.insert_column(0, pl.Series("requested_id", [r["requested_id"] for r in rows],
+                                                 dtype=pl.String))
     if args.format == "json":
         print(json.dumps(frame.to_dicts(), indent=1, default=_json_value))
     else:
@@ -253,12 +256,6 @@ def cmd_features_get(args) -> int:
     return 0 if not missing else 3
 
 
-def pl_series(name: str, values: list):
-    import polars as pl
-
-    return pl.Series(name, values, dtype=pl.String)
-
-
 def _json_value(value):
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
@@ -266,6 +263,8 @@ def _json_value(value):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from orchestration.feature_store.online import ENTITIES
+
     p = argparse.ArgumentParser(prog="orphanlake", description=__doc__)
     p.add_argument("--home", help="lake root (default: $ORPHANLAKE_HOME or ./data_lake)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -306,8 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("features", help="the Feast feature store (see also: feast -c features ...)")
     fsub = f.add_subparsers(dest="features_command", required=True)
     fg = fsub.add_parser("get", help="online features of one or more entities")
-    fg.add_argument("--entity", required=True,
-                    choices=["patient", "gene", "compound", "patient_gene", "compound_target"])
+    fg.add_argument("--entity", required=True, choices=list(ENTITIES))
     fg.add_argument("--id", required=True, action="append",
                     help="patient id, gene symbol or compound id (compound: InChIKey, catalogue "
                          "id or any library id); repeat for several")

@@ -18,11 +18,9 @@ import polars as pl
 
 from orchestration.settings import LakePaths
 
-# the patient is scored through the feature service, like every patient of a refresh
 _STEPS = ["raw_variants", "raw_patients", "raw_phenotypes", "raw_diagnoses", "raw_expression",
           "raw_quarantine", "phenotype_evidence", "patient_disease_matches", "feature_registry",
-          "features/patient_gene_evidence", "features/gene_ranker_labels",
-          "features/compound_properties", "features/compound_activity_labels", "gene_scores"]
+          "gene_scores"]
 
 OUTPUT_COLUMNS = ["rank", "gene_symbol", "score", "variant_score", "pheno_score", "expr_z",
                   "var_moi_consistent", "known_modes", "best_disease_id", "candidate_variants",
@@ -71,6 +69,7 @@ def _drop(src: Path, folder: Path) -> None:
 def _materialize(scratch: LakePaths) -> None:
     import dagster as dg
 
+    from orchestration.assets.features import feature_tables_model_inputs
     from orchestration.assets.transforms import dbt_intermediate, dbt_staging
     from orchestration.definitions import build_definitions
     from orchestration.resources import LakeResource
@@ -80,7 +79,9 @@ def _materialize(scratch: LakePaths) -> None:
     needed = dg.AssetSelection.assets("int_patient_gene_features").upstream().resolve(
         defs.resolve_asset_graph())
     dbt_models = (set(dbt_staging.keys) | set(dbt_intermediate.keys)) & needed
-    selection = {dg.AssetKey.from_user_string(k) for k in _STEPS} | dbt_models
+    # the patient is scored through the feature service, like every patient of a refresh
+    selection = ({dg.AssetKey(k) for k in _STEPS} | dbt_models
+                 | set(feature_tables_model_inputs.keys))
     # dbt's progress goes to stdout; stdout is reserved for the ranking TSV
     with contextlib.redirect_stdout(sys.stderr):
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -12,10 +12,11 @@ from models.compounds import activity, ranking, solubility
 from orchestration.assets.compounds import PROPERTIES_FILE
 from orchestration.assets.features import feature_key
 from orchestration.feature_store.store import feature_store
-from orchestration.feature_store.training import activity_training_frame, property_batches
+from orchestration.feature_store.training import (activity_training_frame, present,
+                                                  property_batches)
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
-from orchestration.truth_eval import truth_metrics
 from orchestration.resources import LakeResource
+from orchestration.truth_eval import truth_metrics
 
 SOLUBILITY_DIR = "solubility"
 ACTIVITY_DIR = "compound_activity"
@@ -97,9 +98,14 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     if training.is_empty():
         training = pl.DataFrame(schema={"gene_symbol": pl.String, "inchikey": pl.String,
                                         "label": pl.Int64, "source": pl.String, "evidence": pl.String})
+    # every current label, trainable or not: compound_predictions marks these tested
+    every = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
+    every = every if every.height else training
+    write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
+                                      "source", "evidence"),
+                         paths.evidence / "compound_activity_labels.parquet")
     labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
                              "source", "evidence")
-    write_parquet_atomic(labels, paths.evidence / "compound_activity_labels.parquet")
     props = _props(paths)  # every structure: the untested ones are scored against truth only
     summary: dict[str, dict] = {}
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
@@ -140,7 +146,9 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     return dg.MaterializeResult(metadata={
         "targets": len(summary),
         "trained": sum(s["status"] == "trained" for s in summary.values()),
-        "labelled_compounds": labels.height,
+        "labelled_compounds": every.height,
+        "labels_without_features_at_label_time": every.height - labels.height,
+        "feature_service": "compound_activity_v1",
         **flat,
         "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
     })

@@ -54,9 +54,8 @@ def _table_assets(stage: str, deps: list[str], description: str):
     )
     def _assets(context: dg.AssetExecutionContext, lake: LakeResource):
         paths = lake.paths
-        as_of = sync.now_utc()
         with feast_store.feast_lock(paths):
-            changes = sync.write_tables(paths, stage, as_of)
+            as_of, changes = sync.write_tables(paths, stage)
         for t in tables:
             change = changes.get(t.name)
             yield dg.MaterializeResult(asset_key=feature_key(t.name), metadata={
@@ -98,7 +97,9 @@ def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) 
                             "the lake has removed.")
 def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
     paths = lake.paths
-    coverage = online_coverage(paths, feast_store.feature_store(paths))
+    # under the lock: a refresh between its table writes and its sync is not a failure
+    with feast_store.feast_lock(paths):
+        coverage = online_coverage(paths, feast_store.feature_store(paths))
     missing = sum(c["missing"] for c in coverage.values())
     stale = sum(c["removed_but_served"] for c in coverage.values())
     return dg.AssetCheckResult(passed=not missing and not stale, metadata={
@@ -113,7 +114,8 @@ def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
                             "(point-in-time, as of now) values.")
 def online_matches_offline(lake: LakeResource) -> dg.AssetCheckResult:
     paths = lake.paths
-    result = online_offline_mismatches(paths, feast_store.feature_store(paths), sample=50)
+    with feast_store.feast_lock(paths):
+        result = online_offline_mismatches(paths, feast_store.feature_store(paths), sample=50)
     bad = {v: r["mismatches"][:5] for v, r in result.items() if r["mismatches"]}
     return dg.AssetCheckResult(passed=not bad, metadata={
         "sampled": sum(r["sampled"] for r in result.values()),

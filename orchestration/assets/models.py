@@ -59,9 +59,13 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     phenotype-only, variant-only and Exomiser-default baselines are measured on the same
     patients. Falls back to Exomiser's logistic weights when too few patients are solved."""
     paths = lake.paths
-    features = ranker_training_frame(paths, feature_store(paths))
+    features, unusable = ranker_training_frame(paths, feature_store(paths))
+    if unusable:
+        context.log.warning("%d solved patient(s) had no candidate evidence when their diagnosis "
+                            "reached the lake and are not trained on: %s", len(unusable),
+                            ", ".join(unusable[:10]))
     if features.is_empty():
-        # nobody solved yet: the default-weights fallback needs the columns, not rows
+        # no trainable solved patient: the default-weights fallback needs the columns only
         features = read_model(paths, "int_patient_gene_features").clear()
     artifact = ranker.train(features)
     ranker.save(artifact, paths.models / RANKER_DIR)
@@ -77,6 +81,8 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     return dg.MaterializeResult(metadata={
         "mode": artifact.mode,
         "n_train_patients": artifact.n_train_patients,
+        "n_solved_without_features_at_diagnosis": len(unusable),
+        "feature_service": "target_ranking_v1",
         **headline,
         **flat,
         "metrics": dg.MetadataValue.json(json.loads(json.dumps(metrics, default=str))),
@@ -92,13 +98,19 @@ def gene_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
     paths = lake.paths
     artifact = ranker.load(paths.models / RANKER_DIR)
     candidates = read_model(paths, "int_patient_gene_features")
+    unserved = 0
     if candidates.height:
         candidates = ranker_scoring_frame(feature_store(paths), candidates)
+        unserved = candidates.filter(pl.all_horizontal(pl.col(ranker.FEATURES).is_null())).height
+        if unserved:
+            context.log.warning("%d candidate(s) have no features in target_ranking_v1 (feature "
+                                "tables behind the marts?); they score as no evidence", unserved)
     scored = add_explanations(ranker.score(artifact, candidates))
     write_parquet_atomic(scored, paths.evidence / "gene_scores.parquet")
     top = scored.filter((pl.col("rank") == 1) & ~pl.col("is_training"))
     return dg.MaterializeResult(metadata={
         "rows": scored.height,
+        "candidates_without_features": unserved,
         "patients": scored["patient_id"].n_unique(),
         "ranking_method": artifact.mode,
         "top_genes_unsolved": dg.MetadataValue.md(markdown_preview(

@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 
 from orchestration.feature_store.history import EVENT, PRESENT, latest
-from orchestration.feature_store.store import feature_dir
+from orchestration.feature_store.store import local_online_db
 from orchestration.feature_store.sync import now_utc, read_history
 from orchestration.feature_store.tables import FEATURE_VIEWS, table
-
+from orchestration.feature_store.training import historical
 
 
 def _entity_key_bytes(keys: list[str], values: tuple, version: int) -> bytes:
@@ -37,33 +37,47 @@ def online_coverage(paths, store) -> dict[str, dict]:
     """Per view: the entities the lake's models hold now (the view's builder run afresh),
     and how many of them the online store lacks (compared by Feast's serialized entity
     key, straight from SQLite)."""
+    out: dict[str, dict] = {}
+    for name in FEATURE_VIEWS:
+        keys = list(table(name).keys)
+        expected = table(name).build(paths)
+        if expected is None:  # its source model is missing: judge by the table
+            expected, keys = _present(paths, name)
+        if expected.is_empty():
+            continue
+        view = store.get_feature_view(name)
+        missing = _not_online(paths, store, view, keys, expected.select(keys))
+        stale = _served_removals(paths, store, name, keys, view)
+        out[name] = {"entities": expected.height, "missing": len(missing),
+                     "examples": [dict(zip(keys, m)) for m in missing[:5]],
+                     "removed_but_served": len(stale),
+                     "removed_examples": stale[:5]}
+    return out
+
+
+def _not_online(paths, store, view, keys: list[str], expected: pl.DataFrame) -> list[tuple]:
+    """The expected entity keys the online store has no row for. SQLite is read directly
+    (every entity, by Feast's serialized key); another store is asked through Feast."""
+    online_db = local_online_db(paths)
+    if online_db is None:
+        found = []
+        for start in range(0, expected.height, 1_000):
+            chunk = expected.slice(start, 1_000)
+            values = store.get_online_features(features=[f"{view.name}:{f.name}" for f in view.features],
+                                               entity_rows=chunk.to_dicts()).to_dict()
+            found += [any(values[f.name][i] is not None for f in view.features)
+                      for i in range(chunk.height)]
+        return [row for row, ok in zip(expected.iter_rows(), found) if not ok]
     from feast.infra.online_stores.sqlite import _table_id
 
-    online_db = feature_dir(paths) / "online_store.db"
-    out: dict[str, dict] = {}
     version = store.config.entity_key_serialization_version
     with sqlite3.connect(f"file:{online_db}?mode=ro", uri=True) as con:
-        for name in FEATURE_VIEWS:
-            keys = list(table(name).keys)
-            expected = table(name).build(paths)
-            if not expected.columns:  # its source model is missing: judge by the table
-                expected, keys = _present(paths, name)
-            if expected.is_empty():
-                continue
-            view = store.get_feature_view(name)
-            sql_table = _table_id(store.project, view)
-            try:
-                held = {r[0] for r in con.execute(f'select distinct entity_key from "{sql_table}"')}
-            except sqlite3.OperationalError:
-                held = set()
-            missing = [row for row in expected.select(keys).iter_rows()
-                       if _entity_key_bytes(keys, row, version) not in held]
-            stale = _served_removals(paths, store, name, keys, view)
-            out[name] = {"entities": expected.height, "missing": len(missing),
-                         "examples": [dict(zip(keys, m)) for m in missing[:5]],
-                         "removed_but_served": len(stale),
-                         "removed_examples": stale[:5]}
-    return out
+        try:
+            held = {r[0] for r in con.execute(
+                f'select distinct entity_key from "{_table_id(store.project, view)}"')}
+        except sqlite3.OperationalError:
+            held = set()
+    return [row for row in expected.iter_rows() if _entity_key_bytes(keys, row, version) not in held]
 
 
 def _served_removals(paths, store, name: str, keys: list[str], view) -> list[dict]:
@@ -107,7 +121,9 @@ def online_offline_mismatches(paths, store, sample: int = 50, seed: int = 0) -> 
         view = store.get_feature_view(name)
         refs = [f"{name}:{f.name}" for f in view.features]
         online = store.get_online_features(features=refs, entity_rows=rows.to_dicts()).to_dict()
-        offline = historical_by_refs(store, refs, rows.with_columns(pl.lit(as_of).alias(EVENT)))
+        frame = historical(store, refs, rows.with_columns(pl.lit(as_of).alias(EVENT)))
+        offline = {c: [None if isinstance(v, float) and math.isnan(v) else v for v in frame[c].to_list()]
+                   for c in frame.columns}
         mismatches = []
         for i, entity in enumerate(rows.iter_rows(named=True)):
             for f in view.features:
@@ -117,17 +133,3 @@ def online_offline_mismatches(paths, store, sample: int = 50, seed: int = 0) -> 
                                        "offline": repr(off)[:60]})
         out[name] = {"sampled": rows.height, "mismatches": mismatches}
     return out
-
-
-def historical_by_refs(store, refs: list[str], entities: pl.DataFrame) -> dict[str, list]:
-    """Point-in-time values of feature references (not a service), as python lists."""
-    import pandas as pd
-
-    frame = entities.with_row_index("_row").to_pandas()
-    frame[EVENT] = pd.to_datetime(frame[EVENT], utc=True)
-    df = store.get_historical_features(entity_df=frame, features=refs).to_df().sort_values("_row")
-    return {c: [None if (isinstance(v, float) and math.isnan(v)) else v for v in df[c].tolist()]
-            for c in df.columns}
-
-
-

@@ -4,15 +4,20 @@ A refresh compares the current rows of a feature table (built from the marts) wi
 latest stored version of each entity and appends only what changed. ``event_timestamp``
 is the refresh that learned a value, which is what makes point-in-time joins honest:
 a label observed at refresh T is joined to the features as of T, never to what a later
-refresh added. Three ways a change is dated (``restate``):
+refresh added. Two ways a change is dated (``restate``):
 
-* ``"never"``: every change is new knowledge, dated ``as_of``.
-* ``"evidence"``: new knowledge when the entity's ``evidence_at`` (the newest ingest
-  among its inputs) moved; otherwise the same evidence was recomputed (a new HPO release
-  or scoring recipe) and the row is *restated*: same ``event_timestamp`` as the version it
-  replaces, later ``created_timestamp``, so history is corrected rather than extended.
+* ``"never"``: every change is new knowledge, dated ``as_of``. This includes changes
+  that come from a new HPO release, new annotations or other patients' samples (expression
+  z-scores are cohort-relative): a label observed before them must not see them.
 * ``"always"``: values are pure functions of the key (a structure's properties), so a
-  change is always a restatement.
+  change is a *restatement*: same ``event_timestamp`` as the version it replaces, later
+  ``created_timestamp``, so history is corrected rather than extended.
+
+``event_timestamp`` is when a value was last *changed*, not last confirmed, which is
+why the views carry no expiry (TTL 0): an unchanged value is still current.
+
+A column added to a table (a new feature) is null in the versions written before it, so
+every entity gets a new version with it: learned now.
 
 An entity that leaves the marts gets a tombstone: a row whose values are all null, so
 both a later point-in-time join and the online store stop serving it.
@@ -27,10 +32,9 @@ import polars as pl
 
 EVENT = "event_timestamp"
 CREATED = "created_timestamp"
-EVIDENCE = "evidence_at"
 PRESENT = "present"
 TS = pl.Datetime("us", "UTC")
-RESTATE = ("never", "evidence", "always")
+RESTATE = ("never", "always")
 
 
 @dataclass(frozen=True)
@@ -63,31 +67,27 @@ def _normalized(frame: pl.DataFrame, values: list[str]) -> pl.DataFrame:
 
 def append_history(history: pl.DataFrame | None, current: pl.DataFrame, keys: list[str],
                    as_of: datetime, restate: str = "never") -> tuple[pl.DataFrame, pl.DataFrame, Change]:
-    """(new history, the rows appended, counts). ``current`` holds the keys, the value
-    columns and, for ``restate="evidence"``, an ``evidence_at`` column."""
+    """(new history, the rows appended, counts). ``current`` holds the keys and the value
+    columns, one row per entity."""
     if restate not in RESTATE:
         raise ValueError(f"restate must be one of {RESTATE}, got {restate!r}")
-    if restate == "evidence" and EVIDENCE not in current.columns:
-        raise ValueError(f"restate='evidence' needs an {EVIDENCE} column")
     dups = current.group_by(keys).len().filter(pl.col("len") > 1)
     if dups.height:
         raise ValueError(f"feature rows are not unique by {keys}: e.g. "
                          f"{dups.drop('len').row(0, named=True)}")
-    meta = {EVENT, CREATED, EVIDENCE, PRESENT}
+    meta = {EVENT, CREATED, PRESENT}
     values = [c for c in current.columns if c not in keys and c not in meta]
     as_of_lit = pl.lit(as_of).cast(TS)
-    cur = _normalized(current, values)
-    if EVIDENCE in cur.columns:
-        cur = cur.with_columns(pl.col(EVIDENCE).cast(TS))
-    else:
-        cur = cur.with_columns(pl.lit(None, dtype=TS).alias(EVIDENCE))
-    cur = cur.with_columns(pl.lit(True).alias(PRESENT))
-    columns = [*keys, *values, EVIDENCE, PRESENT, EVENT, CREATED]
+    cur = _normalized(current, values).with_columns(pl.lit(True).alias(PRESENT))
+    columns = [*keys, *values, PRESENT, EVENT, CREATED]
 
     if history is None or history.is_empty():
         rows = cur.with_columns(as_of_lit.alias(EVENT), as_of_lit.alias(CREATED)).select(columns)
         return rows, rows, Change(new=rows.height, changed=0, restated=0, removed=0)
 
+    # a feature added since the history was written: null in the old versions
+    history = history.with_columns([pl.lit(None, dtype=current.schema[c]).alias(c)
+                                    for c in values if c not in history.columns])
     prev = latest(history, keys)
     joined = cur.join(prev.rename({c: f"{c}__prev" for c in prev.columns if c not in keys}),
                       on=keys, how="full", coalesce=True)
@@ -95,12 +95,7 @@ def append_history(history: pl.DataFrame | None, current: pl.DataFrame, keys: li
     is_present = pl.col(PRESENT).fill_null(False)
     differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}__prev")) for c in values]) \
         if values else pl.lit(False)
-    if restate == "always":
-        restated = differs
-    elif restate == "evidence":
-        restated = differs & pl.col(EVIDENCE).eq_missing(pl.col(f"{EVIDENCE}__prev"))
-    else:
-        restated = pl.lit(False)
+    restated = differs if restate == "always" else pl.lit(False)
     joined = joined.with_columns(
         pl.when(is_present & ~was_present).then(pl.lit("new"))
         .when(is_present & was_present & differs & restated).then(pl.lit("restated"))
@@ -111,8 +106,7 @@ def append_history(history: pl.DataFrame | None, current: pl.DataFrame, keys: li
     removed = pl.col("_kind") == "removed"
     out = out.with_columns(
         [pl.when(removed).then(None).otherwise(pl.col(c)).alias(c) for c in values]
-        + [pl.when(removed).then(pl.col(f"{EVIDENCE}__prev")).otherwise(pl.col(EVIDENCE)).alias(EVIDENCE),
-           (~removed).alias(PRESENT),
+        + [(~removed).alias(PRESENT),
            pl.when(pl.col("_kind") == "restated").then(pl.col(f"{EVENT}__prev"))
            .otherwise(as_of_lit).alias(EVENT),
            as_of_lit.alias(CREATED)])

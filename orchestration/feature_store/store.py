@@ -58,8 +58,17 @@ def config_dict(paths: LakePaths) -> dict:
     registry = raw.get("registry")
     registry = dict(registry) if isinstance(registry, dict) else {}
     raw["registry"] = {**registry, "path": str(d / "registry.db")}
-    raw["online_store"] = {**raw.get("online_store", {}), "path": str(d / "online_store.db")}
+    online = dict(raw.get("online_store") or {"type": "sqlite"})
+    if online.get("type", "sqlite") == "sqlite":  # a Redis or other store keeps its own address
+        online["path"] = str(d / "online_store.db")
+    raw["online_store"] = online
     return raw
+
+
+def local_online_db(paths: LakePaths) -> Path | None:
+    """The SQLite online store file, or None when the store is elsewhere (Redis)."""
+    online = config_dict(paths)["online_store"]
+    return Path(online["path"]) if online.get("type", "sqlite") == "sqlite" else None
 
 
 def write_lake_yaml(paths: LakePaths) -> Path:
@@ -131,8 +140,9 @@ def apply_repo(paths: LakePaths, force: bool = False) -> dict:
     digest = _definitions_hash(paths)
     write_lake_yaml(paths)
     registry_file = feature_dir(paths) / "registry.db"
-    online_db = feature_dir(paths) / "online_store.db"  # apply creates its tables
-    if (not force and registry_file.exists() and online_db.exists() and stamp.exists()
+    online_db = local_online_db(paths)  # apply creates its tables
+    store_lost = online_db is not None and not online_db.exists()
+    if (not force and registry_file.exists() and not store_lost and stamp.exists()
             and stamp.read_text() == digest):
         return {"applied": False}
     store = feature_store(paths)
@@ -144,6 +154,9 @@ def apply_repo(paths: LakePaths, force: bool = False) -> dict:
                          + store.list_feature_views() + store.list_entities()):
             if (type(existing).__name__, existing.name) not in declared:
                 stale.append(existing)
+    if store_lost:
+        # apply creates an empty store: whatever the last sync recorded is not in it
+        (feature_dir(paths) / "online_state.json").unlink(missing_ok=True)
     store.apply(objects, objects_to_delete=stale, partial=False)
     tmp = stamp.with_name(f".{stamp.name}.tmp")
     tmp.write_text(digest)

@@ -11,7 +11,7 @@ import pandas as pd
 import polars as pl
 
 from orchestration.feature_store.history import CREATED, EVENT, PRESENT, Change, append_history, latest
-from orchestration.feature_store.store import feature_dir, offline_table
+from orchestration.feature_store.store import feature_dir, local_online_db, offline_table
 from orchestration.feature_store.tables import FEATURE_VIEWS, TABLES, table
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.settings import LakePaths
@@ -28,27 +28,30 @@ def read_history(paths: LakePaths, name: str) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.exists() else None
 
 
-def write_tables(paths: LakePaths, stage: str, as_of: datetime) -> dict[str, Change]:
-    """Append what changed to every feature table and label set of a stage. A table whose
-    source model is missing altogether is left as it is (not emptied). Call under
-    ``feast_lock``."""
+def write_tables(paths: LakePaths, stage: str, as_of: datetime | None = None
+                 ) -> tuple[datetime, dict[str, Change]]:
+    """Append what changed to every feature table and label set of a stage, all stamped
+    with one time, so a label and the features of the same refresh are simultaneous. A
+    table whose source model does not exist yet is left as it is. Call under
+    ``feast_lock`` (the stamp is taken there, after any refresh that held it)."""
+    tables = [t for t in TABLES if t.stage == stage]
+    histories = {t.name: read_history(paths, t.name) for t in tables}
+    stamp = as_of or now_utc()
+    latest_written = [h[CREATED].max() for h in histories.values() if h is not None and h.height]
+    if latest_written and max(latest_written) >= stamp:
+        # a version must be newer than the one it replaces, even if the clock is not
+        stamp = max(latest_written) + timedelta(microseconds=1)
     changes: dict[str, Change] = {}
-    for t in TABLES:
-        if t.stage != stage:
-            continue
+    for t in tables:
         current = t.build(paths)
-        if not current.columns:
+        if current is None:
             continue
-        history = read_history(paths, t.name)
-        stamp = as_of
-        if history is not None and history.height and history[CREATED].max() >= as_of:
-            # a version must be newer than the one it replaces, even if the clock is not
-            stamp = history[CREATED].max() + timedelta(microseconds=1)
+        history = histories[t.name]
         new_history, _, change = append_history(history, current, list(t.keys), stamp, t.restate)
         if change.appended or history is None:
             write_parquet_atomic(new_history, offline_table(paths, t.name))
         changes[t.name] = change
-    return changes
+    return stamp, changes
 
 
 def to_feast_frame(frame: pl.DataFrame) -> pd.DataFrame:
@@ -76,7 +79,10 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
     sync (all of them the first time, or when a view's schema changed), and record the
     interval in the registry as a materialization. Call under ``feast_lock``."""
     state = _read_state(paths)
-    online_db = feature_dir(paths) / "online_store.db"
+    online_db = local_online_db(paths)
+    # a SQLite store that is gone needs a full sync (apply_repo also forgets the state
+    # when it has to create the store again)
+    local_store_lost = online_db is not None and not online_db.exists()
     views = {v.name: v for v in store.list_feature_views()}
     report: dict[str, dict] = {}
     for name in FEATURE_VIEWS:
@@ -86,7 +92,7 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
         view, keys = views[name], list(table(name).keys)
         signature = _view_signature(view)
         previous = state.get(name, {})
-        incremental = (not full and online_db.exists() and previous.get("signature") == signature)
+        incremental = not full and not local_store_lost and previous.get("signature") == signature
         if incremental and previous.get("through"):
             since = datetime.fromisoformat(previous["through"])
             rows = history.filter(pl.col(CREATED) > since)
@@ -98,12 +104,14 @@ def sync_online(paths: LakePaths, store, full: bool = False) -> dict[str, dict]:
             # values are all null, which is exactly what a removal (tombstone) is
             store._get_provider().ingest_df(view, to_feast_frame(rows))
         through = history[CREATED].max()
-        start = since or history[EVENT].min()
-        store.registry.apply_materialization(view, store.project, start, through, commit=False)
+        if rows.height:
+            start = since or history[EVENT].min()
+            store.registry.apply_materialization(view, store.project, start, through, commit=False)
         state[name] = {"signature": signature, "through": through.isoformat()}
         report[name] = {"mode": "incremental" if incremental else "full", "rows_written": rows.height,
                         "entities": latest(history, keys).filter(pl.col(PRESENT)).height}
-    store.registry.commit()
+    if any(r["rows_written"] for r in report.values()):
+        store.registry.commit()
     path = feature_dir(paths) / ONLINE_STATE
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))

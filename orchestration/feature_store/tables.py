@@ -1,8 +1,9 @@
 """The current rows of every feature table and label set, built from the lake's models.
 
-Each builder returns one row per entity: the join keys, the values the feature view
-declares and, where a change must be told apart from a recomputation, ``evidence_at``.
-Which dbt models feed which view is stated here and nowhere else.
+Each builder returns one row per entity (the join keys and the values the feature view
+declares), an empty frame with those columns when its source model is empty, and None
+when the model does not exist yet. Which dbt models feed which view is stated here and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -26,66 +27,62 @@ class Table:
 
     name: str
     keys: tuple[str, ...]
-    build: Callable[[LakePaths], pl.DataFrame]
+    build: Callable[[LakePaths], pl.DataFrame | None]
     restate: str          # see history.append_history
     stage: str            # "model_inputs" (before the models) | "products" (after the marts)
     feature_view: bool = True
 
 
-def _read(paths: LakePaths, name: str) -> pl.DataFrame:
-    try:
-        return read_model(paths, name)
-    except Exception as exc:  # a model not built yet (an empty lake) has no rows
-        if "does not exist" in str(exc) or "No such file" in str(exc) or "Catalog Error" in str(exc):
-            return pl.DataFrame()
-        raise
+def _read(paths: LakePaths, name: str) -> pl.DataFrame | None:
+    """A dbt model's rows, or None when it has not been built in this lake."""
+    if not (paths.marts / f"{name}.parquet").exists() and not _is_view(paths, name):
+        return None
+    return read_model(paths, name)
 
 
-def _raw_latest_ingest(paths: LakePaths, table: str) -> pl.DataFrame:
-    """patient_id, newest ingested_at of any of the patient's rows in a raw table."""
-    files = sorted(paths.raw_table(table).glob("*/*.parquet"))
-    if not files:
-        return pl.DataFrame(schema={"patient_id": pl.String, "ingested_at": pl.Datetime("us", "UTC")})
-    return (pl.scan_parquet(files).select("patient_id", "ingested_at")
-            .group_by("patient_id").agg(pl.col("ingested_at").max()).collect())
+def _is_view(paths: LakePaths, name: str) -> bool:
+    import duckdb
+
+    if not paths.build_db.exists():
+        return False
+    with duckdb.connect(str(paths.build_db), read_only=True) as con:
+        return bool(con.execute("select count(*) from duckdb_views() where view_name = ?",
+                                [name]).fetchone()[0])
 
 
-def patient_evidence_at(paths: LakePaths) -> pl.DataFrame:
-    """When the lake last received anything about each patient (phenopacket, VCF, RNA)."""
-    parts = [_raw_latest_ingest(paths, t) for t in ("patients", "variants", "expression")]
-    return (pl.concat(parts).group_by("patient_id")
-            .agg(pl.col("ingested_at").max().alias("evidence_at")))
-
-
-def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame:
+def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame | None:
     features = _read(paths, "int_patient_gene_features")
-    if features.is_empty():
-        return pl.DataFrame()
-    frame = features.select(
+    if features is None:
+        return None
+    return features.select(
         "patient_id", "gene_symbol",
         *[pl.col(c).cast(pl.Float64) for c in RANKER_FEATURES],
         pl.col("best_disease_id").cast(pl.String))
-    return frame.join(patient_evidence_at(paths), on="patient_id", how="left")
 
 
-def gene_ranker_labels(paths: LakePaths) -> pl.DataFrame:
-    """One row per solved patient's diagnosed gene: the ranker's positive labels."""
-    diagnoses = _read(paths, "stg_diagnoses")
-    if diagnoses.is_empty():
-        return pl.DataFrame()
-    solved = (diagnoses.filter((pl.col("progress_status") == "SOLVED")
-                               & pl.col("gene_symbol").is_not_null())
-              .select("patient_id", "gene_symbol").unique())
-    return solved.with_columns(pl.lit(True).alias("is_causal")).join(
-        patient_evidence_at(paths), on="patient_id", how="left")
+def gene_ranker_labels(paths: LakePaths) -> pl.DataFrame | None:
+    """One row per solved patient: its diagnosed genes (';'-joined, sorted; empty when the
+    diagnosis names none, which still counts as a miss for every candidate)."""
+    patients, diagnoses = _read(paths, "stg_patients"), _read(paths, "stg_diagnoses")
+    if patients is None or diagnoses is None:
+        return None
+    genes = (diagnoses.filter((pl.col("progress_status") == "SOLVED")
+                              & pl.col("gene_symbol").is_not_null())
+             .group_by("patient_id")
+             .agg(pl.col("gene_symbol").unique().sort().str.join(";").alias("causal_genes")))
+    return (patients.filter(pl.col("is_solved")).select("patient_id")
+            .join(genes, on="patient_id", how="left")
+            .with_columns(pl.col("causal_genes").fill_null("")))
 
 
-def compound_properties(paths: LakePaths) -> pl.DataFrame:
+def compound_properties(paths: LakePaths) -> pl.DataFrame | None:
     compounds = _read(paths, "int_compounds")
     props_file = paths.evidence / "compound_properties.parquet"
-    if compounds.is_empty() or not props_file.exists():
-        return pl.DataFrame()
-    fps = pl.read_parquet(props_file, columns=["inchikey", "morgan_fp"]).unique("inchikey")
+    if compounds is None:
+        return None
+    fps = (pl.read_parquet(props_file, columns=["inchikey", "morgan_fp"]).unique("inchikey")
+           if props_file.exists() else
+           pl.DataFrame(schema={"inchikey": pl.String, "morgan_fp": pl.Binary}))
     return (compounds.select(
         "inchikey", "compound_id", "name", "smiles",
         *[pl.col(c).cast(pl.Float64) for c in DESCRIPTORS],
@@ -95,30 +92,31 @@ def compound_properties(paths: LakePaths) -> pl.DataFrame:
         .join(fps, on="inchikey", how="left"))
 
 
-def compound_activity_labels(paths: LakePaths) -> pl.DataFrame:
+def compound_activity_labels(paths: LakePaths) -> pl.DataFrame | None:
     """gene_symbol (the target), inchikey, label: the activity models' labels, primary
     calls overridden by dose-response confirmation (models.compounds.labels)."""
     from models.compounds.labels import activity_labels
 
-    calls = _read(paths, "int_hts_compound_calls")
-    if calls.is_empty():
-        return pl.DataFrame()
+    calls, runs, ids = (_read(paths, m) for m in ("int_hts_compound_calls", "stg_plate_runs",
+                                                   "int_compound_ids"))
+    if calls is None or runs is None or ids is None:
+        return None
     fits_path = paths.evidence / "dose_response_fits.parquet"
     labels = activity_labels(calls, pl.read_parquet(fits_path) if fits_path.exists() else pl.DataFrame(),
-                             _read(paths, "stg_plate_runs"), _read(paths, "int_compound_ids"))
+                             runs, ids)
     return labels.select(pl.col("target_gene").alias("gene_symbol"), "inchikey",
                          pl.col("label").cast(pl.Int64), "source", "evidence")
 
 
-def patient_profile(paths: LakePaths) -> pl.DataFrame:
+def patient_profile(paths: LakePaths) -> pl.DataFrame | None:
     patients = _read(paths, "patients")
-    if patients.is_empty():
-        return pl.DataFrame()
+    if patients is None:
+        return None
     rankings = _read(paths, "patient_gene_rankings")
     top = (rankings.filter(pl.col("rank") == 1)
            .select("patient_id", pl.col("gene_symbol").alias("top_gene"),
                    pl.col("score").cast(pl.Float64).alias("top_gene_score"))
-           .unique("patient_id") if not rankings.is_empty()
+           .unique("patient_id") if rankings is not None
            else pl.DataFrame(schema={"patient_id": pl.String, "top_gene": pl.String,
                                      "top_gene_score": pl.Float64}))
     ints = ["n_observed_terms", "n_excluded_terms", "n_remapped_terms", "n_variant_calls",
@@ -129,10 +127,10 @@ def patient_profile(paths: LakePaths) -> pl.DataFrame:
             .join(top, on="patient_id", how="left"))
 
 
-def gene_target(paths: LakePaths) -> pl.DataFrame:
+def gene_target(paths: LakePaths) -> pl.DataFrame | None:
     targets = _read(paths, "ranked_targets")
-    if targets.is_empty():
-        return pl.DataFrame()
+    if targets is None:
+        return None
     best = (targets.sort("rank", "score", descending=[False, True])
             .group_by("gene_symbol", maintain_order=True)
             .agg(pl.col("rank").first().cast(pl.Int64).alias("best_rank"),
@@ -143,14 +141,14 @@ def gene_target(paths: LakePaths) -> pl.DataFrame:
                  pl.col("n_patients").max().cast(pl.Int64).alias("n_patients"),
                  pl.col("known_disease_gene").cast(pl.Boolean).any().alias("known_disease_gene")))
     rankings = _read(paths, "patient_gene_rankings")
-    if not rankings.is_empty():
+    if rankings is not None:
         top1 = (rankings.filter(pl.col("rank") == 1).group_by("gene_symbol")
                 .agg(pl.len().cast(pl.Int64).alias("n_top1_patients")))
         best = best.join(top1, on="gene_symbol", how="left")
     else:
         best = best.with_columns(pl.lit(None, dtype=pl.Int64).alias("n_top1_patients"))
     scores = _read(paths, "compound_scores")
-    if not scores.is_empty():
+    if scores is not None:
         screened = (scores.group_by(pl.col("target_gene").alias("gene_symbol"))
                     .agg(pl.col("tested").sum().cast(pl.Int64).alias("n_compounds_tested"),
                          pl.col("observed_active").fill_null(False).sum().cast(pl.Int64)
@@ -166,10 +164,10 @@ def gene_target(paths: LakePaths) -> pl.DataFrame:
     return best.with_columns(pl.col("n_top1_patients").fill_null(0))
 
 
-def compound_target_scores(paths: LakePaths) -> pl.DataFrame:
+def compound_target_scores(paths: LakePaths) -> pl.DataFrame | None:
     scores = _read(paths, "compound_scores")
-    if scores.is_empty():
-        return pl.DataFrame()
+    if scores is None:
+        return None
     return scores.select(
         "inchikey", pl.col("target_gene").alias("gene_symbol"),
         *[pl.col(c).cast(pl.Float64) for c in ("p_active", "uncertainty", "score", "priority")],
@@ -182,9 +180,9 @@ def compound_target_scores(paths: LakePaths) -> pl.DataFrame:
 
 TABLES: tuple[Table, ...] = (
     Table("patient_gene_evidence", ("patient_id", "gene_symbol"), patient_gene_evidence,
-          restate="evidence", stage="model_inputs"),
-    Table("gene_ranker_labels", ("patient_id", "gene_symbol"), gene_ranker_labels,
-          restate="evidence", stage="model_inputs", feature_view=False),
+          restate="never", stage="model_inputs"),
+    Table("gene_ranker_labels", ("patient_id",), gene_ranker_labels,
+          restate="never", stage="model_inputs", feature_view=False),
     Table("compound_properties", ("inchikey",), compound_properties,
           restate="always", stage="model_inputs"),
     Table("compound_activity_labels", ("gene_symbol", "inchikey"), compound_activity_labels,

@@ -23,46 +23,49 @@ RANKER_SERVICE = "target_ranking_v1"
 COMPOUND_SERVICE = "compound_activity_v1"
 
 
-def historical(store, service: str, entities: pl.DataFrame) -> pl.DataFrame:
-    """Point-in-time features of a service for an entity frame (join keys + event_timestamp),
-    in the entity frame's row order."""
+def historical(store, features: str | list[str], entities: pl.DataFrame) -> pl.DataFrame:
+    """Point-in-time features (a feature service's name, or feature references) for an
+    entity frame (join keys + event_timestamp), in the entity frame's row order."""
     if entities.is_empty():
-        raise ValueError(f"no entity rows to retrieve {service} for")
+        raise ValueError(f"no entity rows to retrieve {features} for")
     frame = entities.with_row_index("_row").to_pandas()
     frame[EVENT] = pd.to_datetime(frame[EVENT], utc=True)
-    job = store.get_historical_features(entity_df=frame, features=store.get_feature_service(service))
+    wanted = store.get_feature_service(features) if isinstance(features, str) else features
+    job = store.get_historical_features(entity_df=frame, features=wanted)
     return pl.from_pandas(job.to_df()).sort("_row").drop("_row")
 
 
-def _present(paths: LakePaths, name: str, keys: list[str]) -> pl.DataFrame:
+def present(paths: LakePaths, name: str, keys: list[str]) -> pl.DataFrame:
+    """The current (not removed) rows of a feature table or label set."""
     history = read_history(paths, name)
     if history is None or history.is_empty():
         return pl.DataFrame()
     return latest(history, keys).filter(pl.col(PRESENT))
 
 
-def ranker_training_frame(paths: LakePaths, store) -> pl.DataFrame:
-    """Every candidate gene of every solved patient, with the ranker's features as of the
-    time the diagnosis reached the lake, ``is_training`` and ``is_causal``.
+def ranker_training_frame(paths: LakePaths, store) -> tuple[pl.DataFrame, list[str]]:
+    """(every candidate gene of every solved patient with the ranker's features as of the
+    time the diagnosis reached the lake, ``is_training`` and ``is_causal``; the solved
+    patients who had no candidate evidence at that time and so cannot be trained on).
 
     A gene that was not yet a candidate at that time has no row then and is left out."""
-    labels = _present(paths, "gene_ranker_labels", ["patient_id", "gene_symbol"])
-    if labels.is_empty():
-        return pl.DataFrame()
-    label_time = labels.group_by("patient_id").agg(pl.col(EVENT).max())
+    labels = present(paths, "gene_ranker_labels", ["patient_id"])
     evidence = read_history(paths, "patient_gene_evidence")
-    if evidence is None:
-        return pl.DataFrame()
+    if labels.is_empty() or evidence is None:
+        return pl.DataFrame(), []
     candidates = (evidence.select("patient_id", "gene_symbol").unique()
-                  .join(label_time, on="patient_id"))
+                  .join(labels.select("patient_id", EVENT), on="patient_id"))
     if candidates.is_empty():
-        return pl.DataFrame()
+        return pl.DataFrame(), sorted(labels["patient_id"].to_list())
     frame = historical(store, RANKER_SERVICE, candidates.sort("patient_id", "gene_symbol"))
     as_of_label = frame.filter(~pl.all_horizontal(pl.col(RANKER_FEATURES).is_null()))
-    causal = labels.select("patient_id", "gene_symbol", pl.lit(True).alias("is_causal"))
+    causal = (labels.select("patient_id", pl.col("causal_genes").str.split(";").alias("gene_symbol"))
+              .explode("gene_symbol").filter(pl.col("gene_symbol") != "")
+              .with_columns(pl.lit(True).alias("is_causal")))
+    without = sorted(set(labels["patient_id"].to_list()) - set(as_of_label["patient_id"].to_list()))
     return (as_of_label.join(causal, on=["patient_id", "gene_symbol"], how="left")
             .with_columns(pl.col("is_causal").fill_null(False), pl.lit(True).alias("is_training"))
-            .drop(EVENT))
+            .drop(EVENT)), without
 
 
 def ranker_scoring_frame(store, candidates: pl.DataFrame, as_of: datetime | None = None) -> pl.DataFrame:
@@ -79,7 +82,7 @@ def activity_training_frame(paths: LakePaths, store) -> pl.DataFrame:
     """One row per labelled (target, structure): gene_symbol, inchikey, label, source,
     evidence, event_timestamp (when the label reached the lake) and the activity service's
     features as of that time."""
-    labels = _present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
+    labels = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
     if labels.is_empty():
         return pl.DataFrame()
     labels = labels.select("gene_symbol", "inchikey", "label", "source", "evidence", EVENT) \
