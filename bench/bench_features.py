@@ -64,7 +64,7 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from orchestration.feature_store.history import (CREATED, EVENT, EVIDENCE, PRESENT,  # noqa: E402
+from orchestration.feature_store.history import (CREATED, EVENT, PRESENT,  # noqa: E402
                                                  append_history, latest)
 from orchestration.feature_store.store import (apply_repo, feast_lock, feature_dir,  # noqa: E402
                                                feature_store, offline_table)
@@ -208,8 +208,8 @@ def change_slice(paths: LakePaths, fraction: float, seed: int) -> dict[str, dict
         current = current.with_columns(
             pl.when(pick).then(pl.col(col).fill_null(0.0).fill_nan(0.0) + 1.0)
             .otherwise(pl.col(col)).alias(col))
-        drop = [PRESENT, EVENT, CREATED] + ([] if t.restate == "evidence" else [EVIDENCE])
-        new_history, _, change = append_history(history, current.drop(drop), keys, as_of, t.restate)
+        new_history, _, change = append_history(history, current.drop(PRESENT, EVENT, CREATED),
+                                                keys, as_of, t.restate)
         write_parquet_atomic(new_history, offline_table(paths, name))
         out[name] = {"column": col, "appended": change.appended, "removed": change.removed}
     return out
