@@ -13,10 +13,9 @@ import polars as pl
 from orchestration.feature_store.history import append_history
 from orchestration.feature_store.store import offline_table
 from orchestration.feature_store.sync import read_history
+from orchestration.feature_store.tables import table
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.settings import LakePaths
-
-TS = pl.Datetime("us", "UTC")
 
 EVIDENCE_FLOATS = ["variant_score", "var_max_pathogenicity", "var_freq_score", "var_n_rare",
                    "var_has_lof", "var_biallelic", "var_moi_consistent", "var_max_revel",
@@ -35,28 +34,25 @@ SMILES = {
 
 
 def evidence_frame(rows: list[dict]) -> pl.DataFrame:
-    """patient_gene_evidence current rows: rows give patient_id, gene_symbol, evidence_at
-    and any float feature (the rest default to 0.1); best_disease_id is a String."""
+    """patient_gene_evidence current rows: rows give patient_id, gene_symbol and any float
+    feature (the rest default to 0.1); best_disease_id is a String."""
     out = []
     for r in rows:
         row = {"patient_id": r["patient_id"], "gene_symbol": r["gene_symbol"]}
         row.update({c: float(r.get(c, 0.1)) if r.get(c, 0.1) is not None else None
                     for c in EVIDENCE_FLOATS})
         row["best_disease_id"] = r.get("best_disease_id", "OMIM:100100")
-        row["evidence_at"] = r["evidence_at"]
         out.append(row)
     schema = {"patient_id": pl.String, "gene_symbol": pl.String,
-              **{c: pl.Float64 for c in EVIDENCE_FLOATS},
-              "best_disease_id": pl.String, "evidence_at": TS}
+              **{c: pl.Float64 for c in EVIDENCE_FLOATS}, "best_disease_id": pl.String}
     return pl.DataFrame(out, schema=schema)
 
 
-def ranker_labels_frame(rows: list[tuple[str, str, datetime]]) -> pl.DataFrame:
-    """gene_ranker_labels: (patient_id, diagnosed gene, evidence_at)."""
-    return pl.DataFrame(
-        [{"patient_id": p, "gene_symbol": g, "is_causal": True, "evidence_at": e} for p, g, e in rows],
-        schema={"patient_id": pl.String, "gene_symbol": pl.String, "is_causal": pl.Boolean,
-                "evidence_at": TS})
+def ranker_labels_frame(rows: list[tuple[str, str]]) -> pl.DataFrame:
+    """gene_ranker_labels: (solved patient_id, causal_genes), causal_genes as the table
+    holds them: the diagnosed genes sorted and ';'-joined, "" when the diagnosis names none."""
+    return pl.DataFrame([{"patient_id": p, "causal_genes": g} for p, g in rows],
+                        schema={"patient_id": pl.String, "causal_genes": pl.String})
 
 
 def profile_frame(rows: list[dict]) -> pl.DataFrame:
@@ -145,45 +141,38 @@ def activity_labels_frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
                 "source": pl.String, "evidence": pl.String})
 
 
-KEYS = {
-    "patient_gene_evidence": ["patient_id", "gene_symbol"],
-    "gene_ranker_labels": ["patient_id", "gene_symbol"],
-    "patient_profile": ["patient_id"],
-    "gene_target": ["gene_symbol"],
-    "compound_properties": ["inchikey"],
-    "compound_activity_labels": ["gene_symbol", "inchikey"],
-    "compound_target_scores": ["inchikey", "gene_symbol"],
-}
-
-
 def append(paths: LakePaths, name: str, current: pl.DataFrame, as_of: datetime,
-           restate: str = "never"):
-    """Append ``current`` to offline table ``name`` as sync.write_tables does; the Change."""
+           restate: str | None = None):
+    """Append ``current`` to offline table ``name`` as sync.write_tables does (the table's
+    keys from orchestration.feature_store.tables; its restate mode unless one is given);
+    the Change."""
+    t = table(name)
     history = read_history(paths, name)
-    new_history, _, change = append_history(history, current, KEYS[name], as_of, restate)
+    new_history, _, change = append_history(history, current, list(t.keys), as_of,
+                                            restate or t.restate)
     if change.appended or history is None:
         write_parquet_atomic(new_history, offline_table(paths, name))
     return change
 
 
-def all_views_current(step: int, evidence_at: datetime) -> dict[str, tuple[pl.DataFrame, str]]:
+def all_views_current(step: int) -> dict[str, pl.DataFrame]:
     """One current frame per feature view; ``step`` changes a few values, so each round of
     the concurrency worker appends something to every view."""
     v = float(step)
     return {
-        "patient_gene_evidence": (evidence_frame([
-            {"patient_id": "P1", "gene_symbol": "GENE1", "pheno_score": v, "evidence_at": evidence_at},
-            {"patient_id": "P1", "gene_symbol": "GENE2", "evidence_at": evidence_at},
-            {"patient_id": "P2", "gene_symbol": "GENE1", "expr_z": -v, "evidence_at": evidence_at},
-        ]), "evidence"),
-        "patient_profile": (profile_frame([{"patient_id": "P1", "n_observed_terms": step},
-                                           {"patient_id": "P2"}]), "never"),
-        "gene_target": (gene_target_frame([{"gene_symbol": "GENE1", "best_score": v},
-                                           {"gene_symbol": "GENE2", "best_rank": 2}]), "never"),
-        "compound_properties": (compound_properties_frame([
-            {"inchikey": k, "qed": 0.5 + step / 1000} for k in SMILES]), "always"),
-        "compound_target_scores": (target_scores_frame([
-            {"inchikey": k, "gene_symbol": "GENE1", "p_active": step / 100} for k in SMILES]), "never"),
+        "patient_gene_evidence": evidence_frame([
+            {"patient_id": "P1", "gene_symbol": "GENE1", "pheno_score": v},
+            {"patient_id": "P1", "gene_symbol": "GENE2"},
+            {"patient_id": "P2", "gene_symbol": "GENE1", "expr_z": -v},
+        ]),
+        "patient_profile": profile_frame([{"patient_id": "P1", "n_observed_terms": step},
+                                          {"patient_id": "P2"}]),
+        "gene_target": gene_target_frame([{"gene_symbol": "GENE1", "best_score": v},
+                                          {"gene_symbol": "GENE2", "best_rank": 2}]),
+        "compound_properties": compound_properties_frame([
+            {"inchikey": k, "qed": 0.5 + step / 1000} for k in SMILES]),
+        "compound_target_scores": target_scores_frame([
+            {"inchikey": k, "gene_symbol": "GENE1", "p_active": step / 100} for k in SMILES]),
     }
 
 
@@ -197,12 +186,11 @@ def worker(home: str, worker_id: int, rounds: int) -> None:
     from orchestration.feature_store.sync import sync_online
 
     paths = LakePaths(Path(home)).ensure()
-    base = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
     for r in range(rounds):
         step = worker_id * 100 + r
         with feast_lock(paths):
             apply_repo(paths, force=True)
             as_of = datetime.now(timezone.utc) - timedelta(seconds=30) + timedelta(microseconds=step)
-            for name, (frame, restate) in all_views_current(step, base + timedelta(seconds=step)).items():
-                append(paths, name, frame, as_of, restate)
+            for name, frame in all_views_current(step).items():
+                append(paths, name, frame, as_of)
             sync_online(paths, feature_store(paths), full=True)

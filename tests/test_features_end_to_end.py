@@ -20,7 +20,9 @@ from orchestration.feature_store.history import latest
 from orchestration.feature_store.store import FEATURE_REPO, feast_lock, feature_store
 from orchestration.feature_store.sync import read_history, sync_online, write_tables
 from orchestration.feature_store.tables import TABLES
-from orchestration.feature_store.training import activity_training_frame, ranker_training_frame
+from orchestration.feature_store.training import (activity_training_frame, present,
+                                                  ranker_training_frame)
+from orchestration.lake.io import read_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 
@@ -151,40 +153,77 @@ def test_the_online_checks_passed_in_the_refresh(e2e_lake):
     store = feature_store(paths)
     coverage = online_coverage(paths, store)
     assert set(coverage) == VIEWS, f"a view has no entities: {coverage}"
-    assert {v: c["missing"] for v, c in coverage.items()} == {v: 0 for v in VIEWS}
+    assert {v: (c["missing"], c["removed_but_served"]) for v, c in coverage.items()} == \
+        {v: (0, 0) for v in VIEWS}
     mismatches = online_offline_mismatches(paths, store, sample=50)
     assert {v: r["mismatches"] for v, r in mismatches.items()} == {v: [] for v in VIEWS}
+
+
+def _metadata(asset: str) -> dict:
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(asset))
+    assert event is not None, f"{asset} was never materialized"
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
 def test_models_were_trained_on_the_feast_frames(e2e_lake):
     paths, _ = e2e_lake
     store = feature_store(paths)
     meta = json.loads((paths.models / "gene_ranker" / "ranker_meta.json").read_text())
-    training = ranker_training_frame(paths, store)
+    training, unusable = ranker_training_frame(paths, store)
     assert training.height > 0
     assert meta["metrics"]["n_candidate_rows"] == training.height
     assert meta["metrics"]["n_patients"] == training["patient_id"].n_unique()
-    labels = _present(paths, "gene_ranker_labels", ["patient_id", "gene_symbol"])
-    assert set(training.filter(pl.col("is_causal"))["patient_id"]) <= set(labels["patient_id"])
+    assert _metadata("gene_ranking_model")["n_solved_without_features_at_diagnosis"] == len(unusable)
 
+    # one label per solved patient of stg_patients, gene or no gene
+    labels = _present(paths, "gene_ranker_labels", ["patient_id"])
+    assert labels.columns[:2] == ["patient_id", "causal_genes"]
+    solved = read_model(paths, "stg_patients").filter(pl.col("is_solved"))["patient_id"]
+    assert set(labels["patient_id"]) == set(solved)
+    assert set(training["patient_id"]) | set(unusable) == set(labels["patient_id"])
+    assert not set(training["patient_id"]) & set(unusable)
+    # the causal rows are exactly the labelled genes that were candidates
+    causal = set(training.filter(pl.col("is_causal")).select("patient_id", "gene_symbol").iter_rows())
+    labelled = {(p, g) for p, genes in labels.select("patient_id", "causal_genes").iter_rows()
+                for g in genes.split(";") if g}
+    assert causal and causal <= labelled
+    candidates = set(training.select("patient_id", "gene_symbol").iter_rows())
+    assert causal == labelled & candidates
+
+    # every current label is written for compound_predictions, trainable or not
     used = pl.read_parquet(paths.evidence / "compound_activity_labels.parquet")
-    feast_labels = _present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"]).select(
+    feast_labels = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"]).select(
         pl.col("gene_symbol").alias("target_gene"), "inchikey", "label", "source", "evidence")
     key = ["target_gene", "inchikey"]
     assert used.height > 0
     assert used.sort(key).equals(feast_labels.sort(key).select(used.columns))
     activity = activity_training_frame(paths, store)
-    assert activity.height == used.height
+    assert activity.height > 0
+    compound_meta = _metadata("compound_activity_model")
+    assert compound_meta["labelled_compounds"] == used.height
+    assert compound_meta["labels_without_features_at_label_time"] == used.height - activity.height
 
 
 def test_the_feature_stage_is_idempotent(e2e_lake):
     paths, _ = e2e_lake
-    as_of = datetime.now(timezone.utc).replace(microsecond=0)
     with warnings.catch_warnings(), feast_lock(paths):
         warnings.simplefilter("ignore")
-        changes = {**write_tables(paths, "model_inputs", as_of), **write_tables(paths, "products", as_of)}
+        newest = max(read_history(paths, t.name)["created_timestamp"].max() for t in TABLES)
+        before = datetime.now(timezone.utc)
+        inputs_at, inputs = write_tables(paths, "model_inputs")
+        products_at, products = write_tables(paths, "products")
         report = sync_online(paths, feature_store(paths))
+    changes = {**inputs, **products}
     assert set(changes) == {t.name for t in TABLES}, "a table's source model is missing"
     assert {n: c.appended for n, c in changes.items()} == {n: 0 for n in changes}, changes
     assert {v: (r["mode"], r["rows_written"]) for v, r in report.items()} == \
         {v: ("incremental", 0) for v in VIEWS}
+    assert inputs_at >= before and inputs_at > newest and products_at > newest
+    # the refresh stamped every table of a stage alike: its first versions share one time
+    first = {stage: {read_history(paths, t.name)["created_timestamp"].min()
+                     for t in TABLES if t.stage == stage} for stage in ("model_inputs", "products")}
+    assert {stage: len(stamps) for stage, stamps in first.items()} == \
+        {"model_inputs": 1, "products": 1}, first
+    assert first["model_inputs"].pop() < first["products"].pop()
+    # nothing appended: the tables are as the refresh left them
+    assert max(read_history(paths, t.name)["created_timestamp"].max() for t in TABLES) == newest

@@ -35,18 +35,19 @@ def _present(paths, name: str) -> tuple[pl.DataFrame, list[str]]:
 
 def online_coverage(paths, store) -> dict[str, dict]:
     """Per view: the entities the lake's models hold now (the view's builder run afresh),
-    and how many of them the online store lacks (compared by Feast's serialized entity
-    key, straight from SQLite)."""
+    how many of them the online store lacks (for SQLite, compared by Feast's serialized
+    entity key straight from the file), and how many removed ones it still serves."""
     out: dict[str, dict] = {}
     for name in FEATURE_VIEWS:
         keys = list(table(name).keys)
         expected = table(name).build(paths)
         if expected is None:  # its source model is missing: judge by the table
             expected, keys = _present(paths, name)
-        if expected.is_empty():
+        if read_history(paths, name) is None:
             continue
         view = store.get_feature_view(name)
-        missing = _not_online(paths, store, view, keys, expected.select(keys))
+        missing = (_not_online(paths, store, view, keys, expected.select(keys))
+                   if expected.height else [])
         stale = _served_removals(paths, store, name, keys, view)
         out[name] = {"entities": expected.height, "missing": len(missing),
                      "examples": [dict(zip(keys, m)) for m in missing[:5]],

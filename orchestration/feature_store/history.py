@@ -17,7 +17,7 @@ refresh added. Two ways a change is dated (``restate``):
 why the views carry no expiry (TTL 0): an unchanged value is still current.
 
 A column added to a table (a new feature) is null in the versions written before it, so
-every entity gets a new version with it: learned now.
+every entity with a value for it gets a new version: learned now.
 
 An entity that leaves the marts gets a tombstone: a row whose values are all null, so
 both a later point-in-time join and the online store stop serving it.
