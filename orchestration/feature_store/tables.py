@@ -13,12 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from models.compounds.features import DESCRIPTORS
 from models.ranker_data import FEATURES as RANKER_FEATURES
 from orchestration.lake.io import read_model
 from orchestration.settings import LakePaths
-
-DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
-               "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
 
 
 @dataclass(frozen=True)
