@@ -43,9 +43,21 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _quiet_sqlglot() -> None:
+    """dagster-dbt still requires sqlglot's retired Rust tokenizer, which warns when sqlglot
+    is first imported; import it quietly first (Feast resets warning filters, so a filter
+    alone does not hold). Only for commands that load Dagster or Feast."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import sqlglot.tokens  # noqa: F401
+
+
 def run_refresh() -> bool:
     """Run the ``refresh`` job in this process, recorded in the Dagster instance (the lake
     is the one ``_use_home`` fixed in the environment)."""
+    _quiet_sqlglot()
     import dagster as dg
 
     from orchestration.definitions import defs
@@ -201,6 +213,7 @@ def cmd_ui(args) -> int:
 
 
 def cmd_rank_genes(args) -> int:
+    _quiet_sqlglot()
     from orchestration.single_patient import rank_single_patient
 
     paths = _use_home(args.home)
@@ -211,6 +224,9 @@ def cmd_rank_genes(args) -> int:
 
 
 def cmd_features_get(args) -> int:
+    _quiet_sqlglot()
+    import polars as pl
+
     from orchestration.feature_store.online import ENTITIES, get_online, resolve_compounds
     from orchestration.feature_store.store import feature_store
 
@@ -233,15 +249,11 @@ def cmd_features_get(args) -> int:
         request, service = {"query_smiles": args.query_smiles}, "compound_similarity_v1"
     frame = get_online(feature_store(paths), args.entity, rows, service=service, request=request)
     if args.entity in ("compound", "compound_target"):
-        import polars as pl
-
         frame = frame.insert_column(0, pl.Series("requested_id", [r["requested_id"] for r in rows],
                                                  dtype=pl.String))
     if args.format == "json":
         print(json.dumps(frame.to_dicts(), indent=1, default=_json_value))
     else:
-        import polars as pl
-
         with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200,
                        tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
             for record in frame.to_dicts():
@@ -324,15 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import warnings
-
     import duckdb
-
-    # dagster-dbt still requires sqlglot's retired Rust tokenizer, which warns when sqlglot is
-    # first imported (Feast resets warning filters, so a filter alone does not hold)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import sqlglot.tokens  # noqa: F401
 
     args = build_parser().parse_args(argv)
     try:

@@ -24,6 +24,14 @@ def feature_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["features", name])
 
 
+def _with_store(lake: LakeResource, work, **kwargs):
+    """``work(paths, store)`` under the lake's Feast lock (a check run there never sees a
+    refresh between its table writes and its sync)."""
+    paths = lake.paths
+    with feast_store.feast_lock(paths):
+        return work(paths, feast_store.feature_store(paths), **kwargs)
+
+
 @dg.asset(group_name=GROUP, kinds={"feast"})
 def feature_registry(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """`feast apply` of features/ against this lake: entities, feature views, on-demand
@@ -82,8 +90,7 @@ def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) 
     (only rows appended since the last sync) and recorded as materializations in the
     registry."""
     paths = lake.paths
-    with feast_store.feast_lock(paths):
-        report = sync.sync_online(paths, feast_store.feature_store(paths))
+    report = _with_store(lake, sync.sync_online)
     return dg.MaterializeResult(metadata={
         "rows_written": sum(r["rows_written"] for r in report.values()),
         "entities": sum(r["entities"] for r in report.values()),
@@ -96,10 +103,7 @@ def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) 
                 description="The online store holds every entity the marts hold, and none "
                             "the lake has removed.")
 def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
-    paths = lake.paths
-    # under the lock: a refresh between its table writes and its sync is not a failure
-    with feast_store.feast_lock(paths):
-        coverage = online_coverage(paths, feast_store.feature_store(paths))
+    coverage = _with_store(lake, online_coverage)
     missing = sum(c["missing"] for c in coverage.values())
     stale = sum(c["removed_but_served"] for c in coverage.values())
     return dg.AssetCheckResult(passed=not missing and not stale, metadata={
@@ -113,9 +117,7 @@ def online_holds_every_entity(lake: LakeResource) -> dg.AssetCheckResult:
                 description="A sample of entities per view: online values equal the offline "
                             "(point-in-time, as of now) values.")
 def online_matches_offline(lake: LakeResource) -> dg.AssetCheckResult:
-    paths = lake.paths
-    with feast_store.feast_lock(paths):
-        result = online_offline_mismatches(paths, feast_store.feature_store(paths), sample=50)
+    result = _with_store(lake, online_offline_mismatches, sample=50)
     bad = {v: r["mismatches"][:5] for v, r in result.items() if r["mismatches"]}
     return dg.AssetCheckResult(passed=not bad, metadata={
         "sampled": sum(r["sampled"] for r in result.values()),

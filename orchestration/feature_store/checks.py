@@ -9,10 +9,11 @@ import numpy as np
 import polars as pl
 
 from orchestration.feature_store.history import EVENT, PRESENT, latest
+from orchestration.feature_store.online import served
 from orchestration.feature_store.store import local_online_db
 from orchestration.feature_store.sync import now_utc, read_history
 from orchestration.feature_store.tables import FEATURE_VIEWS, table
-from orchestration.feature_store.training import historical
+from orchestration.feature_store.training import historical, present
 
 
 def _entity_key_bytes(keys: list[str], values: tuple, version: int) -> bytes:
@@ -25,30 +26,28 @@ def _entity_key_bytes(keys: list[str], values: tuple, version: int) -> bytes:
         entity_key_serialization_version=version)
 
 
-def _present(paths, name: str) -> tuple[pl.DataFrame, list[str]]:
-    keys = list(table(name).keys)
-    history = read_history(paths, name)
-    if history is None:
-        return pl.DataFrame(), keys
-    return latest(history, keys).filter(pl.col(PRESENT)), keys
-
-
 def online_coverage(paths, store) -> dict[str, dict]:
     """Per view: the entities the lake's models hold now (the view's builder run afresh),
     how many of them the online store lacks (for SQLite, compared by Feast's serialized
     entity key straight from the file), and how many removed ones it still serves."""
+    online_db = local_online_db(paths)
     out: dict[str, dict] = {}
     for name in FEATURE_VIEWS:
+        history = read_history(paths, name)
+        if history is None:
+            continue
         keys = list(table(name).keys)
+        current = latest(history, keys)
         expected = table(name).build(paths)
         if expected is None:  # its source model is missing: judge by the table
-            expected, keys = _present(paths, name)
-        if read_history(paths, name) is None:
-            continue
+            expected = current.filter(pl.col(PRESENT))
+        expected = expected.select(keys)
         view = store.get_feature_view(name)
-        missing = (_not_online(paths, store, view, keys, expected.select(keys))
-                   if expected.height else [])
-        stale = _served_removals(paths, store, name, keys, view)
+        missing = _not_online(online_db, store, view, keys, expected) if expected.height else []
+        removed = current.filter(~pl.col(PRESENT)).select(keys)
+        # removed entities the online store still answers for
+        stale = ([row for row, ok in zip(removed.iter_rows(named=True), served(store, view, removed))
+                  if ok] if removed.height else [])
         out[name] = {"entities": expected.height, "missing": len(missing),
                      "examples": [dict(zip(keys, m)) for m in missing[:5]],
                      "removed_but_served": len(stale),
@@ -56,19 +55,11 @@ def online_coverage(paths, store) -> dict[str, dict]:
     return out
 
 
-def _not_online(paths, store, view, keys: list[str], expected: pl.DataFrame) -> list[tuple]:
+def _not_online(online_db, store, view, keys: list[str], expected: pl.DataFrame) -> list[tuple]:
     """The expected entity keys the online store has no row for. SQLite is read directly
     (every entity, by Feast's serialized key); another store is asked through Feast."""
-    online_db = local_online_db(paths)
     if online_db is None:
-        found = []
-        for start in range(0, expected.height, 1_000):
-            chunk = expected.slice(start, 1_000)
-            values = store.get_online_features(features=[f"{view.name}:{f.name}" for f in view.features],
-                                               entity_rows=chunk.to_dicts()).to_dict()
-            found += [any(values[f.name][i] is not None for f in view.features)
-                      for i in range(chunk.height)]
-        return [row for row, ok in zip(expected.iter_rows(), found) if not ok]
+        return [row for row, ok in zip(expected.iter_rows(), served(store, view, expected)) if not ok]
     from feast.infra.online_stores.sqlite import _table_id
 
     version = store.config.entity_key_serialization_version
@@ -79,20 +70,6 @@ def _not_online(paths, store, view, keys: list[str], expected: pl.DataFrame) -> 
         except sqlite3.OperationalError:
             held = set()
     return [row for row in expected.iter_rows() if _entity_key_bytes(keys, row, version) not in held]
-
-
-def _served_removals(paths, store, name: str, keys: list[str], view) -> list[dict]:
-    """Entities removed from the lake (tombstoned) that the online store still answers for."""
-    history = read_history(paths, name)
-    if history is None:
-        return []
-    removed = latest(history, keys).filter(~pl.col(PRESENT)).select(keys)
-    if removed.is_empty():
-        return []
-    values = store.get_online_features(features=[f"{name}:{f.name}" for f in view.features],
-                                       entity_rows=removed.to_dicts()).to_dict()
-    return [entity for i, entity in enumerate(removed.iter_rows(named=True))
-            if any(values[f.name][i] is not None for f in view.features)]
 
 
 def _same(a, b) -> bool:
@@ -112,10 +89,11 @@ def online_offline_mismatches(paths, store, sample: int = 50, seed: int = 0) -> 
     out: dict[str, dict] = {}
     as_of = now_utc()
     for name in FEATURE_VIEWS:
-        present, keys = _present(paths, name)
-        if present.is_empty():
+        keys = list(table(name).keys)
+        rows = present(paths, name, keys)
+        if rows.is_empty():
             continue
-        rows = present.select(keys)
+        rows = rows.select(keys)
         if rows.height > sample:
             idx = np.sort(np.random.default_rng(seed).choice(rows.height, sample, replace=False))
             rows = rows[idx]

@@ -36,13 +36,32 @@ def get_online(store, entity: str, rows: list[dict], service: str | None = None,
     feature_service = store.get_feature_service(service or default_service)
     values = store.get_online_features(features=feature_service, entity_rows=entity_rows).to_dict()
     # in the order the views declare them, not the store's
-    declared = [f.name for p in feature_service.feature_view_projections for f in p.features]
+    projections = feature_service.feature_view_projections
+    declared = [f.name for p in projections for f in p.features]
     feature_names = [c for c in declared if c in values and c not in keys and c not in (request or {})]
-    found = [any(values[c][i] is not None for c in feature_names
-                 if c not in ("query_valid", "tanimoto_to_query"))
-             for i in range(len(entity_rows))]
+    # an on-demand value is computed for any entity, known or not: only stored ones count
+    stored_views = {v.name for v in store.list_feature_views()}
+    stored = [f.name for p in projections if p.name in stored_views for f in p.features]
+    found = _any_value(values, stored, len(entity_rows))
     ordered = {k: values[k] for k in keys} | {"found": found} | {c: values[c] for c in feature_names}
     return pl.DataFrame(ordered, strict=False)
+
+
+def _any_value(values: dict[str, list], features: list[str], n: int) -> list[bool]:
+    return [any(values[f][i] is not None for f in features) for i in range(n)]
+
+
+def served(store, view, rows: pl.DataFrame, chunk: int = 1_000) -> list[bool]:
+    """Per entity row (join keys): whether the online store answers with any value of
+    ``view`` for it. Asked through Feast, so it holds for any online store."""
+    names = [f.name for f in view.features]
+    out: list[bool] = []
+    for start in range(0, rows.height, chunk):
+        part = rows.slice(start, chunk)
+        values = store.get_online_features(features=[f"{view.name}:{n}" for n in names],
+                                           entity_rows=part.to_dicts()).to_dict()
+        out += _any_value(values, names, part.height)
+    return out
 
 
 def resolve_compounds(paths: LakePaths, ids: list[str]) -> list[dict]:

@@ -33,19 +33,14 @@ class Table:
 
 def _read(paths: LakePaths, name: str) -> pl.DataFrame | None:
     """A dbt model's rows, or None when it has not been built in this lake."""
-    if not (paths.marts / f"{name}.parquet").exists() and not _is_view(paths, name):
-        return None
-    return read_model(paths, name)
-
-
-def _is_view(paths: LakePaths, name: str) -> bool:
     import duckdb
 
-    if not paths.build_db.exists():
-        return False
-    with duckdb.connect(str(paths.build_db), read_only=True) as con:
-        return bool(con.execute("select count(*) from duckdb_views() where view_name = ?",
-                                [name]).fetchone()[0])
+    if not (paths.marts / f"{name}.parquet").exists() and not paths.build_db.exists():
+        return None
+    try:
+        return read_model(paths, name)
+    except duckdb.CatalogException:  # neither its Parquet nor its view exists yet
+        return None
 
 
 def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame | None:
