@@ -29,17 +29,19 @@ def add_explanations(scored: pl.DataFrame, n_reasons: int = 3) -> pl.DataFrame:
     )
     reasons = (
         long.join(values, on=["patient_id", "gene_symbol", "feature"], how="left")
-        .sort("contribution", descending=True)
+        # the feature name breaks ties between equal contributions, so the same scores
+        # always give the same reasons in the same order
+        .sort(["contribution", "feature"], descending=[True, False])
         .group_by("patient_id", "gene_symbol", maintain_order=True)
         .head(n_reasons)
         .with_columns(pl.format("{}={} (+{})", "feature",
                                 pl.col("value").round(3).cast(pl.String).fill_null("NA"),
                                 pl.col("contribution").round(2)).alias("reason"))
-        .group_by("patient_id", "gene_symbol")
+        .group_by("patient_id", "gene_symbol", maintain_order=True)
         .agg(pl.col("reason").str.join("; ").alias("top_reasons"))
     )
     packed = scored.with_columns(
         pl.struct([pl.col(c).alias(c[len(CONTRIB_PREFIX):]) for c in contrib_cols])
         .alias("contributions")
     )
-    return packed.join(reasons, on=["patient_id", "gene_symbol"], how="left")
+    return packed.join(reasons, on=["patient_id", "gene_symbol"], how="left", maintain_order="left")

@@ -26,22 +26,25 @@ def activity_labels(calls: pl.DataFrame, fits: pl.DataFrame, runs: pl.DataFrame,
     # an inconclusive call (replicates lost to failed plates) is no label at all
     primary = (calls.filter(pl.col("call") != "inconclusive")
                .join(targets, on="run_id").join(ids.select("compound_id", "inchikey"), on="compound_id")
+               .with_columns(pl.format("primary: median score {} ({}/{} replicate wells ≥ threshold)",
+                                       pl.col("median_corrected").round(2), pl.col("n_above"),
+                                       pl.col("n_valid")).alias("evidence"))
                .group_by("target_gene", "inchikey")
                # one structure screened in several runs of a target: any agreed hit counts
                .agg(pl.col("is_hit").any().cast(pl.Int8).alias("label"),
-                    pl.format("primary: median score {} ({}/{} replicate wells ≥ threshold)",
-                              pl.col("median_corrected").round(2), pl.col("n_above"),
-                              pl.col("n_valid")).first().alias("evidence"))
+                    _decisive("evidence", pl.col("is_hit")))
                .with_columns(pl.lit("primary").alias("source")))
     if fits.height:
         active = (pl.col("curve_class").str.slice(0, 1).is_in(ACTIVE_CURVE_CLASSES)
                   & (pl.col("ic50_um") <= ACTIVE_IC50_UM)).fill_null(False)
         confirmed = (fits.join(targets, on="run_id").join(ids.select("compound_id", "inchikey"),
                                                           on="compound_id")
+                     .with_columns(pl.format("dose-response: class {}, IC50 {} µM",
+                                             pl.col("curve_class"),
+                                             pl.col("ic50_um").round(3)).alias("evidence"))
                      .group_by("target_gene", "inchikey")
                      .agg(active.any().cast(pl.Int8).alias("label"),
-                          pl.format("dose-response: class {}, IC50 {} µM", pl.col("curve_class"),
-                                    pl.col("ic50_um").round(3)).first().alias("evidence"))
+                          _decisive("evidence", active))
                      .with_columns(pl.lit("dose_response").alias("source")))
     else:
         confirmed = primary.clear()
@@ -49,3 +52,13 @@ def activity_labels(calls: pl.DataFrame, fits: pl.DataFrame, runs: pl.DataFrame,
                            on=["target_gene", "inchikey"], how="anti")
     cols = ["target_gene", "inchikey", "label", "source", "evidence"]
     return pl.concat([confirmed.select(cols), primary.select(cols)]).sort("target_gene", "inchikey")
+
+
+def _decisive(evidence: str, positive: pl.Expr) -> pl.Expr:
+    """The evidence of one measurement per group, the same one on every run: an active one
+    when there is one (it decided the label), then by run id and the text itself (a
+    group's row order after a join is not fixed)."""
+    return (pl.col(evidence)
+            .sort_by([positive.fill_null(False), pl.col("run_id"), pl.col(evidence)],
+                     descending=[True, False, False])
+            .first().alias(evidence))

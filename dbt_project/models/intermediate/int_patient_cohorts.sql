@@ -1,7 +1,7 @@
 -- Disease cohort per patient: the diagnosis when solved, otherwise the disease whose HPO
 -- profile matches the patient best (a phenotype cluster), as long as it matches at all.
 with diagnosed as (
-    select patient_id, disease_id, any_value(disease_label) as disease_name
+    select patient_id, disease_id, min(disease_label) as disease_name  -- min: the same on every run
     from {{ ref('stg_diagnoses') }}
     where progress_status = 'SOLVED'
     group by 1, 2

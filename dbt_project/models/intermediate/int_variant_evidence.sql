@@ -37,8 +37,11 @@ per_gene as (
         bool_or(zygosity = 'hom_alt' and is_candidate_variant) as var_has_hom,
         max(revel) as var_max_revel,
         max(cadd_phred) as var_max_cadd,
+        -- ordered, so identical input gives an identical string on every run
         string_agg(distinct case when is_candidate_variant
-            then variant_key || ' ' || consequence || ' ' || zygosity end, '; ') as candidate_variants
+            then variant_key || ' ' || consequence || ' ' || zygosity end, '; '
+            order by case when is_candidate_variant
+            then variant_key || ' ' || consequence || ' ' || zygosity end) as candidate_variants
     from v
     group by 1, 2
 ),

@@ -38,4 +38,6 @@ where freq_score > 0
 -- VEP --merged lists a gene under two ids (Ensembl and Entrez), which ingest keeps apart:
 -- one call per patient, gene and variant, or one het would count as two hits
 qualify row_number() over (partition by patient_id, gene_symbol, variant_key
-                           order by freq_score * pathogenicity desc, consequence) = 1
+                           -- gene_id and the rest break ties, so every run keeps the same row
+                           order by freq_score * pathogenicity desc, consequence, gene_id,
+                                    impact, genotype, qual, source_file) = 1

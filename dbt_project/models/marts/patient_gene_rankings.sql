@@ -22,7 +22,7 @@ select
     s.top_reasons
 from {{ source('evidence', 'gene_scores') }} s
 left join (
-    select disease_id, any_value(disease_name) as disease_name
+    select disease_id, min(disease_name) as disease_name  -- min: the same on every run
     from {{ ref('stg_gene_diseases') }} group by 1
 ) gd on gd.disease_id = s.best_disease_id
 where not s.is_training

@@ -19,7 +19,8 @@ expression as (
 diagnosis as (
     -- the same diagnosis int_patient_cohorts uses: the first SOLVED disease id
     select patient_id, min(disease_id) as diagnosed_disease_id,
-           arg_min(gene_symbol, disease_id) as diagnosed_gene
+           -- gene_symbol breaks ties (a digenic diagnosis), so every run names the same gene
+           first(gene_symbol order by disease_id nulls last, gene_symbol nulls last) as diagnosed_gene
     from {{ ref('stg_diagnoses') }} where progress_status = 'SOLVED' group by 1
 )
 select

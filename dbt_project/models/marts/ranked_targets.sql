@@ -84,7 +84,7 @@ cohort_size as (
     from cohort group by 1
 ),
 names as (
-    select disease_id, any_value(disease_name) as disease_name
+    select disease_id, min(disease_name) as disease_name  -- min: the same on every run
     from {{ ref('stg_gene_diseases') }} group by 1
 )
 select

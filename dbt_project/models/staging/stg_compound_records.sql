@@ -13,4 +13,6 @@ select
     ingested_at
 from {{ source('raw', 'compound_records') }}
 qualify row_number() over (
-    partition by library, compound_id order by ingested_at desc, source_file desc) = 1
+    -- record_locator: a file listing the same id twice gives the same winner on every run
+    partition by library, compound_id order by ingested_at desc, source_file desc,
+                                               record_locator) = 1

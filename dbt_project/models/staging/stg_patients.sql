@@ -8,4 +8,5 @@ select
     batch_id,
     ingested_at
 from {{ source('raw', 'patients') }}
-qualify row_number() over (partition by patient_id order by ingested_at desc, source_file desc) = 1
+qualify row_number() over (partition by patient_id
+                           order by ingested_at desc, source_file desc, phenopacket_id) = 1

@@ -10,4 +10,7 @@ select
 from {{ source('raw', 'plate_maps') }}
 -- a plate map re-delivered (corrected) in a later file: the newest entry per well wins
 qualify row_number() over (
-    partition by run_id, plate_id, well order by ingested_at desc, source_file desc) = 1
+    -- the rest of the row breaks ties, so a map listing a well twice gives the same
+    -- winner on every run
+    partition by run_id, plate_id, well order by ingested_at desc, source_file desc,
+                                               compound_id, concentration_um, role) = 1
