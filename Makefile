@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui bench clean-lake
+.PHONY: demo test fuzz ui bench clean-lake
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -18,6 +18,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# Hostile-input fuzzing of every ingest parser with a large budget (`make test` runs the
+# same tests with a few dozen inputs each); FUZZ_EXAMPLES inputs per parser.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	ORPHANLAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -m fuzz \
+		--hypothesis-show-statistics --durations=0 tests/test_fuzz_parsers.py
 
 ui: $(STAMP)
 	$(VENV)/bin/orphanlake ui

@@ -28,18 +28,24 @@ def _null_if_empty(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_in(["", "."])).then(None).otherwise(expr)
 
 
+def _finite(expr: pl.Expr) -> pl.Expr:
+    # 'nan'/'inf' cast to floats, but they are no more a number than 'abc' is: a NaN
+    # allele frequency would sort above every rarity cut-off and drop the variant.
+    return pl.when(expr.is_finite()).then(expr)
+
+
 def _max_number(values: pl.Series) -> pl.Series:
     # VEP joins values of co-located/overlapping annotations with '&'; keep the largest.
     # Only values that fail the plain cast and are long enough to hold an '&' are searched,
     # and only the few '&' values pay for a list split.
-    out = values.cast(pl.Float64, strict=False)
+    out = pl.select(_finite(pl.lit(values).cast(pl.Float64, strict=False))).to_series()
     maybe = out.is_null() & (values.str.len_bytes() > 2)
     if not maybe.any():
         return out
     multi = maybe & values.str.contains("&", literal=True)
     if multi.any():
         parts = (values.filter(multi).str.split("&")
-                 .list.eval(pl.element().cast(pl.Float64, strict=False)).list.max())
+                 .list.eval(_finite(pl.element().cast(pl.Float64, strict=False))).list.max())
         out = out.scatter(multi.arg_true(), parts)
     return out
 
@@ -179,7 +185,7 @@ def transform(batch: pa.RecordBatch, offset: int, samples: list[str],
     sites = (df.filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
              .select("rec", pl.col("c0").alias("chrom"), pos.alias("pos"), pl.col("c3").alias("ref"),
                      pl.col("c4").alias("alt_raw"),
-                     _null_if_empty(pl.col("c5")).cast(pl.Float64, strict=False).alias("qual"),
+                     _finite(pl.col("c5").cast(pl.Float64, strict=False)).alias("qual"),
                      _null_if_empty(pl.col("c6")).alias("filter"), pl.col("c7").alias("info"))
              .with_columns((pl.col("alt_raw").str.count_matches(",", literal=True) + 1)
                            .alias("n_alts")))
