@@ -7,6 +7,7 @@ unexpected column (a control, a typo) never becomes a phantom patient.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +26,7 @@ def _header(path: Path) -> list[str]:
     try:
         with opener(path, "rt", encoding="utf-8", newline="") as fh:
             line = fh.readline()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise FileRejected(f"not a readable TSV: {exc}") from None
     cols = line.rstrip("\r\n").split("\t")
     if len(cols) < 2 or not line.strip():

@@ -37,6 +37,10 @@ def read_phenopacket(path: Path) -> Phenopacket:
     except json.JSONDecodeError as exc:
         raise FileRejected(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
             from None
+    except RecursionError:
+        raise FileRejected("not valid JSON: nested deeper than the JSON reader allows") from None
+    except ValueError as exc:        # e.g. an integer literal longer than Python converts
+        raise FileRejected(f"not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise FileRejected("not a phenopacket: the JSON top level is not an object")
     findings = scan_json(raw)
