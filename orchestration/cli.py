@@ -96,7 +96,7 @@ def _print_summary(paths: LakePaths) -> None:
     from orchestration.lake.catalog import connect_readonly
 
     print(f"\nlake:     {paths.home}")
-    print(f"catalog:  {paths.catalog}   (duckdb -readonly {paths.catalog})")
+    print(f"catalog:  {paths.catalog}   (cd {paths.home} && duckdb -readonly {paths.catalog.name})")
     print(f"marts:    {paths.marts}")
     if (paths.features / "registry.db").exists():
         print(f"features: {paths.features}   (orphanlake features get --entity gene --id <symbol>; "
@@ -175,10 +175,11 @@ def _print_ranker_quality(paths: LakePaths) -> None:
 
 def cmd_sql(args) -> int:
     from orchestration.lake.catalog import connect_readonly
+    from orchestration.lake.sql_guard import run_read_only
 
     paths = _use_home(args.home)
     with connect_readonly(paths) as con:
-        rel = con.sql(args.query)
+        rel = run_read_only(con, args.query)
         if rel is None:
             return 0
         if args.format == "table":
