@@ -7,13 +7,14 @@ import json
 
 import dagster as dg
 
+from orchestration.ingest.landing import LANDING_DOMAINS, batch_folders
 from orchestration.resources import LakeResource
 from orchestration.settings import LakePaths
 
-LANDING_DOMAINS = ("genomic", "clinical", "expression", "compounds", "plates")
-
 # Ingest is idempotent per file, so "rebuild what depends on new batches" is the whole
 # graph: unchanged files are skipped and everything downstream is recomputed from Parquet.
+# One process runs every step, so the lake resource (and with it the lake's writer lock)
+# is set up once and held for the whole run, however the run was started.
 refresh_job = dg.define_asset_job(
     "refresh", selection=dg.AssetSelection.all(),
     description="Ingest every new landing batch and rebuild everything that depends on it.",
@@ -27,14 +28,10 @@ daily_refresh = dg.ScheduleDefinition(
 
 def landing_batches(paths: LakePaths) -> list[str]:
     """Every batch folder in the landing zone as ``domain/batch``."""
-    found = []
-    for domain in LANDING_DOMAINS:
-        root = paths.landing_domain(domain)
-        if root.is_dir():
-            # hidden folders (uploads in progress) are not batches; ingest skips them too
-            found += [f"{domain}/{p.name}" for p in sorted(root.iterdir())
-                      if p.is_dir() and not p.name.startswith(".")]
-    return found
+    # hidden folders (uploads in progress) are not batches, and links are never followed:
+    # a linked domain or batch folder is refused by the ingest, not read by the sensor
+    return [f"{domain}/{name}" for domain in LANDING_DOMAINS
+            for name in batch_folders(paths, domain)]
 
 
 @dg.sensor(job=refresh_job, minimum_interval_seconds=60,

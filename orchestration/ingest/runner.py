@@ -24,6 +24,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.ingest import limits
+from orchestration.ingest.landing import (ROOT, SIDECAR_SUFFIXES, Refusal, open_landing,  # noqa: F401
+                                          scan_domain, scan_root)
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.lock import writer_lock
 from orchestration.lake.schemas import LINEAGE, RAW_SCHEMAS
@@ -31,8 +34,6 @@ from orchestration.settings import LakePaths
 
 log = logging.getLogger(__name__)
 
-# Index/checksum files that travel next to data files and are not data themselves.
-SIDECAR_SUFFIXES = (".tbi", ".csi", ".md5", ".sha256", ".crc")
 LEDGER_SCHEMA = pa.schema([("source_file", pa.string()), ("source_sha256", pa.string()),
                           ("context", pa.string()), ("batch_id", pa.string()),
                           ("status", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC"))])
@@ -47,6 +48,7 @@ class IngestSummary:
     files_skipped_unchanged: int = 0
     files_quarantined: int = 0
     records_quarantined: int = 0
+    entries_refused: int = 0        # landing entries not read (links, special files, strays)
     rows_written: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: list[str] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ class IngestSummary:
                 "files_skipped_unchanged": self.files_skipped_unchanged,
                 "files_quarantined": self.files_quarantined,
                 "records_quarantined": self.records_quarantined,
+                "entries_refused": self.entries_refused,
                 **{f"rows_{t}": n for t, n in self.rows_written.items()},
                 "quarantine_reasons": "\n".join(self.quarantine_reasons)}
 
@@ -112,14 +115,65 @@ def _save_ledger(paths: LakePaths, domain: str, ledger: dict[str, dict]) -> None
 
 
 def landing_files(paths: LakePaths, domain: str) -> list[tuple[str, Path]]:
-    """(batch, file) for every data file directly inside landing/<domain>/<batch>/, sorted."""
-    root = paths.landing_domain(domain)
-    if not root.is_dir():
-        return []
-    return [(batch.name, f)
-            for batch in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-            for f in sorted(batch.iterdir())
-            if f.is_file() and not f.name.startswith(".") and not f.name.endswith(SIDECAR_SUFFIXES)]
+    """(batch, file) for every data file directly inside landing/<domain>/<batch>/, sorted
+    (regular files only; see ``landing.scan_domain`` for what is refused instead)."""
+    return scan_domain(paths, domain).files
+
+
+def _landing_sha256(path: Path) -> str:
+    """sha256 of a landing file, opened without following a link (FileRejected if it is one)."""
+    h = hashlib.sha256()
+    with open_landing(path) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _refusals_path(paths: LakePaths, domain: str) -> Path:
+    return paths.raw_table("quarantine") / "_landing" / f"{domain}.parquet"
+
+
+def _record_refusals(paths: LakePaths, domain: str, refused: list[Refusal], now: datetime,
+                     summary: IngestSummary) -> None:
+    """Keep raw/quarantine/_landing/<domain>.parquet equal to the entries refused now.
+
+    The file is a snapshot, so an entry refused on every refresh stays one row, with the
+    time it was first refused; the summary names only refusals not recorded before.
+    """
+    target = _refusals_path(paths, domain)
+    before: dict[tuple, datetime] = {}
+    if target.exists():
+        for r in pq.read_table(target).to_pylist():
+            before[(r["source_file"], r["granularity"], r["reason"])] = r["ingested_at"]
+    rows = []
+    for r in refused:
+        key = (r.rel, r.granularity, r.reason)
+        if key not in before and len(summary.quarantine_reasons) < MAX_REASONS:
+            summary.quarantine_reasons.append(f"{r.rel} [{r.granularity}]: {r.reason}")
+        # entries outside the domains are counted once, by the ingest that first saw them
+        summary.entries_refused += domain != ROOT or key not in before
+        rows.append({"domain": domain, "granularity": r.granularity, "locator": None,
+                     "reason": r.reason, "original_path": f"landing/{r.rel}",
+                     "quarantine_copy": None, "source_file": r.rel, "source_sha256": None,
+                     "batch_id": r.batch, "ingested_at": before.get(key, now)})
+    if {(r["source_file"], r["granularity"], r["reason"]) for r in rows} == set(before):
+        return                       # unchanged: leave the file (and its mtime) alone
+    if not rows:
+        target.unlink(missing_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMAS["quarantine"]), tmp)
+    tmp.replace(target)
+
+
+def _copy_refused(path: Path, target: Path) -> None:
+    """Copy a refused landing file to quarantine/, never through a link."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open_landing(path) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    st = path.lstat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 class _Lineage:
@@ -202,9 +256,12 @@ def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
         written = {t: (None, 0) for t in tables}
+        try:
+            _copy_refused(path, copy_target)
+        except FileRejected as exc:      # swapped for a link or a FIFO since the scan
+            copy_target.unlink(missing_ok=True)
+            rejected = f"{rejected} (no copy kept: the landing file {exc})"
         records = [QuarantineRecord("file", None, rejected)]
-        copy_target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, copy_target)
     else:
         copy_target.unlink(missing_ok=True)
     for t, (tmp, rows) in written.items():
@@ -214,7 +271,8 @@ def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str
             tmp.replace(targets[t])
         summary.rows_written[t] = summary.rows_written.get(t, 0) + rows
     if records:
-        copy_rel = copy_target.relative_to(paths.home).as_posix() if rejected else None
+        copy_rel = (copy_target.relative_to(paths.home).as_posix()
+                    if rejected and copy_target.exists() else None)
         original = path.relative_to(paths.home).as_posix()
         q_target.parent.mkdir(parents=True, exist_ok=True)
         tmp = q_target.with_name(f".{q_target.name}.tmp")
@@ -258,14 +316,23 @@ def ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Parse
 
 def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., ParseResult],
                    tables: list[str], now: datetime, context: str, workers: int) -> IngestSummary:
+    limits.check_environment()
     ensure_schema_files(paths)
     summary = IngestSummary(domain=domain, rows_written={t: 0 for t in tables})
     ledger = _load_ledger(paths, domain)
+    # entries outside every domain are reported by whichever ingest runs first
+    _record_refusals(paths, ROOT, scan_root(paths), now, summary)
+    scan = scan_domain(paths, domain)
+    refused = list(scan.refused)
     todo = []
-    for batch, path in landing_files(paths, domain):
+    for batch, path in scan.files:
         summary.files_seen += 1
         rel = path.relative_to(paths.landing).as_posix()
-        sha = sha256_of(path)
+        try:
+            sha = _landing_sha256(path)
+        except FileRejected as exc:      # replaced by a link or a FIFO since the scan
+            refused.append(Refusal(rel, batch, "file", f"{rel} {exc}"))
+            continue
         seen = ledger.get(rel)
         if seen and seen["source_sha256"] == sha and (seen["context"] or "") == context:
             summary.files_skipped_unchanged += 1
@@ -288,6 +355,7 @@ def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Pars
                 ledger[rel] = _ledger_row(rel, sha, context, batch, status, now)
     finally:
         _save_ledger(paths, domain, ledger)
+    _record_refusals(paths, domain, refused, now, summary)
     return summary
 
 

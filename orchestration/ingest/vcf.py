@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import gzip
 import collections
+import io
 import queue
 import re
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -34,7 +36,10 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from orchestration.ingest import limits
 from orchestration.ingest.identifiers import scan_ids, scan_vcf_header
+from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.landing import open_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.ingest.vcf_body import body_chunks
 from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMA, transform
@@ -53,16 +58,16 @@ class VcfHeader:
     samples: list[str]
     csq_fields: list[str] | None
     compression: str | None      # "gzip" (also bgzip) or None
+    refused_samples: dict[int, str] = dataclasses.field(default_factory=dict)  # index → reason
 
 
 def _compression(path: Path) -> str | None:
-    with open(path, "rb") as fh:
+    with open_landing(path) as fh:
         head = fh.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return None
-    is_bgzf = len(head) >= 18 and head[3] & 4 and head[12:14] == b"BC"
-    if is_bgzf:
-        with open(path, "rb") as fh:
+        if head[:2] != b"\x1f\x8b":
+            return None
+        is_bgzf = len(head) >= 18 and head[3] & 4 and head[12:14] == b"BC"
+        if is_bgzf:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - len(_BGZF_EOF)))
@@ -72,26 +77,44 @@ def _compression(path: Path) -> str | None:
     return "gzip"
 
 
+def _header_line(fh, number: int, max_line: int) -> str:
+    """The next line (at most ``max_line`` bytes, else FileRejected), '' at the end."""
+    line = fh.readline(max_line + 2)          # characters; never more than one line's worth
+    body = line.rstrip("\r\n")
+    if len(body) * 4 > max_line and len(body.encode("utf-8", "surrogatepass")) > max_line:
+        cut = not line.endswith("\n") and len(line) == max_line + 2
+        raise limits.MAX_LINE_BYTES.refuse(
+            f"line {number:,} is {'at least ' if cut else ''}"
+            f"{len(body.encode('utf-8', 'surrogatepass')):,} bytes", max_line)
+    return line
+
+
 def read_header(path: Path) -> VcfHeader:
     """Read and check the VCF header; raises FileRejected with a readable reason."""
     compression = _compression(path)
-    opener = gzip.open if compression else open
+    max_line = limits.MAX_LINE_BYTES.value
+    max_meta = limits.MAX_VCF_HEADER_LINES.value
     meta: list[str] = []
     columns: list[str] | None = None
     first_body: str | None = None
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
-            for line in fh:
+        with open_landing(path) as raw, \
+                (gzip.open(raw, "rt", encoding="utf-8", newline="") if compression else
+                 io.TextIOWrapper(raw, encoding="utf-8", newline="")) as fh:
+            while line := _header_line(fh, len(meta) + 1, max_line):
                 line = line.rstrip("\r\n")
                 if not meta and not line.startswith("##fileformat=VCF"):
                     raise FileRejected("not a VCF: line 1 is not '##fileformat=VCFv4.x'")
                 if line.startswith("##"):
+                    if len(meta) >= max_meta:
+                        raise limits.MAX_VCF_HEADER_LINES.refuse(
+                            f"the header has more than {max_meta:,} '##' lines", max_meta)
                     meta.append(line)
                     continue
                 if line.startswith("#"):
                     columns = line[1:].split("\t")
                     columns[0] = "#" + columns[0]
-                    first_body = next(fh, None)
+                    first_body = _header_line(fh, len(meta) + 2, max_line) or None
                 break
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileRejected(f"corrupt or truncated gzip in the header: {exc}") from None
@@ -106,7 +129,7 @@ def read_header(path: Path) -> VcfHeader:
     if len(columns) > 8 and columns[8] != "FORMAT":
         raise FileRejected(f"not a VCF: column 9 of header line {len(meta) + 1} is "
                            f"{columns[8]!r}, expected FORMAT")
-    dupes = sorted({s for s in samples if samples.count(s) > 1})
+    dupes = sorted(s for s, n in collections.Counter(samples).items() if n > 1)
     if dupes:
         raise FileRejected(f"duplicate sample names in the #CHROM line: {', '.join(dupes)}")
     findings = scan_vcf_header(meta) + scan_ids(samples, "sample")
@@ -125,8 +148,12 @@ def read_header(path: Path) -> VcfHeader:
     missing = [f for f in ("Allele", "Consequence") if f not in fields]
     if missing:
         raise FileRejected(f"the CSQ Format lacks {', '.join(missing)}")
+    # a sample whose name fails the id rule is refused alone; the others are ingested
+    refused = {i: f"sample #{i + 1} {shown(s)} of the #CHROM line {problem}; its calls are "
+                  "not ingested"
+               for i, s in enumerate(samples) if (problem := id_problem(s))}
     return VcfHeader(n_lines=len(meta) + 1, n_columns=len(columns), samples=samples, csq_fields=fields,
-                     compression=compression)
+                     compression=compression, refused_samples=refused)
 
 
 class _LineMap:
@@ -209,8 +236,10 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
             f"{row.expected_columns}"))
         return "skip"
 
-    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES + (1 << 20),
-                                     use_threads=False)
+    # a block must hold the longest line allowed (plus the chunk it ends)
+    read_options = pacsv.ReadOptions(column_names=names,
+                                     block_size=max(BLOCK_BYTES, limits.MAX_LINE_BYTES.value)
+                                     + (1 << 20), use_threads=False)
     parse_options = pacsv.ParseOptions(delimiter="\t", quote_char=False, ignore_empty_lines=False,
                                        invalid_row_handler=on_bad_row)
     convert_options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
@@ -224,14 +253,15 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
             yield pacsv.read_csv(pa.py_buffer(chunk), read_options=read_options,
                                  parse_options=parse_options, convert_options=convert_options)
 
+    kept = [None if i in header.refused_samples else s for i, s in enumerate(header.samples)]
+
     def transformed() -> Iterator[tuple[pa.Table, object]]:
         # two chunks in flight: polars releases the GIL, so both cores transform
         with ThreadPoolExecutor(TRANSFORM_THREADS, thread_name_prefix="vcf-transform") as pool:
             pending: collections.deque = collections.deque()
             offset = 0
             for batch in _read_ahead(tables()):
-                pending.append(pool.submit(transform, batch, offset, header.samples,
-                                           header.csq_fields))
+                pending.append(pool.submit(transform, batch, offset, kept, header.csq_fields))
                 offset += batch.num_rows
                 if len(pending) >= TRANSFORM_THREADS:
                     yield pending.popleft().result()
@@ -258,7 +288,8 @@ def parse_vcf(path: Path) -> ParseResult:
     Raises FileRejected (up front, or while the stream is consumed) for file-level faults.
     """
     header = read_header(Path(path))
-    result = ParseResult()
+    result = ParseResult(quarantine=[QuarantineRecord("sample", f"sample #{i + 1}", reason)
+                                     for i, reason in header.refused_samples.items()])
     # a second stage thread: chunk N+1 is transformed while the caller writes chunk N
     result.tables["variants"] = _read_ahead(_stream(Path(path), header, result.quarantine))
     return result

@@ -153,11 +153,12 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     return pl.concat([collapsed.filter(~no_gene), keep]).drop("gene_key")
 
 
-def _calls(df: pl.DataFrame, n_samples: int) -> pl.DataFrame:
-    """(rec, sample_idx, genotype) of every call that names a non-REF allele."""
-    if not n_samples:
+def _calls(df: pl.DataFrame, kept: list[int]) -> pl.DataFrame:
+    """(rec, sample_idx, genotype) of every call of the ``kept`` samples that names a
+    non-REF allele."""
+    if not kept:
         return pl.DataFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64, "genotype": pl.String})
-    sample_cols = [f"s{i}" for i in range(n_samples)]
+    sample_cols = [f"s{i}" for i in kept]
     gt = df.filter(pl.col("c8").str.starts_with("GT")).select(
         "rec", *[pl.col(s).str.splitn(":", 2).struct.field("field_0").alias(s) for s in sample_cols])
     # Most calls of a multi-sample file are 0/0 or ./.: drop those records before unpivoting.
@@ -168,18 +169,19 @@ def _calls(df: pl.DataFrame, n_samples: int) -> pl.DataFrame:
             .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"), "genotype"))
 
 
-def transform(batch: pa.RecordBatch, offset: int, samples: list[str],
+def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
               csq_fields: list[str]) -> tuple[pa.Table, pl.DataFrame]:
     """One chunk of body lines → variants rows, plus (rec, reason) of records refused.
 
     ``rec`` is the ordinal of the body row in the stream (``offset`` + row in chunk).
+    ``samples`` holds None for a refused sample: its calls are not read.
     """
     df = pl.from_arrow(batch).with_row_index("rec", offset=offset)
     pos = pl.col("c1").str.strip_chars().cast(pl.Int64, strict=False)
     bad_site = pos.is_null() | (pl.col("c3") == "") | (pl.col("c4") == "")
     bad_pos = df.filter(bad_site).select(
         "rec", pl.format("POS '{}' is not an integer or REF/ALT is empty", "c1").alias("reason"))
-    calls = _calls(df, len(samples))
+    calls = _calls(df, [i for i, s in enumerate(samples) if s is not None])
     # Sites are only built for records someone carries (and whose POS/REF/ALT are usable).
     called = calls["rec"].unique()
     sites = (df.filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
