@@ -48,3 +48,24 @@ def read_meta(directory: Path, meta_file: str, format_version: int, what: str) -
         raise ValueError(f"{meta_path}: format_version {meta.get('format_version')!r}, "
                          f"expected {format_version}")
     return meta
+
+
+def saved_fingerprint(directory: Path, meta_file: str) -> str | None:
+    """The training fingerprint recorded in a saved artifact's metadata, or None when there
+    is no readable metadata (nothing saved yet, or written before fingerprints existed)."""
+    try:
+        meta = json.loads((Path(directory) / meta_file).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("fingerprint") if isinstance(meta, dict) else None
+
+
+def member(directory: Path, name: object) -> Path:
+    """``directory / name`` for a file name read from metadata; ValueError when the name is
+    anything but a plain file name (a path, "..", hidden), so an altered metadata file
+    cannot make a load read outside its artifact folder."""
+    if (not isinstance(name, str) or not name or name.startswith(".")
+            or Path(name).name != name or "\\" in name):
+        raise ValueError(f"{Path(directory)}: metadata names model file {name!r}, "
+                         "which is not a plain file name")
+    return Path(directory) / name

@@ -21,16 +21,19 @@ from pathlib import Path
 # library is loaded yet, and setdefault leaves an operator's own choice alone.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from models.artifact_io import atomic_write, json_safe, read_meta
+from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
+from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
-from models.ranker_data import FEATURES, matrix, prepare, solved_patients, split_patients
+from models.ranker_data import FEATURES, KEYS, matrix, prepare, solved_patients, split_patients
 from models.ranker_default import EXOMISER_HIPHIVE_WEIGHTS, default_logit_terms, sigmoid
 from models.ranker_eval import evaluate_topk, rank_within_patient
 
-__all__ = ["FEATURES", "RankerArtifact", "train", "score", "save", "load", "evaluate_topk"]
+__all__ = ["FEATURES", "RankerArtifact", "train", "fingerprint", "reuse", "score", "save", "load",
+           "evaluate_topk"]
 
 # binary:logistic (causal vs not) was chosen over rank:pairwise and rank:ndcg (qid = patient):
 # on synthetic cohorts of 30-100 solved patients its held-out top-1 recall was equal or higher
@@ -53,6 +56,11 @@ XGB_PARAMS: dict = {
 NUM_BOOST_ROUND = 150
 KS = (1, 5, 10)
 FORMAT_VERSION = 1
+# Bumped whenever the training code changes what a fit produces, so a saved model made by the
+# old code is not reused (its fingerprint no longer matches).
+RECIPE = "1"
+# Libraries whose version changes a fit or its evaluation (trees; numpy's seeded splits).
+RESULT_LIBRARIES = ("xgboost", "numpy")
 MODEL_FILE = "ranker_model.ubj"
 META_FILE = "ranker_meta.json"
 
@@ -73,6 +81,44 @@ class RankerArtifact:
     num_boost_round: int = 0
     seed: int = 0
     xgboost_version: str = xgb.__version__
+    fingerprint: str = ""
+
+    @property
+    def model_version(self) -> str:
+        """``<mode>-<first 12 hex of the training fingerprint>``: the same training data,
+        settings and libraries always give the same version, whenever it was trained."""
+        return f"{self.mode}-{self.fingerprint[:VERSION_CHARS]}"
+
+
+def fingerprint(
+    features: pl.DataFrame, seed: int = 0, min_solved: int = 20, holdout_fraction: float = 0.3,
+    cv_folds: int = 5,
+) -> str:
+    """The content address of ``train(features, ...)`` with the same arguments: the model
+    columns (keys, labels, FEATURES) in (patient_id, gene_symbol) order, every setting of the
+    fit and its fallback, the recipe and the result-changing library versions."""
+    return _fingerprint(prepare(features, FEATURES), seed, min_solved, holdout_fraction, cv_folds)
+
+
+def _fingerprint(frame: pl.DataFrame, seed: int, min_solved: int, holdout_fraction: float,
+                 cv_folds: int) -> str:
+    return _digest(
+        recipe=RECIPE, format_version=FORMAT_VERSION, data=frame_digest(frame, list(KEYS)),
+        features=FEATURES, params=XGB_PARAMS, num_boost_round=NUM_BOOST_ROUND, ks=KS, seed=seed,
+        min_solved=min_solved, holdout_fraction=holdout_fraction, cv_folds=cv_folds,
+        default_weights=EXOMISER_HIPHIVE_WEIGHTS, libraries=library_versions(*RESULT_LIBRARIES))
+
+
+def reuse(directory: Path, expected: str) -> RankerArtifact | None:
+    """The artifact saved in ``directory`` when it was trained on exactly what
+    ``expected`` fingerprints, else None (nothing saved, trained on something else, or
+    unreadable: a damaged artifact is retrained rather than trusted)."""
+    if not expected or saved_fingerprint(directory, META_FILE) != expected:
+        return None
+    try:
+        return load(directory)
+    except (OSError, ValueError, KeyError, xgb.core.XGBoostError):
+        return None
 
 
 def train(
@@ -94,6 +140,7 @@ def train(
     if not 0.0 <= holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction}")
     frame = prepare(features, FEATURES)
+    content = _fingerprint(frame, seed, min_solved, holdout_fraction, cv_folds)
     usable, missed = solved_patients(frame)
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     counts = {
@@ -115,6 +162,7 @@ def train(
             "n_heldout_patients": counts["n_solved_patients"],
             "recall": _baselines(solved, artifact),
         }
+        artifact.fingerprint = content
         return artifact
 
     params = {**XGB_PARAMS, "seed": seed}
@@ -142,6 +190,7 @@ def train(
     metrics["feature_importance_gain"] = {f: float(gains.get(f, 0.0)) for f in FEATURES}
     artifact = _xgb_artifact(booster, params, len(usable), trained_at, seed)
     artifact.metrics = metrics
+    artifact.fingerprint = content
     return artifact
 
 
@@ -205,6 +254,8 @@ def save(artifact: RankerArtifact, directory: Path) -> Path:
         "num_boost_round": artifact.num_boost_round,
         "seed": artifact.seed,
         "xgboost_version": artifact.xgboost_version,
+        "fingerprint": artifact.fingerprint,
+        "model_version": artifact.model_version,
         "model_file": None,
         "model_sha256": None,
     }
@@ -225,7 +276,7 @@ def load(directory: Path) -> RankerArtifact:
     meta = read_meta(directory, META_FILE, FORMAT_VERSION, "ranker")
     booster = None
     if meta["mode"] == "xgboost":
-        model_path = directory / meta["model_file"]
+        model_path = member(directory, meta["model_file"])
         raw = model_path.read_bytes()
         if hashlib.sha256(raw).hexdigest() != meta["model_sha256"]:
             raise ValueError(f"{model_path}: checksum does not match its metadata")
@@ -244,6 +295,7 @@ def load(directory: Path) -> RankerArtifact:
         num_boost_round=int(meta["num_boost_round"]),
         seed=int(meta["seed"]),
         xgboost_version=meta["xgboost_version"],
+        fingerprint=meta.get("fingerprint", ""),
     )
 
 

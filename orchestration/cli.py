@@ -146,9 +146,12 @@ def _print_compound_model_quality(paths: LakePaths) -> None:
               f"RMSE {test['rmse']:.2f} logS, R² {test['r2']:.2f}")
     root = paths.models / ACTIVITY_DIR
     for meta_file in sorted(root.glob("*/activity_meta.json")) if root.exists() else []:
-        metrics = json.loads(meta_file.read_text())["metrics"]
+        meta = json.loads(meta_file.read_text())
+        metrics = meta["metrics"]
         chosen = metrics["chosen"]
-        print(f"activity model for {meta_file.parent.name}: {chosen}, held-out scaffolds "
+        # the folder is a safe slug of the target; its real name is in the metadata
+        target = meta.get("target") or meta_file.parent.name
+        print(f"activity model for {target}: {chosen}, held-out scaffolds "
               "(pooled out-of-fold):")
         for family, res in metrics["families"].items():
             pooled = res["pooled"]

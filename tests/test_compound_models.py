@@ -207,7 +207,7 @@ def test_activity_learns_substructure_sar_on_scaffold_cv(trained, sar):
     assert trained.oof.columns == ["inchikey", "fold", "family", "p"]
     assert trained.oof.height == 2 * props.height
     assert len(trained.models) == 5
-    assert trained.model_version.startswith(f"{trained.family}-{trained.content_hash[:12]}-")
+    assert trained.model_version == f"{trained.family}-{trained.fingerprint[:12]}"
 
 
 def test_activity_save_load_and_streaming_give_identical_predictions(trained, sar, tmp_path):
@@ -331,3 +331,57 @@ def test_ranking_spreads_the_next_plate_over_scaffolds():
     assert out["inchikey"].to_list() == ["A1", "B1", "A2", "A3"]
     got = {r["inchikey"]: r for r in out.iter_rows(named=True)}
     assert got["A3"]["priority"] == pytest.approx(got["A3"]["score"] * ranking.SCAFFOLD_DECAY ** 2)
+
+
+# ---------------------------------------------------------------- content addressing
+
+def test_activity_fingerprint_and_version_follow_the_training_content(trained, sar, tmp_path):
+    props, labels = sar
+    fp = activity.fingerprint(props, labels, seed=0, n_folds=5, mlp_config=FAST_MLP)
+    assert trained.fingerprint == fp
+    assert trained.model_version == f"{trained.family}-{fp[:12]}"   # no training time in it
+    shuffled = activity.fingerprint(props.sample(fraction=1.0, shuffle=True, seed=3),
+                                    labels.reverse(), seed=0, n_folds=5, mlp_config=FAST_MLP)
+    assert shuffled == fp
+    assert activity.fingerprint(props, labels, seed=1, n_folds=5, mlp_config=FAST_MLP) != fp
+    flipped = labels.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(1 - pl.col("label"))
+                                  .otherwise(pl.col("label")).alias("label"))
+    assert activity.fingerprint(props, flipped, seed=0, n_folds=5, mlp_config=FAST_MLP) != fp
+    folder = tmp_path / "act"
+    assert activity.reuse(folder, fp) is None
+    import dataclasses
+
+    activity.save(dataclasses.replace(trained, target="../../odd/target"), folder)
+    back = activity.reuse(folder, fp)
+    assert back is not None and back.model_version == trained.model_version
+    assert back.target == "../../odd/target"
+    assert np.array_equal(activity.predict(back, props)[0], activity.predict(trained, props)[0])
+    assert activity.reuse(folder, "0" * 64) is None
+
+
+def test_solubility_version_is_its_fingerprint(sar):
+    props, _ = sar
+    data = props.with_columns((-0.8 * pl.col("clogp") + 1.0).alias("logS"))
+    kw = dict(n_folds=3, families=("xgboost",), xgb_rounds=20)
+    art = solubility.train_solubility(data, data.head(0), source_digest="abc", **kw)
+    assert art.fingerprint == solubility.fingerprint("abc", **kw)
+    assert art.model_version == f"logS-xgboost-{art.fingerprint[:12]}"
+    assert solubility.fingerprint("abd", **kw) != art.fingerprint
+
+
+def test_activity_model_folder_of_a_hostile_target_stays_in_the_lake(tmp_path):
+    import json
+
+    from orchestration.assets.compound_models import ACTIVITY_DIR, activity_folder, activity_models
+    from orchestration.settings import LakePaths
+
+    paths = LakePaths(tmp_path / "lake")
+    root = (paths.models / ACTIVITY_DIR).resolve()
+    for target in ("../../x", "/etc", "GENE/../../y", "..", "ABC1"):
+        folder = activity_folder(paths, target)
+        assert folder.parent == root and not folder.name.startswith(".")
+        folder.mkdir(parents=True)
+        (folder / activity.META_FILE).write_text(json.dumps({"target": target}))
+    assert activity_folder(paths, "ABC1") != activity_folder(paths, "ABC1 ")
+    assert sorted(activity_models(paths)) == sorted(["../../x", "/etc", "GENE/../../y", "..", "ABC1"])
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -226,3 +226,52 @@ def test_cross_validation_ranks_every_solved_patient_out_of_fold():
     for method in ("xgboost", "phenotype_only", "variant_only", "default_weights"):
         assert cv[method]["n_patients"] == n_solved
         assert 0.0 <= cv[method]["recall_at_1"] <= cv[method]["recall_at_10"] <= 1.0
+
+
+# ---------------------------------------------------------------- content addressing
+
+def test_fingerprint_is_the_training_content_not_its_row_order_or_time(data):
+    from models.ranker import fingerprint
+
+    fp = fingerprint(data, seed=2)
+    assert fingerprint(data.sample(fraction=1.0, shuffle=True, seed=1), seed=2) == fp
+    assert fingerprint(data.select(reversed(data.columns)), seed=2) == fp
+    assert fingerprint(data, seed=3) != fp
+    assert fingerprint(data, seed=2, cv_folds=4) != fp
+    changed = data.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(0.123)
+                                .otherwise(pl.col("pheno_score")).alias("pheno_score"))
+    assert fingerprint(changed, seed=2) != fp
+    # two fits of the same content, whenever made, are one version named by the fingerprint
+    a, b = train(data, seed=2), train(data.reverse(), seed=2)
+    assert a.fingerprint == b.fingerprint == fp
+    assert a.model_version == b.model_version == f"xgboost-{fp[:12]}"
+
+
+@pytest.mark.parametrize("solved", [5, 40])
+def test_reuse_loads_the_saved_model_only_for_its_own_fingerprint(tmp_path, solved):
+    """Both modes (XGBoost and the Exomiser default-weights fallback)."""
+    from models.ranker import fingerprint, reuse
+
+    data = cohort(solved, seed=4)
+    fp = fingerprint(data, seed=2)
+    assert reuse(tmp_path / "ranker", fp) is None           # nothing saved yet
+    art = train(data, seed=2)
+    files = save(art, tmp_path / "ranker")
+    back = reuse(files, fp)
+    assert back is not None and back.model_version == art.model_version == f"{art.mode}-{fp[:12]}"
+    assert_frame_equal(score(back, data), score(art, data))
+    assert reuse(files, fingerprint(data, seed=3)) is None  # trained on something else
+    if art.mode == "xgboost":                                # a damaged model is retrained
+        (files / "ranker_model.ubj").write_bytes(b"x")
+        assert reuse(files, fp) is None
+
+
+def test_load_refuses_a_model_file_named_outside_its_folder(tmp_path, model):
+    import json
+
+    out = save(model, tmp_path / "ranker")
+    meta = json.loads((out / "ranker_meta.json").read_text())
+    meta["model_file"] = "../../elsewhere.ubj"
+    (out / "ranker_meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="not a plain file name"):
+        load(out)

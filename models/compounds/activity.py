@@ -28,19 +28,22 @@ from pathlib import Path
 # see models/ranker.py: OpenMP busy-waiting slows XGBoost badly on a shared 2-core box
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from models.artifact_io import atomic_write, json_safe, read_meta
+from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
+from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
-from models.compounds.features import FeatureSpec, fit_feature_spec  # noqa: E402
+from models.compounds.features import DESCRIPTORS, FeatureSpec, fit_feature_spec  # noqa: E402
 from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc  # noqa: E402
 from models.compounds.mlp import MLP, MLPConfig  # noqa: E402
 from models.compounds.scaffold_split import scaffold_folds, scaffold_groups  # noqa: E402
 
-__all__ = ["NotEnoughLabels", "ActivityArtifact", "FAMILIES", "train_activity", "predict",
-           "score_batches", "save", "load", "MIN_POSITIVES", "MIN_POSITIVE_SCAFFOLDS"]
+__all__ = ["NotEnoughLabels", "ActivityArtifact", "FAMILIES", "train_activity", "fingerprint",
+           "reuse", "predict", "score_batches", "save", "load", "MIN_POSITIVES",
+           "MIN_POSITIVE_SCAFFOLDS"]
 
 FAMILIES = ("xgboost", "mlp")
 MIN_POSITIVES = 5
@@ -59,6 +62,11 @@ XGB_PARAMS: dict = {
 }
 XGB_ROUNDS = 200
 FORMAT_VERSION = 1
+# Bumped whenever the training code changes what a fit produces, so a saved model made by the
+# old code is not reused (its fingerprint no longer matches).
+RECIPE = "1"
+# Libraries whose version changes a fit: the trees, the MLP, numpy's seeded folds.
+RESULT_LIBRARIES = ("xgboost", "torch", "numpy")
 META_FILE = "activity_meta.json"
 OOF_FILE = "activity_oof.parquet"
 METRIC_KEYS = ("roc_auc", "pr_auc", "ef1", "ef5")
@@ -84,11 +92,48 @@ class ActivityArtifact:
     xgb_rounds: int = XGB_ROUNDS
     mlp_config: dict = field(default_factory=dict)
     content_hash: str = ""
+    fingerprint: str = ""
+    target: str = ""  # the readable name of what it models (its folder name is a safe slug)
 
     @property
     def model_version(self) -> str:
-        """``<family>-<first 12 hex of the models' + feature spec's sha256>-<trained_at>``."""
-        return f"{self.family}-{self.content_hash[:12]}-{self.trained_at}"
+        """``<family>-<first 12 hex of the training fingerprint>``: the same labels,
+        features, settings and libraries always give the same version, whenever trained."""
+        return f"{self.family}-{self.fingerprint[:VERSION_CHARS]}"
+
+
+def fingerprint(
+    props: pl.DataFrame, labels: pl.DataFrame, seed: int = 0, n_folds: int = 5,
+    families: Sequence[str] = FAMILIES, mlp_config: MLPConfig | None = None, xgb_rounds: int = XGB_ROUNDS,
+) -> str:
+    """The content address of ``train_activity`` with the same arguments: the joined
+    training rows (the columns a fit reads, by inchikey), every setting, the recipe and the
+    result-changing library versions."""
+    return _fingerprint(_join(props, labels), seed, n_folds, families, mlp_config or MLPConfig(),
+                        xgb_rounds)
+
+
+def _fingerprint(data: pl.DataFrame, seed: int, n_folds: int, families: Sequence[str],
+                 cfg: MLPConfig, xgb_rounds: int) -> str:
+    used = [c for c in ("inchikey", "label", "weight", "scaffold", "smiles", "morgan_fp", *DESCRIPTORS)
+            if c in data.columns]
+    return _digest(
+        recipe=RECIPE, format_version=FORMAT_VERSION, data=frame_digest(data.select(used), ["inchikey"]),
+        seed=seed, n_folds=n_folds, families=list(families), mlp_config=cfg.__dict__,
+        xgb_params=XGB_PARAMS, xgb_rounds=xgb_rounds, min_positives=MIN_POSITIVES,
+        min_positive_scaffolds=MIN_POSITIVE_SCAFFOLDS, libraries=library_versions(*RESULT_LIBRARIES))
+
+
+def reuse(directory: Path, expected: str) -> ActivityArtifact | None:
+    """The artifact saved in ``directory`` when it was trained on exactly what
+    ``expected`` fingerprints, else None (nothing saved, trained on something else, or
+    unreadable: a damaged artifact is retrained rather than trusted)."""
+    if not expected or saved_fingerprint(directory, META_FILE) != expected:
+        return None
+    try:
+        return load(directory)
+    except (OSError, ValueError, KeyError, RuntimeError, xgb.core.XGBoostError):
+        return None
 
 
 def train_activity(
@@ -110,6 +155,8 @@ def train_activity(
     if unknown or not families:
         raise ValueError(f"families must be a non-empty subset of {FAMILIES}, got {list(families)}")
     data = _join(props, labels)
+    cfg = mlp_config or MLPConfig()
+    content = _fingerprint(data, seed, n_folds, families, cfg, xgb_rounds)
     y = data["label"].to_numpy().astype(np.float32)
     w = data["weight"].to_numpy().astype(np.float32)
     scaffolds = data["scaffold"].to_list()
@@ -125,7 +172,6 @@ def train_activity(
     folds = scaffold_folds(scaffolds, n_folds=k, seed=seed, labels=y, keys=keys)
 
     spec_all = fit_feature_spec(data)
-    cfg = mlp_config or MLPConfig()
     params = {**XGB_PARAMS, "seed": seed, "num_boost_round": xgb_rounds}
     results: dict[str, dict] = {}
     fold_models: dict[str, list] = {}
@@ -171,7 +217,7 @@ def train_activity(
     artifact = ActivityArtifact(
         family=chosen, models=models, spec=spec_all, metrics=metrics, oof=pl.concat(oof_parts),
         trained_at=trained_at, seed=seed, n_folds=k, xgb_params=params, xgb_rounds=xgb_rounds,
-        mlp_config={**cfg.__dict__, "hidden": list(cfg.hidden)},
+        mlp_config={**cfg.__dict__, "hidden": list(cfg.hidden)}, fingerprint=content,
     )
     artifact.content_hash = _content_hash(artifact)
     return artifact
@@ -220,6 +266,7 @@ def save(artifact: ActivityArtifact, directory: Path) -> Path:
         "trained_at": artifact.trained_at, "seed": artifact.seed, "n_folds": artifact.n_folds,
         "xgb_params": artifact.xgb_params, "xgb_rounds": artifact.xgb_rounds,
         "mlp_config": artifact.mlp_config, "content_hash": artifact.content_hash,
+        "fingerprint": artifact.fingerprint, "target": artifact.target,
         "model_version": artifact.model_version, "xgboost_version": xgb.__version__,
     }
     atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
@@ -232,9 +279,10 @@ def load(directory: Path) -> ActivityArtifact:
     meta = read_meta(directory, META_FILE, FORMAT_VERSION, "activity model")
     models = []
     for entry in meta["model_files"]:
-        raw = (directory / entry["file"]).read_bytes()
+        path = member(directory, entry["file"])
+        raw = path.read_bytes()
         if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-            raise ValueError(f"{directory / entry['file']}: checksum does not match its metadata")
+            raise ValueError(f"{path}: checksum does not match its metadata")
         if meta["family"] == "xgboost":
             booster = xgb.Booster(params={"nthread": 2})
             booster.load_model(bytearray(raw))
@@ -246,6 +294,7 @@ def load(directory: Path) -> ActivityArtifact:
         metrics=meta["metrics"], oof=pl.read_parquet(directory / OOF_FILE), trained_at=meta["trained_at"],
         seed=int(meta["seed"]), n_folds=int(meta["n_folds"]), xgb_params=meta["xgb_params"],
         xgb_rounds=int(meta["xgb_rounds"]), mlp_config=meta["mlp_config"], content_hash=meta["content_hash"],
+        fingerprint=meta.get("fingerprint", ""), target=meta.get("target", ""),
     )
 
 

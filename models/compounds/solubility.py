@@ -18,7 +18,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see models/ranker.py
 
-from models.artifact_io import atomic_write, json_safe, read_meta
+from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
+from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import xgboost as xgb  # noqa: E402
@@ -28,7 +30,8 @@ from models.compounds.metrics import regression_metrics  # noqa: E402
 from models.compounds.mlp import MLP, MLPConfig  # noqa: E402
 from models.compounds.scaffold_split import scaffold_folds  # noqa: E402
 
-__all__ = ["PUBLISHED", "SolubilityArtifact", "train_solubility", "predict_logS", "save", "load", "FAMILIES"]
+__all__ = ["PUBLISHED", "SolubilityArtifact", "train_solubility", "fingerprint", "reuse", "predict_logS",
+           "save", "load", "FAMILIES"]
 
 FAMILIES = ("xgboost", "mlp")
 XGB_PARAMS: dict = {
@@ -44,6 +47,12 @@ XGB_PARAMS: dict = {
 }
 XGB_ROUNDS = 600
 FORMAT_VERSION = 1
+# Bumped whenever the training recipe (including how the training set is built) changes what a
+# fit produces, so a saved model made by the old code is not reused.
+RECIPE = "1"
+# Libraries whose version changes a fit: RDKit computes the training features from the
+# shipped structures; then the trees, the MLP and numpy's seeded folds.
+RESULT_LIBRARIES = ("rdkit", "xgboost", "torch", "numpy")
 META_FILE = "solubility_meta.json"
 
 # Published figures on the Huuskonen data. NOT the same split as ours: the RDKit Book files
@@ -85,16 +94,42 @@ class SolubilityArtifact:
     xgb_params: dict = field(default_factory=dict)
     xgb_rounds: int = XGB_ROUNDS
     content_hash: str = ""
+    fingerprint: str = ""
 
     @property
     def model_version(self) -> str:
-        """``logS-<family>-<first 12 hex of the model's sha256>-<trained_at>``."""
-        return f"logS-{self.family}-{self.content_hash[:12]}-{self.trained_at}"
+        """``logS-<family>-<first 12 hex of the training fingerprint>`` (see ``fingerprint``)."""
+        return f"logS-{self.family}-{self.fingerprint[:VERSION_CHARS]}"
+
+
+def fingerprint(source_digest: str, seed: int = 0, n_folds: int = 5, families: Sequence[str] = FAMILIES,
+                mlp_config: MLPConfig | None = None, xgb_rounds: int = XGB_ROUNDS) -> str:
+    """The content address of a solubility training: ``source_digest`` (a digest of the
+    shipped data files the training set is computed from: cheaper than recomputing every
+    structure to fingerprint the frame, and as exact, since the recipe and RDKit's version
+    are part of it), every setting, the recipe and the result-changing library versions."""
+    cfg = mlp_config or MLPConfig()
+    return _digest(recipe=RECIPE, format_version=FORMAT_VERSION, source=source_digest, seed=seed,
+                   n_folds=n_folds, families=list(families), mlp_config=cfg.__dict__,
+                   xgb_params=XGB_PARAMS, xgb_rounds=xgb_rounds,
+                   libraries=library_versions(*RESULT_LIBRARIES))
+
+
+def reuse(directory: Path, expected: str) -> SolubilityArtifact | None:
+    """The artifact saved in ``directory`` when its fingerprint is ``expected``, else None
+    (nothing saved, trained on something else, or unreadable: then it is retrained)."""
+    if not expected or saved_fingerprint(directory, META_FILE) != expected:
+        return None
+    try:
+        return load(directory)
+    except (OSError, ValueError, KeyError, RuntimeError, xgb.core.XGBoostError):
+        return None
 
 
 def train_solubility(
     train: pl.DataFrame, test: pl.DataFrame, seed: int = 0, n_folds: int = 5,
     families: Sequence[str] = FAMILIES, mlp_config: MLPConfig | None = None, xgb_rounds: int = XGB_ROUNDS,
+    source_digest: str | None = None,
 ) -> SolubilityArtifact:
     """Choose a family by scaffold-CV RMSE on ``train``, refit it on ``train``, report it on ``test``.
 
@@ -102,7 +137,8 @@ def train_solubility(
     logS are dropped. ``metrics``: ``cv`` (per family: rmse, mae, r2, n on pooled out-of-fold
     predictions, plus per-fold rmse), ``chosen``, ``test`` (rmse, mae, r2, n of the chosen,
     refitted model), ``published`` (``PUBLISHED``, a different split, see there). A full tie
-    goes to the first of ``families``.
+    goes to the first of ``families``. ``source_digest`` (see ``fingerprint``) addresses the
+    training; without one, the two frames as given (row order included) are digested.
     """
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
@@ -112,6 +148,9 @@ def train_solubility(
     if train.height < 10:
         raise ValueError(f"need at least 10 training compounds with logS, got {train.height}")
     cfg = mlp_config or MLPConfig()
+    if source_digest is None:
+        source_digest = ",".join(frame_digest(f.with_row_index("_row"), ["_row"]) for f in (train, test))
+    content = fingerprint(source_digest, seed, n_folds, families, cfg, xgb_rounds)
     params = {**XGB_PARAMS, "seed": seed, "num_boost_round": xgb_rounds}
     y = train["logS"].to_numpy().astype(np.float64)
     keys = train["smiles"].to_list() if "smiles" in train.columns else None
@@ -144,7 +183,7 @@ def train_solubility(
     }
     artifact = SolubilityArtifact(family=chosen, model=model, spec=spec, metrics=metrics,
                                   trained_at=trained_at, seed=seed, xgb_params=params,
-                                  xgb_rounds=xgb_rounds)
+                                  xgb_rounds=xgb_rounds, fingerprint=content)
     artifact.content_hash = hashlib.sha256(_model_bytes(artifact) + spec.to_json().encode()).hexdigest()
     return artifact
 
@@ -168,7 +207,8 @@ def save(artifact: SolubilityArtifact, directory: Path) -> Path:
         "model_sha256": hashlib.sha256(raw).hexdigest(), "feature_spec": json.loads(artifact.spec.to_json()),
         "metrics": json_safe(artifact.metrics), "trained_at": artifact.trained_at, "seed": artifact.seed,
         "xgb_params": artifact.xgb_params, "xgb_rounds": artifact.xgb_rounds,
-        "content_hash": artifact.content_hash, "model_version": artifact.model_version,
+        "content_hash": artifact.content_hash, "fingerprint": artifact.fingerprint,
+        "model_version": artifact.model_version,
     }
     atomic_write(directory / META_FILE, json.dumps(meta, indent=2, sort_keys=True).encode())
     return directory
@@ -178,9 +218,10 @@ def load(directory: Path) -> SolubilityArtifact:
     """Read an artifact written by ``save``; raises ValueError if the model file was altered."""
     directory = Path(directory)
     meta = read_meta(directory, META_FILE, FORMAT_VERSION, "solubility model")
-    raw = (directory / meta["model_file"]).read_bytes()
+    path = member(directory, meta["model_file"])
+    raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != meta["model_sha256"]:
-        raise ValueError(f"{directory / meta['model_file']}: checksum does not match its metadata")
+        raise ValueError(f"{path}: checksum does not match its metadata")
     if meta["family"] == "xgboost":
         model = xgb.Booster(params={"nthread": 2})
         model.load_model(bytearray(raw))
@@ -190,6 +231,7 @@ def load(directory: Path) -> SolubilityArtifact:
         family=meta["family"], model=model, spec=FeatureSpec.from_json(json.dumps(meta["feature_spec"])),
         metrics=meta["metrics"], trained_at=meta["trained_at"], seed=int(meta["seed"]),
         xgb_params=meta["xgb_params"], xgb_rounds=int(meta["xgb_rounds"]), content_hash=meta["content_hash"],
+        fingerprint=meta.get("fingerprint", ""),
     )
 
 

@@ -9,20 +9,20 @@ import dagster as dg
 import polars as pl
 
 from models.compounds import activity, ranking, solubility
+from models.fingerprint import UNCHANGED
 from orchestration.assets.compounds import PROPERTIES_FILE
 from orchestration.assets.features import feature_key
 from orchestration.feature_store.store import feature_store
 from orchestration.feature_store.training import (activity_training_frame, present,
                                                   property_batches)
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.lake.safe_paths import lake_file
 from orchestration.resources import LakeResource
 from orchestration.truth_eval import truth_metrics
 
 SOLUBILITY_DIR = "solubility"
 ACTIVITY_DIR = "compound_activity"
 SCORE_BATCH = 5_000
-# Bumped when the solubility training recipe changes, so a cached model is retrained.
-SOLUBILITY_RECIPE = "1"
 
 
 def _solubility_set():
@@ -43,29 +43,33 @@ def solubility_model(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     """Aqueous solubility (logS) trained on the real Huuskonen training split (1,025
     compounds); the family (XGBoost or an MLP) is chosen by scaffold CV on the training
     split only and reported once on the untouched 257-compound test split, next to the
-    published figures for this data set. Retrained only when the data or recipe change."""
+    published figures for this data set. Retrained only when its fingerprint (the shipped
+    data files, the recipe, settings and library versions) changes."""
     from orchestration.chem.reference_data import REFERENCE_DATA_DIR
 
     paths = lake.paths
     target = paths.models / SOLUBILITY_DIR
-    h = hashlib.sha256(SOLUBILITY_RECIPE.encode())
+    h = hashlib.sha256()
     for name in ("solubility.train.sdf", "solubility.test.sdf"):
-        h.update((REFERENCE_DATA_DIR / name).read_bytes())
-    stamp = h.hexdigest()
-    stamp_file = target / "source.sha256"
-    if stamp_file.exists() and stamp_file.read_text() == stamp:
-        artifact = solubility.load(target)
-        context.log.info("solubility model unchanged (%s)", artifact.model_version)
-    else:
+        h.update(hashlib.sha256((REFERENCE_DATA_DIR / name).read_bytes()).digest())
+    content = solubility.fingerprint(h.hexdigest())
+    artifact = solubility.reuse(target, content)
+    training = UNCHANGED if artifact is not None else "trained"
+    if artifact is None:
         data = _solubility_set()
         write_parquet_atomic(data.select("compound_id", "name", "inchikey", "logS", "split"),
                              paths.reference / "solubility.parquet")
         artifact = solubility.train_solubility(data.filter(pl.col("split") == "train"),
-                                               data.filter(pl.col("split") == "test"))
+                                               data.filter(pl.col("split") == "test"),
+                                               source_digest=h.hexdigest())
         solubility.save(artifact, target)
-        stamp_file.write_text(stamp)
+    # the stamp of the recipe before fingerprints: fingerprint is in the metadata now
+    (target / "source.sha256").unlink(missing_ok=True)
+    context.log.info("solubility model %s (%s)", artifact.model_version, training)
     m = artifact.metrics
     return dg.MaterializeResult(metadata={
+        "training": training,
+        "fingerprint": artifact.fingerprint,
         "model_version": artifact.model_version,
         "family": artifact.family,
         "test_rmse": float(m["test"]["rmse"]),
@@ -76,6 +80,24 @@ def solubility_model(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         "published": dg.MetadataValue.json(m.get("published", {})),
         "metrics": dg.MetadataValue.json(json.loads(json.dumps(m, default=str))),
     })
+
+
+def activity_folder(paths, target: str):
+    """The folder of ``target``'s activity model: ``safe_name(target)`` under the models
+    folder, since target names come from landing files and could hold "/" or ".."."""
+    return lake_file(paths, paths.models / ACTIVITY_DIR, target)
+
+
+def activity_models(paths) -> dict[str, object]:
+    """Target name (from each model's metadata, not its folder name) → model folder, for
+    every saved activity model."""
+    root = paths.models / ACTIVITY_DIR
+    found = {}
+    for meta_file in sorted(root.glob(f"*/{activity.META_FILE}")) if root.is_dir() else []:
+        target = json.loads(meta_file.read_text()).get("target")
+        if target:  # a folder from before names were recorded is retrained, not guessed at
+            found[target] = meta_file.parent
+    return found
 
 
 def _props(paths) -> pl.DataFrame:
@@ -92,7 +114,10 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     evaluated by scaffold-split cross-validation (ROC-AUC, PR-AUC, EF1%, EF5% on held-out
     scaffolds); the better family's fold models form the ensemble whose spread is the
     uncertainty. Where the simulator's hidden truth exists, the untested compounds are
-    also scored against it (evaluation only: it never reaches training)."""
+    also scored against it (evaluation only: it never reaches training). A target whose
+    training rows, settings and libraries fingerprint as its saved model did keeps that
+    model (not retrained). Each model lives in a folder named by ``safe_name(target)``
+    (target names come from landing run files); the name itself is in its metadata."""
     paths = lake.paths
     training = activity_training_frame(paths, feature_store(paths))
     if training.is_empty():
@@ -108,23 +133,29 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
                              "source", "evidence")
     props = _props(paths)  # every structure: the untested ones are scored against truth only
     summary: dict[str, dict] = {}
+    kept: set[str] = set()
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
-        target_rows = training.filter(pl.col("gene_symbol") == target)
+        folder = activity_folder(paths, target)
+        target_rows = training.filter(pl.col("gene_symbol") == target).drop(
+            "gene_symbol", "label", "source", "evidence", "event_timestamp")
         target_labels = labels.filter(pl.col("target_gene") == target)
-        try:
-            artifact = activity.train_activity(target_rows.drop("gene_symbol", "label", "source",
-                                                                "evidence", "event_timestamp"),
-                                               target_labels.select("inchikey", "label"))
-        except activity.NotEnoughLabels as exc:
-            context.log.warning("no activity model for %s: %s", target, exc)
-            # never score with a model the current labels no longer support
-            shutil.rmtree(paths.models / ACTIVITY_DIR / target, ignore_errors=True)
-            summary[target] = {"status": f"not trained: {exc}"}
-            continue
-        activity.save(artifact, paths.models / ACTIVITY_DIR / target)
+        content = activity.fingerprint(target_rows, target_labels.select("inchikey", "label"))
+        artifact = activity.reuse(folder, content)
+        training_status = UNCHANGED if artifact is not None else "trained"
+        if artifact is None:
+            try:
+                artifact = activity.train_activity(target_rows, target_labels.select("inchikey", "label"))
+            except activity.NotEnoughLabels as exc:
+                context.log.warning("no activity model for %s: %s", target, exc)
+                summary[target] = {"status": f"not trained: {exc}"}
+                continue  # its old folder, if any, is removed below
+            artifact.target = target
+            activity.save(artifact, folder)
+        kept.add(folder.name)
         chosen = artifact.metrics["families"][artifact.family]
         summary[target] = {
-            "status": "trained", "model_version": artifact.model_version,
+            "status": "trained", "training": training_status,
+            "fingerprint": artifact.fingerprint, "model_version": artifact.model_version,
             "family": artifact.family, "n_labelled": artifact.metrics["n_compounds"],
             "n_actives": artifact.metrics["n_positives"],
             "heldout_scaffolds": chosen,
@@ -132,6 +163,16 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
                              for f in artifact.metrics["families"] if f != artifact.family},
             "untested_vs_truth": truth_metrics(paths, target, artifact, props, target_labels),
         }
+    # never score with a model the current labels no longer support (or one saved under a
+    # folder name this code no longer uses)
+    root = paths.models / ACTIVITY_DIR
+    for stale in sorted(root.iterdir()) if root.is_dir() else []:
+        if stale.name not in kept:
+            context.log.info("removing activity model folder %s: no current model", stale.name)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
     flat = {}
     for target, s in summary.items():
         if s["status"] != "trained":
@@ -146,6 +187,9 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     return dg.MaterializeResult(metadata={
         "targets": len(summary),
         "trained": sum(s["status"] == "trained" for s in summary.values()),
+        "retrained": sum(s.get("training") == "trained" for s in summary.values()),
+        "training": (UNCHANGED if summary and all(s.get("training") == UNCHANGED
+                                                  for s in summary.values()) else "trained"),
         "labelled_compounds": every.height,
         "labels_without_features_at_label_time": every.height - labels.height,
         "feature_service": "compound_activity_v1",
@@ -168,14 +212,11 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
     labels_path = paths.evidence / "compound_activity_labels.parquet"
     labels = pl.read_parquet(labels_path) if labels_path.exists() else pl.DataFrame()
     sol = solubility.load(paths.models / SOLUBILITY_DIR)
-    model_root = paths.models / ACTIVITY_DIR
-    targets = sorted(p.name for p in model_root.iterdir() if p.is_dir()) if model_root.exists() else []
+    folders = activity_models(paths)
     # a target whose labels vanished (its runs were removed) keeps no stale model
-    if labels.height:
-        targets = [t for t in targets if t in set(labels["target_gene"].to_list())]
-    else:
-        targets = []
-    artifacts = {t: activity.load(model_root / t) for t in targets}
+    labelled = set(labels["target_gene"].to_list()) if labels.height else set()
+    targets = sorted(t for t in folders if t in labelled)
+    artifacts = {t: activity.load(folders[t]) for t in targets}
     logs, predicted = [], {t: [] for t in targets}
     if targets:
         # one pass over the library: each batch is fetched once and scored by every model

@@ -8,6 +8,7 @@ import polars as pl
 from models import phenotype, ranker
 from models.hpo_index import INDEX_FILENAME
 from models.explain import add_explanations
+from models.fingerprint import UNCHANGED
 from models.ranker_eval import headline_recall
 from orchestration.assets.features import feature_key
 from orchestration.feature_store.store import feature_store
@@ -57,7 +58,9 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     join). Top-1/5/10 recall of the causal gene comes from 5-fold cross-validation by
     patient, so each solved patient is ranked by a model that never saw them;
     phenotype-only, variant-only and Exomiser-default baselines are measured on the same
-    patients. Falls back to Exomiser's logistic weights when too few patients are solved."""
+    patients. Falls back to Exomiser's logistic weights when too few patients are solved.
+    Content-addressed: when the training frame, settings and libraries fingerprint as the
+    saved model did, that model is loaded, not retrained."""
     paths = lake.paths
     features, unusable = ranker_training_frame(paths, feature_store(paths))
     if unusable:
@@ -67,11 +70,16 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     if features.is_empty():
         # no trainable solved patient: the default-weights fallback needs the columns only
         features = read_model(paths, "int_patient_gene_features").clear()
-    artifact = ranker.train(features)
-    ranker.save(artifact, paths.models / RANKER_DIR)
+    content = ranker.fingerprint(features)
+    artifact = ranker.reuse(paths.models / RANKER_DIR, content)
+    training = UNCHANGED if artifact is not None else "trained"
+    if artifact is None:
+        artifact = ranker.train(features)
+        ranker.save(artifact, paths.models / RANKER_DIR)
     metrics = artifact.metrics
     flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
-    context.log.info("gene ranker (%s): %s", artifact.mode, json.dumps(flat, default=str))
+    context.log.info("gene ranker %s (%s): %s", artifact.model_version, training,
+                     json.dumps(flat, default=str))
     _, recall = headline_recall(metrics)
     headline = {f"heldout_top{k}" if method == artifact.mode else
                 f"heldout_top{k}_{method}": float(scores[f"recall_at_{k}"])
@@ -80,6 +88,10 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
     headline["heldout_patients"] = next(iter(recall.values()), {}).get("n_patients", 0)
     return dg.MaterializeResult(metadata={
         "mode": artifact.mode,
+        "training": training,
+        "fingerprint": artifact.fingerprint,
+        "model_version": artifact.model_version,
+        "trained_at": artifact.trained_at,
         "n_train_patients": artifact.n_train_patients,
         "n_solved_without_features_at_diagnosis": len(unusable),
         "feature_service": "target_ranking_v1",
