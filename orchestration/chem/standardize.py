@@ -50,6 +50,15 @@ def _log_reason(messages: str) -> str:
     return lines[0] if lines else ""
 
 
+def _captured(capture) -> str:
+    """The captured RDKit log; RDKit echoes input cut at a byte count, which can split a
+    multi-byte character, so the log is not always valid UTF-8."""
+    try:
+        return capture.messages
+    except UnicodeDecodeError:
+        return ""
+
+
 def parse_smiles(smi: str) -> Chem.Mol:
     """Parse SMILES without sanitizing; StructureError with RDKit's reason when unparseable."""
     text = (smi or "").strip()
@@ -58,7 +67,7 @@ def parse_smiles(smi: str) -> Chem.Mol:
     with rdBase.CaptureErrorLog() as capture:
         mol = Chem.MolFromSmiles(text, sanitize=False)
     if mol is None:
-        reason = _log_reason(capture.messages)
+        reason = _log_reason(_captured(capture))
         raise StructureError(f"unparseable SMILES {text!r}" + (f": {reason}" if reason else ""))
     return mol
 
@@ -68,7 +77,7 @@ def parse_molblock(block: str) -> Chem.Mol:
     with rdBase.CaptureErrorLog() as capture:
         mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False)
     if mol is None:
-        reason = _log_reason(capture.messages)
+        reason = _log_reason(_captured(capture))
         raise StructureError("unparseable molfile" + (f": {reason}" if reason else ""))
     return mol
 

@@ -24,6 +24,7 @@ import gzip
 import json
 import math
 import re
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ def _read_text(path: Path) -> str:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise FileRejected(f"truncated or corrupt gzip: {exc}") from None
     if b"\x00" in data[:4096]:
         raise FileRejected("binary file (NUL bytes); expected a CSV/TSV/TXT export")
