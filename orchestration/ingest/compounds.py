@@ -19,6 +19,9 @@ from rdkit import Chem
 
 from orchestration.chem.standardize import (StructureError, Standardized, parse_molblock,
                                             parse_smiles, standardize_mol)
+from orchestration.ingest import limits
+from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.landing import open_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import COMPOUND_RECORDS, without_lineage
 
@@ -47,23 +50,42 @@ def compound_file_kind(path: Path) -> str | None:
     return _KINDS.get(suffixes[-1]) if suffixes else None
 
 
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """Lines as bytes, within max_line_bytes and max_bytes_compounds (counted after gunzip,
+    so a gzip bomb stops at the limit)."""
+    max_line = limits.MAX_LINE_BYTES.value
+    size = limits.MAX_BYTES["compounds"]
+    cap, total, number = size.value, 0, 0
+    with open_landing(path) as raw_fh, \
+            (gzip.open(raw_fh, "rb") if path.name.lower().endswith(".gz") else raw_fh) as fh:
+        while raw := fh.readline(max_line + 2):
+            number += 1
+            total += len(raw)
+            if total > cap:
+                raise size.refuse(f"the file is more than {cap:,} bytes (decompressed)", cap)
+            length = len(raw.rstrip(b"\r\n"))
+            if length > max_line:
+                more = "at least " if not raw.endswith(b"\n") else ""
+                raise limits.MAX_LINE_BYTES.refuse(f"line {number:,} is {more}{length:,} bytes",
+                                                   max_line)
+            yield raw
+
+
 def _lines(path: Path, keep_newline: bool = False) -> Iterator[str]:
     """Decoded lines (without line endings unless asked); vendor files are not always UTF-8."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
-            first = True
-            for raw in fh:
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    line = raw.decode("latin-1")
-                if first:
-                    line = line.lstrip("\ufeff")
-                    first = False
-                line = line.rstrip("\r\n")
-                # csv needs the newline to keep it inside a quoted multi-line cell.
-                yield line + "\n" if keep_newline else line
+        first = True
+        for raw in _raw_lines(path):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = raw.decode("latin-1")
+            if first:
+                line = line.lstrip("\ufeff")
+                first = False
+            line = line.rstrip("\r\n")
+            # csv needs the newline to keep it inside a quoted multi-line cell.
+            yield line + "\n" if keep_newline else line
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise FileRejected(f"corrupt or truncated gzip stream: {exc}") from None
 
@@ -77,13 +99,30 @@ class _Collector:
         self.tables: list[pa.Table] = []
         self.quarantine: list[QuarantineRecord] = []
         self.first_seen: dict[str, str] = {}
+        self.records = 0
+        self.max_records = limits.MAX_RECORDS["compounds"]
+        self.cap = self.max_records.value
 
     def reject(self, locator: str, compound_id: str | None, reason: str) -> None:
-        where = f"{locator} (ID {compound_id})" if compound_id else locator
+        shown_id = compound_id if compound_id is None or id_problem(compound_id) is None \
+            else shown(compound_id)
+        where = f"{locator} (ID {shown_id})" if compound_id else locator
         self.quarantine.append(QuarantineRecord("record", where, f"{where}: {reason}"))
 
+    def count(self) -> None:
+        """One more record read; FileRejected past max_records_compounds."""
+        self.records += 1
+        if self.records > self.cap:
+            raise self.max_records.refuse(
+                f"the file has more than {self.cap:,} compound records", self.cap)
+
     def claim(self, locator: str, compound_id: str) -> bool:
-        """False (and quarantined) when the id already appeared earlier in the file."""
+        """False (and quarantined) when the id fails the id rule or already appeared
+        earlier in the file."""
+        problem = id_problem(compound_id)
+        if problem:
+            self.reject(locator, compound_id, f"compound id {problem}")
+            return False
         first = self.first_seen.get(compound_id)
         if first is not None:
             self.reject(locator, compound_id,
@@ -183,6 +222,7 @@ def _first(props: dict[str, str], names: tuple[str, ...]) -> str | None:
 
 def _parse_sdf(path: Path, out: _Collector) -> None:
     for n, record in enumerate(_sdf_records(_lines(path)), start=1):
+        out.count()
         locator = f"record {n}"
         if not any(line.strip() for line in record):
             out.reject(locator, None, "empty record")
@@ -221,6 +261,7 @@ def _parse_smiles_file(path: Path, out: _Collector) -> None:
             seen_content = True
             if tokens[0].lower() == "smiles":
                 continue
+        out.count()
         compound_id = tokens[1] if len(tokens) > 1 else None
         name = " ".join(tokens[2:]) or None
         out.smiles_record(f"line {lineno}", compound_id, name, tokens[0])
@@ -250,17 +291,19 @@ def _parse_table(path: Path, out: _Collector, delimiter: str) -> None:
             raise FileRejected("no records")
         smiles_col = _column(header, CSV_SMILES_COLUMNS)
         if smiles_col is None:
-            raise FileRejected(f"the header has no smiles column (columns: {', '.join(header)})")
+            raise FileRejected(f"the header has no smiles column (columns: "
+                               f"{shown(', '.join(header), 200)})")
         id_col = _column(header, CSV_ID_COLUMNS)
         if id_col is None:
             raise FileRejected("the header has no compound_id (or id) column "
-                               f"(columns: {', '.join(header)})")
+                               f"(columns: {shown(', '.join(header), 200)})")
         name_col = _column(header, CSV_NAME_COLUMNS)
         last = reader.line_num
         for row in reader:
             lineno, last = last + 1, reader.line_num
             if not any(value.strip() for value in row):
                 continue
+            out.count()
             out.smiles_record(f"line {lineno}", _cell(row, id_col), _cell(row, name_col),
                               _cell(row, smiles_col) or "")
     except csv.Error as exc:

@@ -6,27 +6,38 @@ unexpected column (a control, a typo) never becomes a phantom patient.
 
 from __future__ import annotations
 
-import gzip
-import zlib
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
+from orchestration.ingest import limits
 from orchestration.ingest.identifiers import scan_ids
+from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.landing import read_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import EXPRESSION, LINEAGE
 
 OUTPUT_SCHEMA = pa.schema([f for f in EXPRESSION if f.name not in {x.name for x in LINEAGE}])
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, "rb") as fh:
-        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+def _read(path: Path) -> bytes:
+    """The (gunzipped) matrix, within max_bytes_expression, max_line_bytes and
+    max_records_expression."""
+    data = read_landing(path, "expression")
+    limits.check_line_lengths(data, 1, limits.MAX_LINE_BYTES.value)
+    genes = limits.MAX_RECORDS["expression"]
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if lines - 1 > genes.value:
+        raise genes.refuse(f"the matrix has {lines - 1:,} gene lines")
+    return data
+
+
+def _header(data: bytes) -> list[str]:
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
-            line = fh.readline()
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        line = data[:data.find(b"\n") + 1 or len(data)].decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise FileRejected(f"not a readable TSV: {exc}") from None
     cols = line.rstrip("\r\n").split("\t")
     if len(cols) < 2 or not line.strip():
@@ -38,24 +49,30 @@ def _header(path: Path) -> list[str]:
 def parse_expression(path: Path, known_patients: set[str] | frozenset[str]) -> ParseResult:
     """Parse one TPM matrix into (patient_id, gene_symbol, tpm) rows for known patients."""
     path = Path(path)
-    cols = _header(path)
+    data = _read(path)
+    cols = _header(data)
     samples = [c.strip() for c in cols[1:]]
     findings = scan_ids(samples, "sample column")
     if findings:
         raise FileRejected("direct identifier: " + "; ".join(findings))
-    dupes = sorted({s for s in samples if samples.count(s) > 1})
+    dupes = sorted(s for s, n in Counter(samples).items() if n > 1)
     if dupes:
-        raise FileRejected(f"duplicate sample columns in line 1: {', '.join(dupes)}")
-    keep = [s for s in samples if s in known_patients]
+        raise FileRejected(f"duplicate sample columns in line 1: "
+                           f"{', '.join(shown(s) for s in dupes[:10])}")
+    problems = {s: p for s in samples if (p := id_problem(s))}
+    keep = [s for s in samples if s in known_patients and s not in problems]
     if not keep:
-        shown = ", ".join(samples[:5]) + (" …" if len(samples) > 5 else "")
+        listed = ", ".join(shown(s) for s in samples[:5]) + (" …" if len(samples) > 5 else "")
         raise FileRejected(f"no sample column matches a known patient ({len(samples)} columns: "
-                           f"{shown})")
-    quarantine = [QuarantineRecord("sample", s, f"sample column {s!r} matches no known patient")
-                  for s in samples if s not in known_patients]
+                           f"{listed})")
+    quarantine = [QuarantineRecord("sample", f"column {i + 2}",
+                                   f"sample column {i + 2} {shown(s)} {problems[s]}")
+                  if s in problems else
+                  QuarantineRecord("sample", s, f"sample column {s!r} matches no known patient")
+                  for i, s in enumerate(samples) if s not in keep]
     names = ["gene_symbol", *[f"s{i}" for i in range(len(samples))]]
     try:
-        body = pl.read_csv(path, separator="\t", has_header=False, skip_rows=1,
+        body = pl.read_csv(data, separator="\t", has_header=False, skip_rows=1,
                            new_columns=names, schema_overrides={n: pl.String for n in names},
                            quote_char=None)
     except (pl.exceptions.PolarsError, OSError) as exc:

@@ -14,7 +14,10 @@ import pyarrow as pa
 from google.protobuf import json_format
 from phenopackets import Interpretation, Phenopacket, Sex
 
+from orchestration.ingest import limits
 from orchestration.ingest.identifiers import id_identifier_kind, scan_json
+from orchestration.ingest.ids import SHOWN_CHARS, escaped, id_problem, shown
+from orchestration.ingest.landing import read_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import DIAGNOSES, LINEAGE, PATIENTS, PHENOTYPES
 from orchestration.reference.hpo import Ontology, load_ontology
@@ -29,7 +32,8 @@ def _body(schema: pa.Schema) -> pa.Schema:
 def read_phenopacket(path: Path) -> Phenopacket:
     """Load, screen for direct identifiers and schema-validate one phenopacket file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # bounded by max_bytes_clinical; phenopackets are plain JSON, never gunzipped
+        text = read_landing(Path(path), "clinical", decompress=False).decode("utf-8")
     except UnicodeDecodeError:
         raise FileRejected("not a phenopacket: the file is not UTF-8 text") from None
     try:
@@ -43,6 +47,10 @@ def read_phenopacket(path: Path) -> Phenopacket:
         raise FileRejected(f"not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise FileRejected("not a phenopacket: the JSON top level is not an object")
+    features = raw.get("phenotypicFeatures")
+    terms = limits.MAX_RECORDS["clinical"]
+    if isinstance(features, list) and len(features) > terms.value:
+        raise terms.refuse(f"phenotypicFeatures has {len(features):,} entries")
     findings = scan_json(raw)
     if findings:
         raise FileRejected("direct identifier: " + "; ".join(findings[:10]))
@@ -53,6 +61,9 @@ def read_phenopacket(path: Path) -> Phenopacket:
         raise FileRejected(f"fails the Phenopacket v2 schema: {exc}") from None
     if not packet.subject.id.strip():
         raise FileRejected("subject.id is missing, so the patient cannot be identified")
+    problem = id_problem(packet.subject.id)
+    if problem:
+        raise FileRejected(f"subject.id {shown(packet.subject.id)} {problem}")
     # proto3 enums accept any integer, so a number outside the enum passes Parse.
     if packet.subject.sex not in Sex.values():
         raise FileRejected(f"subject.sex has the unknown value {packet.subject.sex}")
@@ -89,18 +100,7 @@ def phenopacket_rows(packet: Phenopacket, onto: Ontology
     patients = [{"patient_id": pid, "phenopacket_id": packet.id or None,
                  "sex": Sex.Name(packet.subject.sex),
                  "is_solved": any(i.progress_status == solved for i in packet.interpretations)}]
-    phenotypes, quarantine = [], []
-    for i, feat in enumerate(packet.phenotypic_features):
-        submitted = feat.type.id.strip()
-        hpo_id, how = onto.resolve(submitted)
-        if hpo_id is None:
-            quarantine.append(QuarantineRecord(
-                "term", submitted or None,
-                f"phenotypicFeatures[{i}] {submitted or '(empty id)'}: {how}"))
-            continue
-        phenotypes.append({"patient_id": pid, "hpo_id": hpo_id, "hpo_id_submitted": submitted,
-                           "term_resolution": how, "label": onto.terms[hpo_id].name,
-                           "excluded": bool(feat.excluded)})
+    phenotypes, quarantine = _phenotypes(packet, pid, onto)
     diagnoses = []
     for interp in packet.interpretations:
         disease = interp.diagnosis.disease
@@ -122,6 +122,41 @@ def phenopacket_rows(packet: Phenopacket, onto: Ontology
         "diagnoses": pa.Table.from_pylist(diagnoses, schema=_body(DIAGNOSES)),
     }
     return tables, quarantine
+
+
+def _phenotypes(packet: Phenopacket, pid: str, onto: Ontology
+                ) -> tuple[list[dict], list[QuarantineRecord]]:
+    """One row per (term, excluded), the first occurrence kept; a term both observed and
+    excluded is refused as that term, and an unresolvable id is reported once."""
+    rows: dict[tuple[str, bool], dict] = {}
+    where: dict[str, dict[bool, int]] = {}          # hpo id → excluded → first index
+    unresolved: dict[str, tuple[list[int], str]] = {}   # submitted → (indexes, why)
+    for i, feat in enumerate(packet.phenotypic_features):
+        submitted = feat.type.id.strip()
+        hpo_id, how = onto.resolve(submitted)
+        if hpo_id is None:
+            unresolved.setdefault(submitted, ([], how))[0].append(i)
+            continue
+        excluded = bool(feat.excluded)
+        where.setdefault(hpo_id, {}).setdefault(excluded, i)
+        rows.setdefault((hpo_id, excluded), {
+            "patient_id": pid, "hpo_id": hpo_id, "hpo_id_submitted": submitted,
+            "term_resolution": how, "label": onto.terms[hpo_id].name, "excluded": excluded})
+    quarantine = []
+    for submitted, (indexes, how) in unresolved.items():
+        term = escaped(submitted[:SHOWN_CHARS]) + ("…" if len(submitted) > SHOWN_CHARS else "")
+        again = f" (repeated {len(indexes) - 1:,} more times)" if len(indexes) > 1 else ""
+        quarantine.append(QuarantineRecord(
+            "term", term or None,
+            f"phenotypicFeatures[{indexes[0]}] {term or '(empty id)'}: {how}{again}"))
+    for hpo_id, seen in where.items():
+        if len(seen) == 2:
+            del rows[(hpo_id, False)], rows[(hpo_id, True)]
+            quarantine.append(QuarantineRecord(
+                "term", hpo_id,
+                f"{hpo_id} is both observed (phenotypicFeatures[{seen[False]}]) and excluded "
+                f"(phenotypicFeatures[{seen[True]}]); the term is refused, neither is kept"))
+    return list(rows.values()), quarantine
 
 
 def parse_phenopacket(path: Path) -> ParseResult:

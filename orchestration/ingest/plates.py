@@ -20,11 +20,9 @@ CRLF, quoted cells, trailing empty cells, and decimal commas in ';'-separated fi
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import math
 import re
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,9 @@ import pyarrow as pa
 
 from models.plates.layout import (PLATE_FORMATS, format_for_dims, parse_well, row_label,
                                   smallest_format_holding, well_name)
+from orchestration.ingest import limits
+from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.landing import read_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import PLATE_MAPS, PLATE_RUNS, PLATE_WELLS, without_lineage
 
@@ -45,19 +46,21 @@ READOUTS = ("inhibition", "activation")
 STAGES = ("primary", "dose_response")
 ROLES = ("sample", "pos_ctrl", "neg_ctrl", "blank")
 _FORMATS_TEXT = "96/384/1536-well layouts (8×12, 16×24, 32×48)"
+# Readings a plate reader can plausibly report: luminescence counts (up to ~1e8), absorbance,
+# fluorescence and background-subtracted negatives fit; 1e308 does not (it overflows every
+# statistic downstream). A run may set its own range in run.json as "signal_range".
+SIGNAL_RANGE = (-1e9, 1e9)
 
 
 # --------------------------------------------------------------------------- text
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise FileRejected(f"unreadable file: {exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise FileRejected(f"truncated or corrupt gzip: {exc}") from None
+    # gunzipped in a stream bounded by max_bytes_plates; line length and count bounded too
+    data = read_landing(path, "plates")
+    limits.check_line_lengths(data, 1, limits.MAX_LINE_BYTES.value)
+    lines = limits.MAX_RECORDS["plates"]
+    n_lines = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+    if n_lines > lines.value:
+        raise lines.refuse(f"the file has {n_lines:,} lines")
     if b"\x00" in data[:4096]:
         raise FileRejected("binary file (NUL bytes); expected a CSV/TSV/TXT export")
     for enc in ("utf-8-sig", "cp1252"):
@@ -114,7 +117,7 @@ def _number(cell: str, decimal_comma: bool) -> float | None:
 
 
 def _bad_signal(raw: str) -> str:
-    return "empty signal" if not raw.strip() else f"signal {raw!r} is not a finite number"
+    return "empty signal" if not raw.strip() else f"signal {shown(raw)} is not a finite number"
 
 
 # --------------------------------------------------------------------------- run.json
@@ -159,15 +162,41 @@ def _validate_run(meta: dict, name: str) -> dict:
             raise FileRejected(f"{name}: {key} must be text, got {type(v).__name__}")
         return str(v).strip()
 
-    row = {"assay_id": text("assay_id", True), "target_gene": text("target_gene", True)}
+    def ident(key: str) -> str:
+        v = text(key, True)
+        if problem := id_problem(v):
+            raise FileRejected(f"{name}: {key} {shown(v)} {problem}")
+        return v
+
+    row = {"assay_id": ident("assay_id"), "target_gene": ident("target_gene")}
     for key, allowed in (("readout", READOUTS), ("stage", STAGES)):
         v = text(key, True)
         if v.lower() not in allowed:
-            raise FileRejected(f"{name}: {key} {v!r} is not one of {', '.join(allowed)}")
+            raise FileRejected(f"{name}: {key} {shown(v)} is not one of {', '.join(allowed)}")
         row[key] = v.lower()
     row["plate_format"] = _plate_format(meta.get("plate_format"))
     row["description"] = text("description", False)
+    _signal_range(meta.get("signal_range"), name)
     return row
+
+
+def _signal_range(value, name: str) -> tuple[float, float]:
+    """run.json's "signal_range": [low, high] (finite numbers, low < high), else
+    SIGNAL_RANGE; FileRejected naming ``name`` when it is malformed."""
+    if value is None:
+        return SIGNAL_RANGE
+    def finite(v) -> bool:
+        try:
+            return not isinstance(v, bool) and math.isfinite(float(v)) and \
+                isinstance(v, (int, float))
+        except (TypeError, ValueError, OverflowError):    # e.g. an integer of 400 digits
+            return False
+
+    ok = isinstance(value, list) and len(value) == 2 and all(finite(v) for v in value)
+    if not ok or not float(value[0]) < float(value[1]):
+        raise FileRejected(f"{name}: signal_range {shown(json.dumps(value, default=str), 60)} "
+                           "must be [low, high]: two finite numbers, low below high")
+    return float(value[0]), float(value[1])
 
 
 def _parse_run(path: Path, run_id: str) -> ParseResult:
@@ -176,16 +205,39 @@ def _parse_run(path: Path, run_id: str) -> ParseResult:
     return ParseResult(tables={"plate_runs": [table]})
 
 
-def declared_format(run_dir: Path) -> int | None:
-    """plate_format from the run folder's run.json/yaml when readable and valid, else None."""
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run's exports and maps take from its run.json."""
+    plate_format: int | None = None
+    signal_range: tuple[float, float] = SIGNAL_RANGE
+
+
+def run_settings(run_dir: Path) -> RunSettings:
+    """plate_format and signal_range from the run folder's run.json/yaml, each when readable
+    and valid, else the defaults (the run.json itself is refused by its own ingest). Read
+    without following a link: a linked run.json counts as absent."""
     for name in RUN_FILES:
         p = run_dir / name
-        if p.is_file():
+        if p.is_file() and not p.is_symlink():
             try:
-                return _plate_format(_load_run(p).get("plate_format"))
+                meta = _load_run(p)
             except FileRejected:
-                return None
-    return None
+                return RunSettings()
+            try:
+                fmt = _plate_format(meta.get("plate_format"))
+            except FileRejected:
+                fmt = None
+            try:
+                signal = _signal_range(meta.get("signal_range"), name)
+            except FileRejected:
+                signal = SIGNAL_RANGE
+            return RunSettings(fmt, signal)
+    return RunSettings()
+
+
+def declared_format(run_dir: Path) -> int | None:
+    """plate_format from the run folder's run.json/yaml when readable and valid, else None."""
+    return run_settings(run_dir).plate_format
 
 
 # --------------------------------------------------------------------------- plate map
@@ -223,7 +275,10 @@ def _parse_map(rows: list[list[str]], start: int, run_id: str, fmt: int | None,
         if not any(row):
             continue
         plate, raw_well = _cell(row, i_plate), _cell(row, i_well)
-        where = f"plate {plate or '?'} well {raw_well or '?'} (line {li})"
+        plate_problem = id_problem(plate) if plate else None
+        where = (f"plate {shown(plate) if plate_problem else plate or '?'} "
+                 f"well {shown(raw_well) if id_problem(raw_well) else raw_well or '?'} "
+                 f"(line {li})")
 
         def bad(reason: str) -> None:
             quarantine.append(QuarantineRecord("well", where, f"{where}: {reason}"))
@@ -231,10 +286,13 @@ def _parse_map(rows: list[list[str]], start: int, run_id: str, fmt: int | None,
         if not plate:
             bad("empty plate_id")
             continue
+        if plate_problem:
+            bad(f"plate_id {plate_problem}")
+            continue
         try:
             r, c = parse_well(raw_well)
         except ValueError:
-            bad(f"well {raw_well!r} is not a well id")
+            bad(f"well {shown(raw_well)} is not a well id")
             continue
         well = well_name(r, c)
         where = f"plate {plate} well {well} (line {li})"
@@ -249,6 +307,9 @@ def _parse_map(rows: list[list[str]], start: int, run_id: str, fmt: int | None,
             bad(f"role {_cell(row, i_role)!r} is not one of {', '.join(ROLES)}")
             continue
         cpd = _cell(row, i_cpd) or None
+        if cpd and (problem := id_problem(cpd)):
+            bad(f"compound_id {shown(cpd)} {problem}")
+            continue
         if role == "sample" and not cpd:
             bad("sample well without a compound_id")
             continue
@@ -296,16 +357,26 @@ class _Plate:
 
 
 def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
-                   quarantine: list[QuarantineRecord]) -> pa.Table:
-    """Validate each plate's geometry and duplicates; return accepted wells.
+                   quarantine: list[QuarantineRecord],
+                   signal_range: tuple[float, float] = SIGNAL_RANGE) -> pa.Table:
+    """Validate each plate's id, geometry, duplicates and readings (within
+    ``signal_range``); return accepted wells.
 
     Completeness is not judged here: a long export lists the wells that were read, and
     which wells should have been read is the plate map's business (see
     ``models.plates.prepare``); a matrix block is complete by construction, its empty
     cells are refused as non-numeric wells."""
     out: dict[str, list] = {f.name: [] for f in PLATE_WELLS_SCHEMA}
+    low, high = signal_range
+    origin = ("(run.json signal_range)" if signal_range != SIGNAL_RANGE else
+              "(the default; a run may set \"signal_range\": [low, high] in run.json)")
     for p in plates:
         pid = p.plate_id
+        if problem := id_problem(pid):
+            where = f" ({p.where})" if p.where else ""
+            quarantine.append(QuarantineRecord("plate", f"plate {shown(pid)}",
+                                               f"plate id {shown(pid)}{where} {problem}"))
+            continue
         loc = f"plate {pid}"
         if p.dims is not None:
             found = format_for_dims(*p.dims)
@@ -329,10 +400,10 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
                 outside = sorted({well_name(c.row, c.col) for c in p.cells
                                   if c.row >= d[0] or c.col >= d[1]})
                 if outside:
-                    shown = ", ".join(outside[:5]) + (" …" if len(outside) > 5 else "")
+                    listed = ", ".join(outside[:5]) + (" …" if len(outside) > 5 else "")
                     quarantine.append(QuarantineRecord(
                         "plate", loc, f"plate {pid}: {len(outside)} well(s) outside the declared "
-                                      f"{fmt}-well format ({d[0]}×{d[1]}): {shown}"))
+                                      f"{fmt}-well format ({d[0]}×{d[1]}): {listed}"))
                     continue
                 plate_fmt = fmt
             else:
@@ -361,6 +432,11 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
                 wq.append(QuarantineRecord("well", wloc, f"{wloc} (line {cell.line}): "
                                                          f"{_bad_signal(cell.raw)}"))
                 continue
+            if not low <= cell.value <= high:
+                wq.append(QuarantineRecord(
+                    "well", wloc, f"{wloc} (line {cell.line}): signal {cell.value:g} is outside "
+                                  f"the plausible range [{low:g}, {high:g}] {origin}"))
+                continue
             for k, v in (("run_id", run_id), ("plate_id", pid), ("well", w), ("row_idx", r),
                          ("col_idx", c), ("plate_rows", R), ("plate_cols", C),
                          ("signal", cell.value)):
@@ -385,9 +461,10 @@ def _parse_long(rows: list[list[str]], start: int, decimal_comma: bool,
         try:
             r, c = parse_well(raw_well)
         except ValueError:
-            loc = f"plate {pid} line {li}"
-            quarantine.append(QuarantineRecord("well", loc, f"plate {pid} (line {li}): well "
-                                                            f"{raw_well!r} is not a well id"))
+            name = shown(pid) if id_problem(pid) else pid
+            loc = f"plate {name} line {li}"
+            quarantine.append(QuarantineRecord("well", loc, f"plate {name} (line {li}): well "
+                                                            f"{shown(raw_well)} is not a well id"))
             continue
         plates.setdefault(pid, _Plate(pid, [])).cells.append(
             _Cell(li, r, c, raw, _number(raw, decimal_comma)))
@@ -537,7 +614,8 @@ def parse_plate_file(path: Path) -> ParseResult:
     decimal_comma = delim == ";"
     start = _first_row(rows)
     header = set(_header_index(rows[start]))
-    fmt = declared_format(path.parent)
+    settings = run_settings(path.parent)
+    fmt = settings.plate_format
     if {"compound_id", "role"} <= header:
         result = _parse_map(rows, start, run_id, fmt, decimal_comma)
         if not {"plate_id", "well", "signal"} <= header:
@@ -545,7 +623,8 @@ def parse_plate_file(path: Path) -> ParseResult:
         # a LIMS export holding the map and the signals in one table: both
         quarantine = list(result.quarantine)
         plates = _parse_long(rows, start, decimal_comma, quarantine)
-        result.tables["plate_wells"] = [_finish_plates(plates, run_id, fmt, quarantine)]
+        result.tables["plate_wells"] = [_finish_plates(plates, run_id, fmt, quarantine,
+                                                       settings.signal_range)]
         result.quarantine = quarantine
         return result
     quarantine: list[QuarantineRecord] = []
@@ -559,5 +638,5 @@ def parse_plate_file(path: Path) -> ParseResult:
             raise FileRejected("neither a long signal table (header with plate_id, well, "
                                "signal), a plate map (compound_id, role) nor a plate matrix "
                                "(a header row 1..N followed by rows A, B, ...)")
-    table = _finish_plates(plates, run_id, fmt, quarantine)
+    table = _finish_plates(plates, run_id, fmt, quarantine, settings.signal_range)
     return ParseResult(tables={"plate_wells": [table]}, quarantine=quarantine)

@@ -13,7 +13,8 @@ from typing import Iterable
 
 import pyarrow as pa
 
-GRANULARITIES = ("file", "record", "term", "sample", "well", "plate")
+# "batch": a whole folder not read (a linked or misnamed batch, a folder outside the domains)
+GRANULARITIES = ("batch", "file", "record", "term", "sample", "well", "plate")
 
 
 class FileRejected(Exception):
@@ -22,7 +23,8 @@ class FileRejected(Exception):
 
 @dataclass(frozen=True)
 class QuarantineRecord:
-    granularity: str          # record | term | sample | well | plate (file: FileRejected)
+    granularity: str          # record | term | sample | well | plate (file: FileRejected;
+                              # batch and file for landing entries: landing.Refusal)
     locator: str | None       # e.g. "line 58", "HP:0000000", a sample id
     reason: str
 
