@@ -9,10 +9,15 @@ from orchestration.resources import LakeResource
 
 
 def report_ingest(context, summary) -> dict:
-    """The ingest summary as asset metadata; every refusal is also logged on the run."""
+    """The ingest summary as asset metadata; every refusal, and every change to raw/ made
+    outside orphanlake that the ingest found and undid, is also logged on the run."""
     for reason in summary.quarantine_reasons:
         context.log.warning("quarantined: %s", reason)
+    for change in summary.outside_changes:
+        context.log.warning("raw layer: %s", change)
     meta = summary.as_metadata()
+    meta["outside_changes"] = dg.MetadataValue.md(
+        "\n".join(f"- {c}" for c in summary.outside_changes) or "none")
     meta["quarantine_reasons"] = dg.MetadataValue.md(
         "\n".join(f"- {r}" for r in summary.quarantine_reasons) or "none")
     return meta

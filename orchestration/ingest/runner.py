@@ -1,9 +1,11 @@
 """Idempotent per-domain ingest: landing/<domain>/<batch>/<file> → raw/<table>/<batch>/<file>.parquet.
 
 A ledger (raw/_ledger/<domain>.parquet) remembers the sha256 each landing file had when
-it was last ingested; unchanged files are skipped, changed ones replace exactly their
-own outputs. Outputs are written to a temporary name and renamed into place only after
-the whole file parsed, so a file rejected half-way leaves no partial rows behind.
+it was last ingested, and the sha256 of each raw file that ingest wrote; unchanged files
+are skipped (once their raw files are found intact: see lake/integrity), changed ones
+replace exactly their own outputs. Outputs are written to a temporary name and renamed
+into place only after the whole file parsed, so a file rejected half-way leaves no
+partial rows behind.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from orchestration.ingest import limits
 from orchestration.ingest.landing import (ROOT, SIDECAR_SUFFIXES, Refusal, open_landing,  # noqa: F401
                                           scan_domain, scan_root)
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.lake import integrity
+from orchestration.lake.integrity import sha256_of  # noqa: F401  (one definition, lake-wide)
 from orchestration.lake.lock import writer_lock
 from orchestration.lake.schemas import LINEAGE, RAW_SCHEMAS
 from orchestration.settings import LakePaths
@@ -36,7 +40,10 @@ log = logging.getLogger(__name__)
 
 LEDGER_SCHEMA = pa.schema([("source_file", pa.string()), ("source_sha256", pa.string()),
                           ("context", pa.string()), ("batch_id", pa.string()),
-                          ("status", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC"))])
+                          ("status", pa.string()), ("ingested_at", pa.timestamp("us", tz="UTC")),
+                          # raw files this row's ingest wrote (path in the lake, sha256):
+                          # see lake/integrity; null in ledgers written before it
+                          ("outputs", integrity.OUTPUTS_TYPE)])
 MAX_REASONS = 500
 
 
@@ -51,6 +58,8 @@ class IngestSummary:
     entries_refused: int = 0        # landing entries not read (links, special files, strays)
     rows_written: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: list[str] = field(default_factory=list)
+    files_repaired: int = 0         # re-ingested because raw/ was changed outside orphanlake
+    outside_changes: list[str] = field(default_factory=list)   # what was found and done
 
     def merge(self, other: "IngestSummary") -> None:
         """Add a worker's counts for the files it ingested."""
@@ -70,28 +79,22 @@ class IngestSummary:
                 "records_quarantined": self.records_quarantined,
                 "entries_refused": self.entries_refused,
                 **{f"rows_{t}": n for t, n in self.rows_written.items()},
-                "quarantine_reasons": "\n".join(self.quarantine_reasons)}
+                "quarantine_reasons": "\n".join(self.quarantine_reasons),
+                "files_repaired": self.files_repaired,
+                "outside_changes": "\n".join(self.outside_changes)}
 
 
 def ensure_schema_files(paths: LakePaths) -> None:
     """Write raw/<table>/_schema.parquet (zero rows, exact schema) for every raw table."""
     for table, schema in RAW_SCHEMAS.items():
         target = paths.raw_table(table) / "_schema.parquet"
-        if target.exists() and pq.read_schema(target).equals(schema):
+        if (target.is_file() and not target.is_symlink() and pq.read_schema(target).equals(schema)
+                and pq.read_metadata(target).num_rows == 0):   # rows planted there are data
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name("._schema.parquet.tmp")
         pq.write_table(schema.empty_table(), tmp)
         tmp.replace(target)
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _ledger_path(paths: LakePaths, domain: str) -> Path:
@@ -230,13 +233,27 @@ def _quarantine_table(records: list[QuarantineRecord], domain: str, original: st
     return lineage.add(data, RAW_SCHEMAS["quarantine"])
 
 
+def _output_paths(paths: LakePaths, domain: str, batch: str, name: str,
+                  tables: list[str]) -> tuple[dict[str, Path], Path]:
+    """Where the ingest of landing/<domain>/<batch>/<name> writes: {table: file}, and its
+    quarantine records' file."""
+    return ({t: paths.raw_table(t) / batch / f"{name}.parquet" for t in tables},
+            paths.raw_table("quarantine") / batch / f"{domain}__{name}.parquet")
+
+
+def _recorded_outputs(paths: LakePaths, domain: str, batch: str, name: str,
+                      tables: list[str]) -> list[dict]:
+    """The ledger's ``outputs`` for the files an ingest of ``name`` left in raw/."""
+    targets, q_target = _output_paths(paths, domain, batch, name, tables)
+    return integrity.record(paths, [*targets.values(), q_target])
+
+
 def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str,
                  parse_file: Callable[..., ParseResult], tables: list[str], now: datetime,
                  summary: IngestSummary) -> str:
     rel = path.relative_to(paths.landing).as_posix()
     lineage = _Lineage(rel, sha, batch, now)
-    targets = {t: paths.raw_table(t) / batch / f"{path.name}.parquet" for t in tables}
-    q_target = paths.raw_table("quarantine") / batch / f"{domain}__{path.name}.parquet"
+    targets, q_target = _output_paths(paths, domain, batch, path.name, tables)
     copy_target = paths.quarantine / domain / batch / path.name
     written: dict[str, tuple[Path | None, int]] = {}
     rejected: str | None = None
@@ -320,6 +337,10 @@ def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Pars
     ensure_schema_files(paths)
     summary = IngestSummary(domain=domain, rows_written={t: 0 for t in tables})
     ledger = _load_ledger(paths, domain)
+    for row in ledger.values():
+        if row.get("outputs") is None:      # a ledger from before outputs were recorded
+            row["outputs"] = _recorded_outputs(paths, domain, row["batch_id"],
+                                               Path(row["source_file"]).name, tables)
     # entries outside every domain are reported by whichever ingest runs first
     _record_refusals(paths, ROOT, scan_root(paths), now, summary)
     scan = scan_domain(paths, domain)
@@ -335,8 +356,13 @@ def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Pars
             continue
         seen = ledger.get(rel)
         if seen and seen["source_sha256"] == sha and (seen["context"] or "") == context:
-            summary.files_skipped_unchanged += 1
-            continue
+            damage = integrity.problems(paths, seen["outputs"])
+            if not damage:
+                summary.files_skipped_unchanged += 1
+                continue
+            summary.files_repaired += 1
+            summary.outside_changes.extend(
+                f"{d}; repaired by ingesting landing/{rel} again" for d in damage)
         todo.append((rel, batch, path, sha))
     try:
         if workers > 1 and len(todo) > workers:
@@ -344,24 +370,30 @@ def _ingest_domain(paths: LakePaths, domain: str, parse_file: Callable[..., Pars
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(_ingest_in_worker, paths, domain, batch, path, sha,
                                        parse_file, tables, now) for _, batch, path, sha in todo]
-                for (rel, batch, _, sha), future in zip(todo, futures):
+                for (rel, batch, path, sha), future in zip(todo, futures):
                     status, part = future.result()
                     summary.merge(part)
-                    ledger[rel] = _ledger_row(rel, sha, context, batch, status, now)
+                    ledger[rel] = _ledger_row(rel, sha, context, batch, status, now,
+                                              _recorded_outputs(paths, domain, batch, path.name, tables))
         else:
             for rel, batch, path, sha in todo:
                 status = _ingest_file(paths, domain, batch, path, sha, parse_file, tables, now,
                                       summary)
-                ledger[rel] = _ledger_row(rel, sha, context, batch, status, now)
+                ledger[rel] = _ledger_row(rel, sha, context, batch, status, now,
+                                          _recorded_outputs(paths, domain, batch, path.name, tables))
     finally:
         _save_ledger(paths, domain, ledger)
+    known = {o["path"] for row in ledger.values() for o in row["outputs"]}
+    summary.outside_changes.extend(integrity.move_aside(
+        paths, integrity.strays(paths, domain, tables, known), now))
     _record_refusals(paths, domain, refused, now, summary)
     return summary
 
 
-def _ledger_row(rel: str, sha: str, context: str, batch: str, status: str, now: datetime) -> dict:
+def _ledger_row(rel: str, sha: str, context: str, batch: str, status: str, now: datetime,
+                outputs: list[dict]) -> dict:
     return {"source_file": rel, "source_sha256": sha, "context": context,
-            "batch_id": batch, "status": status, "ingested_at": now}
+            "batch_id": batch, "status": status, "ingested_at": now, "outputs": outputs}
 
 
 def known_patient_ids(paths: LakePaths) -> set[str]:
