@@ -112,3 +112,13 @@ def test_the_connection_cannot_be_reconfigured(tmp_path):
                 con.execute(f"set {setting}")
         with pytest.raises(duckdb.Error, match="read-only"):
             con.execute("create table x (a int)")
+
+
+def test_duckdbs_default_spill_folder_is_not_readable(tmp_path, monkeypatch):
+    # DuckDB allows reads in its temp_directory, by default .tmp/ in the working directory
+    paths = _lake(tmp_path)
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "notes.txt").write_text("not the lake's")
+    monkeypatch.chdir(tmp_path)
+    with connect_readonly(paths) as con, pytest.raises(duckdb.PermissionException):
+        run_read_only(con, f"select * from read_text('{tmp_path}/.tmp/notes.txt')").fetchall()

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -143,6 +145,10 @@ def connect_readonly(paths: LakePaths) -> duckdb.DuckDBPyConnection:
     try:
         con.execute(f"set variable {ROOT_VARIABLE} = {_literal(root)}")
         con.execute(f"set file_search_path = {_literal(root)}")
+        # DuckDB lets a query read its spill folder, by default .tmp/ in the working
+        # directory: give it one of its own that holds nothing else (made only if it spills)
+        spill = Path(tempfile.gettempdir()) / f"orphanlake-sql-{uuid.uuid4().hex}"
+        con.execute(f"set temp_directory = {_literal(spill.as_posix())}")
         con.execute(f"attach {_literal(str(paths.catalog.resolve()))} as lake (read_only)")
         con.execute("use lake")
         con.execute(f"set allowed_directories = [{_literal(root + PUBLISHED + '/')}]")
