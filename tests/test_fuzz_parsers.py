@@ -95,6 +95,16 @@ class Sandbox:
         self.outside.mkdir(parents=True)
         (self.outside / "sentinel.txt").write_text("untouched\n")
 
+    def landing(self, folder: str) -> Path:
+        """landing/<folder>/ of the lake, emptied of the previous example's files."""
+        where = self.lake / "landing" / folder
+        if where.is_dir():
+            for p in where.iterdir():
+                p.unlink()
+        else:
+            where.mkdir(parents=True)
+        return where
+
     def fresh_lake(self) -> LakePaths:
         """An empty lake (landing/ only) for one example."""
         shutil.rmtree(self.lake, ignore_errors=True)
@@ -170,9 +180,7 @@ def fuzz_parse(box: Sandbox, parse, folder: str, name: str, data: bytes,
                siblings: dict[str, bytes] | None = None) -> str:
     """Write ``data`` as landing/<folder>/<name> in a fresh lake, parse it, and check that
     the parse wrote nothing anywhere in the sandbox."""
-    paths = box.fresh_lake()
-    where = paths.landing / folder
-    where.mkdir(parents=True)
+    where = box.landing(folder)
     for sib, content in (siblings or {}).items():
         (where / sib).write_bytes(content)
     path = where / name

@@ -218,8 +218,10 @@ def _write_table(chunks, target: Path, schema: pa.Schema, lineage: _Lineage) -> 
 
 
 def _locator_order(record: QuarantineRecord) -> tuple:
-    digits = "".join(ch for ch in (record.locator or "") if ch.isdigit())
-    return (record.granularity, int(digits) if digits.isdigit() else -1, record.locator or "")
+    # ASCII digits only (str.isdigit() also accepts '²', which int() refuses) and no more
+    # than int() takes: a locator quotes ids from the file, which may be anything
+    digits = "".join(ch for ch in (record.locator or "") if "0" <= ch <= "9")[:18]
+    return (record.granularity, int(digits) if digits else -1, record.locator or "")
 
 
 def _quarantine_table(records: list[QuarantineRecord], domain: str, original: str,
