@@ -10,11 +10,14 @@ fails the ingest loudly instead of refusing every file.
 Defaults are sized so real data passes with a wide margin and hostile data stops early:
 
 * bytes: what a file may inflate to (counted while decompressing, so a gzip bomb stops at
-  the limit instead of filling memory or disk). Genomic allows a multi-sample genome VCF;
-  a phenopacket is kilobytes; a plate-reader export megabytes.
+  the limit instead of filling memory or disk). Genomic allows a multi-sample genome VCF
+  and compounds a whole vendor library (both are streamed); phenopackets, expression
+  matrices and plate files are read whole, so their limits also bound memory: a
+  phenopacket is kilobytes, a plate-reader export megabytes.
 * records: VCF data lines, phenopacket phenotypic features, compound records, plate-file
-  lines, expression gene lines. A phenopacket with 10,000 features is already absurd (HPO
-  has ~19,000 terms); a VCF of 500 million lines is a joint-called genome cohort.
+  lines, expression gene lines. HPO has ~19,000 terms, so 100,000 features leaves room for
+  repeats (counted once) and little else; 500 million VCF lines is a joint-called genome
+  cohort.
 * max_line_bytes: the longest line of a line-based file (VCF, TSV, CSV, SDF, SMILES,
   reader exports; not phenopacket JSON, which may legitimately be one line and is bounded
   by its bytes). It also bounds what the VCF reader holds for one line.
@@ -60,9 +63,9 @@ class Limit:
         return FileRejected(f"{what}, over {self.name} {value or self.value:,} ({self.env})")
 
 
-_BYTES = {"genomic": 256 * GiB, "clinical": 64 * MiB, "expression": 4 * GiB,
-          "compounds": 32 * GiB, "plates": 1 * GiB}
-_RECORDS = {"genomic": 500_000_000, "clinical": 10_000, "expression": 2_000_000,
+_BYTES = {"genomic": 256 * GiB, "clinical": 64 * MiB, "expression": 2 * GiB,
+          "compounds": 32 * GiB, "plates": 256 * MiB}
+_RECORDS = {"genomic": 500_000_000, "clinical": 100_000, "expression": 2_000_000,
             "compounds": 100_000_000, "plates": 5_000_000}
 _RECORD_WORDS = {"genomic": "VCF data lines", "clinical": "phenotypic features",
                  "expression": "gene lines", "compounds": "compound records",
