@@ -36,7 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fixtures import hostile_inputs as hi
@@ -45,7 +45,7 @@ from orchestration.ingest.expression import parse_expression
 from orchestration.ingest.phenopackets import parse_phenopacket
 from orchestration.ingest.plates import ROLES, parse_plate_file
 from orchestration.ingest.quarantine import GRANULARITIES, FileRejected, ParseResult
-from orchestration.ingest.runner import ingest_domain
+from orchestration.ingest.runner import _locator_order, ingest_domain
 from orchestration.ingest.vcf import parse_vcf
 from orchestration.lake.schemas import RAW_SCHEMAS, without_lineage
 from orchestration.settings import LakePaths
@@ -173,6 +173,7 @@ def parse_outcome(parse, path: Path) -> str:
     for rec in result.quarantine:
         assert rec.granularity in GRANULARITIES and rec.granularity != "file", rec
         assert isinstance(rec.reason, str) and rec.reason.strip(), rec
+    sorted(result.quarantine, key=_locator_order)      # as the runner orders them
     return "parsed"
 
 
@@ -192,43 +193,62 @@ def fuzz_parse(box: Sandbox, parse, folder: str, name: str, data: bytes,
 
 
 # --------------------------------------------------------------------------- per parser
-@fuzz_settings(30)
+# Inputs the fuzzing once found a defect with run first, on every budget (@example).
+_VCF_NAN = "\n".join(hi.header(["PAT-0001"]).rstrip("\n").split("\n") + [
+    "1\t100\t.\tA\tG\tinf\tPASS\tCSQ=" + hi.csq(Allele="G", Consequence="missense_variant",
+                                                 SYMBOL="GENE1", gnomADe_AF="nan",
+                                                 REVEL="0.1&nan", CADD_PHRED="-inf") + "\tGT\t0/1"])
+CORRUPT_GZIP = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xb4O\xcdK\xe5\x0cp\x0c\xd15000\xe4"
+                b"\x02\x00\x97\x88\xa6\x9f\x0e\x00\x00\x00")
+# a gzip stream read as text: latin-1 characters that RDKit echoes cut mid-UTF-8 sequence
+SMILES_SPLIT_UTF8 = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xacVHTH\xce\xcf\xcdM\xcd+\xe1\xe5rv"
+                     b"\xf6Wp\x0ep\xd15P\xc8K\xccMU0\xe0\xe5\x02\x00G\x0c/w\x1f\x00\x00\x00")
+SUPERSCRIPT_DIGIT_MAP = ("plate_id,well,compound_id,concentration_um,role\n" + ",".join(["\u00b2"] * 50)
+                         + "\nPL1,G01,,1e-3,pos_ctrl\n").encode()
+
+
+@fuzz_settings(60)
 @given(hi.vcf_files())
+@example(("s.vcf", _VCF_NAN.encode()))
 def test_fuzz_vcf(sandbox, case):
     fuzz_parse(sandbox, parse_vcf, "genomic/b1", *case)
 
 
-@fuzz_settings(40)
+@fuzz_settings(80)
 @given(hi.phenopacket_files())
+@example(("p.json", b'{"id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"))
+@example(("p.json", b'{"id": ' + b"9" * 5000 + b"}"))
 def test_fuzz_phenopacket(sandbox, case):
     fuzz_parse(sandbox, parse_phenopacket, "clinical/b1", *case)
 
 
-@fuzz_settings(40)
+@fuzz_settings(80)
 @given(hi.expression_files())
+@example(("tpm.tsv", CORRUPT_GZIP))
 def test_fuzz_expression(sandbox, case):
     fuzz_parse(sandbox, parse_known_expression, "expression/b1", *case)
 
 
-@fuzz_settings(30)
+@fuzz_settings(50)
 @given(hi.sdf_files())
 def test_fuzz_sdf(sandbox, case):
     fuzz_parse(sandbox, parse_compound_file, "compounds/lib1", *case)
 
 
-@fuzz_settings(30)
+@fuzz_settings(60)
 @given(hi.smiles_files())
+@example(("lib.smi", SMILES_SPLIT_UTF8))
 def test_fuzz_smiles(sandbox, case):
     fuzz_parse(sandbox, parse_compound_file, "compounds/lib1", *case)
 
 
-@fuzz_settings(30)
+@fuzz_settings(60)
 @given(hi.compound_table_files())
 def test_fuzz_compound_csv(sandbox, case):
     fuzz_parse(sandbox, parse_compound_file, "compounds/lib1", *case)
 
 
-@fuzz_settings(50)
+@fuzz_settings(100)
 @given(hi.run_files())
 def test_fuzz_run_json(sandbox, case):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case)
@@ -242,19 +262,21 @@ def _run_json(declared) -> dict[str, bytes]:
                          .replace("'", '"')).encode()}
 
 
-@fuzz_settings(40)
+@fuzz_settings(80)
 @given(hi.plate_map_files(), hi.declared_run_json())
+@example(("map.csv", CORRUPT_GZIP), None)
+@example(("map.csv", SUPERSCRIPT_DIGIT_MAP), None)
 def test_fuzz_plate_map(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
 
-@fuzz_settings(40)
+@fuzz_settings(80)
 @given(hi.plate_long_files(), hi.declared_run_json())
 def test_fuzz_plate_long(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
 
-@fuzz_settings(30)
+@fuzz_settings(60)
 @given(hi.plate_matrix_files(), hi.declared_run_json())
 def test_fuzz_plate_matrix(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
@@ -290,6 +312,9 @@ DOMAINS = {
 }
 
 
+RUNNER_REGRESSIONS = {"plates": [("map.csv", SUPERSCRIPT_DIGIT_MAP)]}
+
+
 @contextlib.contextmanager
 def _quiet_runner_log():
     import logging
@@ -310,7 +335,7 @@ def _rows(path: Path) -> int:
 def test_fuzz_runner_keeps_batch(sandbox, domain):
     parse, tables, good_name, good, good_rows, files = DOMAINS[domain]
 
-    @fuzz_settings(4, share=50)
+    @fuzz_settings(8, share=50)
     @given(files)
     def one_batch(case):
         name, data = case
@@ -346,4 +371,6 @@ def test_fuzz_runner_keeps_batch(sandbox, domain):
         files_written = [p for p in paths.home.rglob("*") if p.is_file()]
         assert all(p.resolve().is_relative_to(paths.home.resolve()) for p in files_written)
 
+    for case in RUNNER_REGRESSIONS.get(domain, ()):
+        one_batch = example(case)(one_batch)
     one_batch()
