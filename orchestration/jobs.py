@@ -16,7 +16,7 @@ from orchestration.settings import LakePaths
 # One process runs every step, so the lake resource (and with it the lake's writer lock)
 # is set up once and held for the whole run, however the run was started.
 refresh_job = dg.define_asset_job(
-    "refresh", selection=dg.AssetSelection.all(),
+    "refresh", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
     description="Ingest every new landing batch and rebuild everything that depends on it.",
 )
 

@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from orchestration.assets.ingest import report_ingest
+from orchestration.assets.isolation import isolated
 from orchestration.ingest import runner
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
@@ -29,7 +30,14 @@ def raw_compound_records(context: dg.AssetExecutionContext, lake: LakeResource) 
     return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_compounds(lake.paths)))
 
 
+def _no_properties(paths) -> None:
+    from orchestration.chem.properties import compute_properties_parallel
+
+    write_parquet_atomic(compute_properties_parallel([], []), paths.evidence / PROPERTIES_FILE)
+
+
 @dg.asset(group_name="compounds", kinds={"rdkit", "parquet"}, deps=["stg_compound_records"])
+@isolated("compounds", ["compound_properties"], fallback=_no_properties)
 def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Descriptors (MW, cLogP, TPSA, HBD/HBA, rotatable bonds, aromatic rings, Fsp3), QED,
     synthetic accessibility, Lipinski/Veber flags, PAINS and Brenk alert names, the

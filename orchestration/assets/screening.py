@@ -9,7 +9,9 @@ import polars as pl
 from models.plates.prepare import REFUSAL_SCHEMA, no_positional_correction, prepare_wells
 from orchestration.assets.ingest import report_ingest
 from orchestration.ingest import runner
+from orchestration.assets.isolation import isolated
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.lake.safe_paths import lake_file
 from orchestration.resources import LakeResource
 
 # Images inlined into one materialization's metadata; every figure is also a PNG file.
@@ -55,7 +57,7 @@ def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> lis
     by_plate = wells.partition_by(["run_id", "plate_id"], as_dict=True)
     order = plates.sort(pl.col("passed"), pl.col("bias_corrected").not_(), "z_prime_robust",
                         nulls_last=True)
-    inline, drawn = [], 0
+    inline, drawn, failed = [], 0, []
     for row in order.iter_rows(named=True):
         plate = by_plate[(row["run_id"], row["plate_id"])]
         rows, cols = row["plate_rows"], row["plate_cols"]
@@ -64,21 +66,27 @@ def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> lis
                  f"{'' if row['passed'] else ' — FAILED QC'}")
         raw, corrected = _matrix(plate, "signal", rows, cols), _matrix(plate, "corrected", rows, cols)
         key = f"{title}|{np.nansum(raw):.9g}|{np.nansum(corrected):.9g}|{plate.height}"
-        out = paths.reports / "plates" / row["run_id"] / f"{row['plate_id']}.png"
+        # run and plate ids come from landing files: mapped, never used as path parts
+        out = lake_file(paths, paths.reports / "plates", row["run_id"], row["plate_id"], suffix=".png")
         stamp = out.with_suffix(".key")
         if out.exists() and stamp.exists() and stamp.read_text() == key:
             png = out.read_bytes()
         else:
-            png = plate_heatmap_png(raw, corrected, title)
+            try:
+                png = plate_heatmap_png(raw, corrected, title)
+            except Exception as exc:  # noqa: BLE001 - a figure never stops the plate's numbers
+                log.warning("no heatmap for %s / %s: %s", row["run_id"], row["plate_id"], exc)
+                failed.append(f"{row['run_id']} / {row['plate_id']}")
+                continue
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(png)
             stamp.write_text(key)
             drawn += 1
         if len(inline) < MAX_INLINE_FIGURES:
             inline.append(f"**{title}**\n\n{as_markdown_image(png, row['plate_id'])}")
-    log.info("plate heatmaps under %s: %d drawn, %d unchanged", paths.reports / "plates", drawn,
-             plates.height - drawn)
-    return inline
+    log.info("plate heatmaps under %s: %d drawn, %d unchanged, %d could not be drawn",
+             paths.reports / "plates", drawn, plates.height - drawn - len(failed), len(failed))
+    return inline + [f"could not draw: {', '.join(failed)}"] if failed else inline
 
 
 _PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records",
@@ -92,6 +100,34 @@ def _wells_refused_at_ingest(paths) -> pl.DataFrame:
     parts = pl.col("locator").str.extract_groups(r"^plate (\S+) well (\S+)$")
     return (q.select(pl.col("batch_id").alias("run_id"), parts.alias("p")).unnest("p")
             .rename({"1": "plate_id", "2": "well"}).drop_nulls())
+
+
+def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Normalize every plate and write the three outputs; ``empty``: the same outputs with
+    no plates (what a lake whose screening step never succeeded publishes)."""
+    from models.plates.normalize import normalize_plates
+
+    now = datetime.now(timezone.utc)
+    frames = {name: read_model(paths, name) for name in
+              ("stg_plate_runs", "stg_compound_records", "stg_plate_wells", "stg_plate_maps")}
+    if empty:
+        frames = {name: frame.clear() for name, frame in frames.items()}
+    runs, records = frames["stg_plate_runs"], frames["stg_compound_records"]
+    ambiguous = set(records.group_by("compound_id").agg(pl.col("inchikey").n_unique().alias("n"))
+                    .filter(pl.col("n") > 1)["compound_id"].to_list())
+    refused_at_ingest = _wells_refused_at_ingest(paths)
+    ready, refusals = prepare_wells(runs, frames["stg_plate_wells"], frames["stg_plate_maps"],
+                                    set(records["compound_id"].to_list()), now, ambiguous,
+                                    refused_at_ingest.clear() if empty else refused_at_ingest)
+    wells, plates = normalize_plates(ready.drop("ingested_at"))
+    dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
+    wells, plates = no_positional_correction(wells, plates, dose_runs)
+    wells = wells.rename({"signal": "raw_signal"}) if "signal" in wells.columns else wells
+    write_parquet_atomic(wells, paths.evidence / "plate_well_scores.parquet")
+    write_parquet_atomic(plates, paths.evidence / "plate_stats.parquet")
+    write_parquet_atomic(refusals if refusals.height else pl.DataFrame(schema=REFUSAL_SCHEMA),
+                         paths.evidence / "plate_refusals.parquet")
+    return wells, plates, refusals
 
 
 @dg.multi_asset(
@@ -108,31 +144,15 @@ def _wells_refused_at_ingest(paths) -> pl.DataFrame:
                                  "libraries were put together."),
     ],
 )
+@isolated("screening", ["plate_well_scores", "plate_stats", "plate_refusals"],
+          fallback=lambda paths: _normalize(paths, empty=True))
 def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     """Join each run's signals to its plate map and run metadata, refuse what cannot be
     normalized (no controls, unknown compounds, unmapped wells), normalize every plate
     (cellHTS2-style: percent of controls, robust z, Brideau B-score where rows/columns are
     biased), compute plate QC, and render raw and corrected heatmaps."""
-    from models.plates.normalize import normalize_plates
-
     paths = lake.paths
-    now = datetime.now(timezone.utc)
-    runs = read_model(paths, "stg_plate_runs")
-    records = read_model(paths, "stg_compound_records")
-    ambiguous = set(records.group_by("compound_id").agg(pl.col("inchikey").n_unique().alias("n"))
-                    .filter(pl.col("n") > 1)["compound_id"].to_list())
-    ready, refusals = prepare_wells(runs, read_model(paths, "stg_plate_wells"),
-                                    read_model(paths, "stg_plate_maps"),
-                                    set(records["compound_id"].to_list()), now, ambiguous,
-                                    _wells_refused_at_ingest(paths))
-    wells, plates = normalize_plates(ready.drop("ingested_at"))
-    dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
-    wells, plates = no_positional_correction(wells, plates, dose_runs)
-    wells = wells.rename({"signal": "raw_signal"}) if "signal" in wells.columns else wells
-    write_parquet_atomic(wells, paths.evidence / "plate_well_scores.parquet")
-    write_parquet_atomic(plates, paths.evidence / "plate_stats.parquet")
-    write_parquet_atomic(refusals if refusals.height else pl.DataFrame(schema=REFUSAL_SCHEMA),
-                         paths.evidence / "plate_refusals.parquet")
+    wells, plates, refusals = _normalize(paths)
     for r in refusals.iter_rows(named=True):
         context.log.warning("refused %s %s: %s", r["granularity"], r["locator"], r["reason"])
 
@@ -160,7 +180,16 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     })
 
 
+def _no_fits(paths) -> None:
+    from models.plates.dose_response import fit_curves
+
+    write_parquet_atomic(fit_curves(pl.DataFrame(schema={
+        "run_id": pl.String, "compound_id": pl.String, "concentration_um": pl.Float64,
+        "response": pl.Float64})), paths.evidence / "dose_response_fits.parquet")
+
+
 @dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"])
+@isolated("screening", ["dose_response_fits"], fallback=_no_fits)
 def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
     a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.
@@ -182,8 +211,13 @@ def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) ->
             conc, resp = pts["concentration_um"].to_numpy(), pts["response"].to_numpy()
             fit = DoseResponseFit(**{k: row[k] for k in FIT_COLUMNS})
             title = f"{row['compound_id']} ({row['run_id']})"
-            png = dose_response_png(conc, resp, fit, title)
-            out = paths.reports / "dose_response" / row["run_id"] / f"{row['compound_id']}.png"
+            try:
+                png = dose_response_png(conc, resp, fit, title)
+            except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
+                context.log.warning("no curve figure for %s: %s", title, exc)
+                continue
+            out = lake_file(paths, paths.reports / "dose_response", row["run_id"],
+                            row["compound_id"], suffix=".png")
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(png)
             if len(inline) < MAX_INLINE_FIGURES:

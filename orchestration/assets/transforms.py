@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.assets.isolation import failing_steps
 from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
@@ -100,3 +101,20 @@ def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Ma
         "path": dg.MetadataValue.path(str(lake.paths.catalog)),
         "views": dg.MetadataValue.json(rows),
     })
+
+
+@dg.asset_check(asset=lake_catalog, description="Every domain's steps succeeded; a failing step "
+                "kept its domain's last good outputs while the other domains published.")
+def domains_published(lake: LakeResource) -> dg.AssetCheckResult:
+    """Fails (without stopping anything) while a domain serves its last good outputs
+    because its step failed; ``refresh_status`` in the catalog has every step's outcome."""
+    from orchestration.lake.io import markdown_preview
+
+    failing = failing_steps(lake.paths)
+    return dg.AssetCheckResult(
+        passed=failing.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"failing_steps": failing.height,
+                  "failing": dg.MetadataValue.md(markdown_preview(failing.select(
+                      "domain", "step", "error", "outputs_from"), n=20) if failing.height else "none")},
+    )
