@@ -173,6 +173,30 @@ def test_a_file_swapped_for_a_link_after_the_scan_is_refused_by_the_parser(tmp_p
         parse_vcf(tmp_path / "link.vcf")
 
 
+def test_a_file_swapped_for_a_link_between_scan_and_read_is_refused_by_the_runner(
+        tmp_path, monkeypatch):
+    from orchestration.ingest import runner
+
+    paths = _lake(tmp_path)
+    batch = paths.landing / "clinical" / "b1"
+    batch.mkdir(parents=True)
+    (batch / "good.json").write_text("{}")
+    real_scan = runner.scan_domain
+
+    def scan_then_swap(paths_, domain):
+        scan = real_scan(paths_, domain)
+        (batch / "late.json").symlink_to(_secret(tmp_path))     # appears after the check
+        scan.files.append(("b1", batch / "late.json"))
+        return scan
+
+    monkeypatch.setattr(runner, "scan_domain", scan_then_swap)
+    parser, summary = _ingest(paths)
+    assert parser.read == ["good.json"]
+    row = _quarantine(paths).filter(pl.col("source_file") == "clinical/b1/late.json").to_dicts()
+    assert len(row) == 1 and "symbolic link" in row[0]["reason"]
+    assert _lake_holds(paths, b"SECRET-CONTENT") == []
+
+
 # --------------------------------------------------------------------------- 2 strays
 def test_nothing_dropped_in_the_landing_zone_is_silently_ignored(tmp_path):
     paths = _lake(tmp_path)
@@ -186,6 +210,7 @@ def test_nothing_dropped_in_the_landing_zone_is_silently_ignored(tmp_path):
     (clinical / "b1" / ".ok.json.partial").write_text("{")           # upload in progress
     (clinical / ".incoming").mkdir()                                  # hidden batch: skipped
     (clinical / "bad\u202ename").mkdir()                              # batch name fails ids
+    (clinical / "b1" / "x\x1b[2J.json").write_text("{}")              # a terminal escape
     parser, summary = _ingest(paths)
     assert parser.read == ["ok.json"]
     q = _quarantine(paths)
@@ -193,13 +218,14 @@ def test_nothing_dropped_in_the_landing_zone_is_silently_ignored(tmp_path):
     assert got == {("landing", "imaging", "batch"), ("landing", "notes.txt", "file"),
                    ("clinical", "clinical/b1/sub", "file"),
                    ("clinical", "clinical/loose.json", "file"),
-                   ("clinical", "clinical/bad\\u202ename", "batch")}
+                   ("clinical", "clinical/bad\\u202ename", "batch"),
+                   ("clinical", "clinical/b1/x\\x1b[2J.json", "file")}
     assert all(r for r in q["reason"].to_list())
-    assert len(summary.quarantine_reasons) == 5
+    assert len(summary.quarantine_reasons) == 6
     # a second domain's ingest and a second refresh add no rows and report nothing again
     _, other = _ingest(paths, T1, domain="expression")
     _, again = _ingest(paths, T1)
-    assert _quarantine(paths).height == 5
+    assert _quarantine(paths).height == 6
     assert other.quarantine_reasons == [] and again.quarantine_reasons == []
 
 

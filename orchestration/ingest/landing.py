@@ -65,9 +65,19 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def _entries(folder: Path) -> list[os.DirEntry]:
+def _entries(folder: Path) -> list[tuple[os.DirEntry, int]]:
+    """(entry, lstat mode) of the non-hidden entries of ``folder``, by name; an entry that
+    vanished since the listing (an upload moved into place) is left out."""
+    out = []
     with os.scandir(folder) as it:
-        return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        for entry in it:
+            if entry.name.startswith("."):
+                continue
+            try:
+                out.append((entry, entry.stat(follow_symlinks=False).st_mode))
+            except FileNotFoundError:
+                continue
+    return sorted(out, key=lambda e: e[0].name)
 
 
 def _not_followed(rel: str, what: str, kind: str) -> str:
@@ -87,9 +97,8 @@ def scan_domain(paths: LakePaths, domain: str) -> DomainScan:
         return DomainScan([], [Refusal(domain, None, "batch", reason)])
     files: list[tuple[str, Path]] = []
     refused: list[Refusal] = []
-    for entry in _entries(root):
+    for entry, mode in _entries(root):
         rel = f"{domain}/{entry.name}"
-        mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISLNK(mode):
             refused.append(Refusal(escaped(rel), None, "batch",
                                    _not_followed(rel, "a linked batch folder", _kind(mode))))
@@ -111,17 +120,16 @@ def scan_domain(paths: LakePaths, domain: str) -> DomainScan:
 
 
 def _scan_batch(folder: Path, batch_rel: str, batch: str, files: list, refused: list) -> None:
-    for entry in _entries(folder):
+    for entry, mode in _entries(folder):
         if entry.name.endswith(SIDECAR_SUFFIXES):
             continue
         rel = f"{batch_rel}/{entry.name}"
-        mode = entry.stat(follow_symlinks=False).st_mode
         if stat.S_ISREG(mode):
             problem = name_problem(entry.name)
             if problem is None:
                 files.append((batch, Path(entry.path)))
                 continue
-            reason = f"file name {problem}; it is not read"
+            reason = f"the file name {escaped(rel)} {problem}; it is not read"
         elif stat.S_ISLNK(mode):
             reason = _not_followed(rel, "a link", _kind(mode))
         elif stat.S_ISDIR(mode):
@@ -140,10 +148,10 @@ def scan_root(paths: LakePaths) -> list[Refusal]:
         return []
     out = []
     domains = ", ".join(LANDING_DOMAINS)
-    for entry in entries:
+    for entry, mode in entries:
         if entry.name in LANDING_DOMAINS:
             continue                 # scan_domain judges the domain folder itself
-        rel, mode = escaped(entry.name), entry.stat(follow_symlinks=False).st_mode
+        rel = escaped(entry.name)
         if stat.S_ISDIR(mode):
             out.append(Refusal(rel, None, "batch",
                                f"landing/{rel}/ is not a landing domain ({domains}); nothing "
@@ -165,7 +173,7 @@ def batch_folders(paths: LakePaths, domain: str) -> list[str]:
     try:
         if not stat.S_ISDIR(root.lstat().st_mode):
             return []
-        return [e.name for e in _entries(root) if e.is_dir(follow_symlinks=False)]
+        return [e.name for e, mode in _entries(root) if stat.S_ISDIR(mode)]
     except FileNotFoundError:
         return []
 
@@ -180,8 +188,8 @@ def open_landing(path: Path) -> BinaryIO:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise FileRejected("is a symbolic link (it was replaced after the landing scan); "
-                               "links are not followed") from None
+            raise FileRejected("is a symbolic link; links are not followed or read (land the "
+                               "file itself)") from None
         raise FileRejected(f"unreadable file: {exc.strerror}") from None
     try:
         mode = os.fstat(fd).st_mode
@@ -230,12 +238,15 @@ def read_landing(path: Path, domain: str, decompress: bool = True) -> bytes:
                     continue
                 if not inflater.eof:
                     break
-                data = inflater.unused_data          # the next gzip member, if any
+                # the next gzip member, if any (zero padding after a member is allowed,
+                # as gzip itself allows it)
+                data = inflater.unused_data.lstrip(b"\x00")
                 inflater = zlib.decompressobj(wbits=31)
-                if not data:
+                while not data:
                     data = fh.read(_READ)
                     if not data:
                         return b"".join(out)
+                    data = data.lstrip(b"\x00")
         if not inflater.eof:
             raise FileRejected("truncated gzip: the compressed stream ends before its "
                                "end-of-stream marker, so the file was cut short")
