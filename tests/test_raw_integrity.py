@@ -123,3 +123,26 @@ def test_rows_planted_in_a_schema_file_are_removed(tmp_path):
     ingest_genomic(paths, T1)
     assert pq.read_metadata(schema_file).num_rows == 0
     assert "PAT-9999" not in _variants(paths)
+
+
+def test_the_ingest_asset_warns_on_the_run_and_records_what_it_repaired(tmp_path):
+    from orchestration.assets.ingest import report_ingest
+
+    class Log:
+        def __init__(self):
+            self.warnings = []
+
+        def warning(self, msg, *args):
+            self.warnings.append(msg % args)
+
+    class Context:
+        log = Log()
+
+    paths = _lake(tmp_path)
+    ingest_genomic(paths, T0)
+    _raw(paths).unlink()
+    meta = report_ingest(Context, ingest_genomic(paths, T1))
+    [warning] = Context.log.warnings
+    assert warning.startswith("raw layer: raw/variants/b1/a.vcf.gz.parquet was deleted outside orphanlake")
+    assert meta["files_repaired"] == 1
+    assert "a.vcf.gz.parquet was deleted" in meta["outside_changes"].value
