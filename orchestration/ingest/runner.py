@@ -31,7 +31,6 @@ from orchestration.ingest.landing import (ROOT, SIDECAR_SUFFIXES, Refusal, open_
                                           scan_domain, scan_root)
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake import integrity
-from orchestration.lake.integrity import sha256_of  # noqa: F401  (one definition, lake-wide)
 from orchestration.lake.lock import writer_lock
 from orchestration.lake.schemas import LINEAGE, RAW_SCHEMAS
 from orchestration.settings import LakePaths
