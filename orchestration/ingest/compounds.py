@@ -20,7 +20,7 @@ from rdkit import Chem
 from orchestration.chem.standardize import (StructureError, Standardized, parse_molblock,
                                             parse_smiles, standardize_mol)
 from orchestration.ingest import limits
-from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.ids import escaped, id_problem, shown
 from orchestration.ingest.landing import open_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import COMPOUND_RECORDS, without_lineage
@@ -292,11 +292,11 @@ def _parse_table(path: Path, out: _Collector, delimiter: str) -> None:
         smiles_col = _column(header, CSV_SMILES_COLUMNS)
         if smiles_col is None:
             raise FileRejected(f"the header has no smiles column (columns: "
-                               f"{shown(', '.join(header), 200)})")
+                               f"{escaped(', '.join(header))[:200]})")
         id_col = _column(header, CSV_ID_COLUMNS)
         if id_col is None:
             raise FileRejected("the header has no compound_id (or id) column "
-                               f"(columns: {shown(', '.join(header), 200)})")
+                               f"(columns: {escaped(', '.join(header))[:200]})")
         name_col = _column(header, CSV_NAME_COLUMNS)
         last = reader.line_num
         for row in reader:

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from orchestration.ingest import limits
 from orchestration.ingest.identifiers import scan_ids
-from orchestration.ingest.ids import id_problem, shown
+from orchestration.ingest.ids import SHOWN_CHARS, escaped, id_problem, shown
 from orchestration.ingest.landing import read_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake.schemas import EXPRESSION, LINEAGE
@@ -62,7 +62,8 @@ def parse_expression(path: Path, known_patients: set[str] | frozenset[str]) -> P
     problems = {s: p for s in samples if (p := id_problem(s))}
     keep = [s for s in samples if s in known_patients and s not in problems]
     if not keep:
-        listed = ", ".join(shown(s) for s in samples[:5]) + (" …" if len(samples) > 5 else "")
+        listed = ", ".join(escaped(s[:SHOWN_CHARS]) for s in samples[:5]) + \
+            (" …" if len(samples) > 5 else "")
         raise FileRejected(f"no sample column matches a known patient ({len(samples)} columns: "
                            f"{listed})")
     quarantine = [QuarantineRecord("sample", f"column {i + 2}",
