@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from orchestration.ingest.runner import register_copies
 from orchestration.settings import LakePaths
 
 _STEPS = ["raw_variants", "raw_patients", "raw_phenotypes", "raw_diagnoses", "raw_expression",
@@ -51,6 +52,9 @@ def rank_single_patient(main: LakePaths, vcf: Path, phenopacket: Path,
             for batch in cohort.iterdir():
                 if batch.is_dir():
                     shutil.copytree(batch, scratch.raw_table("expression") / f"cohort_{batch.name}")
+            # in the scratch ledger, or its ingest moves them aside as planted files
+            register_copies(scratch, "expression",
+                            sorted(scratch.raw_table("expression").glob("cohort_*/*.parquet")))
         _materialize(scratch)
         scores = pl.read_parquet(scratch.evidence / "gene_scores.parquet")
         quarantined = list(scratch.raw_table("quarantine").rglob("*.parquet"))

@@ -146,3 +146,16 @@ def test_the_ingest_asset_warns_on_the_run_and_records_what_it_repaired(tmp_path
     assert warning.startswith("raw layer: raw/variants/b1/a.vcf.gz.parquet was deleted outside orphanlake")
     assert meta["files_repaired"] == 1
     assert "a.vcf.gz.parquet was deleted" in meta["outside_changes"].value
+
+
+def test_raw_files_copied_in_and_registered_are_kept(tmp_path):
+    # rank-genes copies the main lake's expression cohort into its scratch lake
+    from orchestration.ingest.runner import ingest_expression, register_copies
+
+    paths = _lake(tmp_path)
+    cohort = paths.raw_table("expression") / "cohort_b1"
+    cohort.mkdir(parents=True)
+    pl.DataFrame({"patient_id": ["PAT-0001"]}).write_parquet(cohort / "tpm.tsv.parquet")
+    register_copies(paths, "expression", [cohort / "tpm.tsv.parquet"])
+    s = ingest_expression(paths, T0)
+    assert (cohort / "tpm.tsv.parquet").exists() and s.outside_changes == []

@@ -397,6 +397,22 @@ def _ledger_row(rel: str, sha: str, context: str, batch: str, status: str, now: 
             "batch_id": batch, "status": status, "ingested_at": now, "outputs": outputs}
 
 
+def register_copies(paths: LakePaths, domain: str, files: list[Path],
+                    now: datetime | None = None) -> None:
+    """Record raw files copied in from another lake (rank-genes copies the main lake's
+    expression cohort into its scratch lake) in this lake's ledger, so its ingest counts
+    them as accounted for instead of moving them aside as planted."""
+    with writer_lock(paths):
+        ledger = _load_ledger(paths, domain)
+        for f in files:
+            key = f"copied/{f.relative_to(paths.raw).as_posix()}"
+            ledger[key] = {"source_file": key, "source_sha256": None, "context": None,
+                           "batch_id": None, "status": "copied",
+                           "ingested_at": now or datetime.now(timezone.utc),
+                           "outputs": integrity.record(paths, [f])}
+        _save_ledger(paths, domain, ledger)
+
+
 def known_patient_ids(paths: LakePaths) -> set[str]:
     """Patient ids already in raw/patients and raw/variants (the expression whitelist)."""
     ids: set[str] = set()
