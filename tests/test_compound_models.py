@@ -385,3 +385,28 @@ def test_activity_model_folder_of_a_hostile_target_stays_in_the_lake(tmp_path):
     assert activity_folder(paths, "ABC1") != activity_folder(paths, "ABC1 ")
     assert sorted(activity_models(paths)) == sorted(["../../x", "/etc", "GENE/../../y", "..", "ABC1"])
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_label_evidence_is_the_measurement_that_decided_it_whatever_the_row_order():
+    """A structure screened in two primary runs of one target (a hit in one) and fitted
+    twice: the evidence quoted is the active measurement's, for every row order."""
+    from models.compounds.labels import activity_labels
+
+    calls = pl.DataFrame({
+        "run_id": ["P1", "P2", "P1", "P2"], "compound_id": ["c1", "c1", "c2", "c2"],
+        "is_hit": [False, True, False, False], "n_valid": [2, 2, 2, 2], "n_above": [0, 2, 0, 1],
+        "median_corrected": [0.5, 6.0, 0.1, 0.2], "call": ["inactive", "hit", "inactive", "inactive"]})
+    fits = pl.DataFrame({"run_id": ["D1", "D2"], "compound_id": ["c3", "c3"],
+                         "curve_class": ["4", "1.1"], "ic50_um": [None, 0.5]},
+                        schema_overrides={"ic50_um": pl.Float64})
+    runs = pl.DataFrame({"run_id": ["P1", "P2", "D1", "D2"], "target_gene": ["T"] * 4})
+    ids = pl.DataFrame({"compound_id": ["c1", "c2", "c3"], "inchikey": ["K1", "K2", "K3"]})
+    first = activity_labels(calls, fits, runs, ids)
+    evidence = dict(zip(first["inchikey"], first["evidence"]))
+    assert evidence["K1"].startswith("primary: median score 6.0")
+    assert evidence["K3"] == "dose-response: class 1.1, IC50 0.5 µM"
+    assert evidence["K2"].startswith("primary: median score 0.1")   # no hit: the first run
+    for seed in range(5):
+        again = activity_labels(calls.sample(fraction=1.0, shuffle=True, seed=seed),
+                                fits.reverse(), runs.reverse(), ids.reverse())
+        assert_frame_equal(again, first)

@@ -8,6 +8,7 @@ import shutil
 import dagster as dg
 import polars as pl
 
+from models.artifact_io import json_safe
 from models.compounds import activity, ranking, solubility
 from models.fingerprint import UNCHANGED
 from orchestration.assets.compounds import PROPERTIES_FILE
@@ -62,6 +63,7 @@ def solubility_model(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         artifact = solubility.train_solubility(data.filter(pl.col("split") == "train"),
                                                data.filter(pl.col("split") == "test"),
                                                source_digest=h.hexdigest())
+        artifact.metrics = json_safe(artifact.metrics)  # as saved: fresh and reused report alike
         solubility.save(artifact, target)
     # the stamp of the recipe before fingerprints: fingerprint is in the metadata now
     (target / "source.sha256").unlink(missing_ok=True)
@@ -150,6 +152,8 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
                 summary[target] = {"status": f"not trained: {exc}"}
                 continue  # its old folder, if any, is removed below
             artifact.target = target
+            # as saved (NaN → None), so a fresh and a reused model report alike
+            artifact.metrics = json_safe(artifact.metrics)
             activity.save(artifact, folder)
         kept.add(folder.name)
         chosen = artifact.metrics["families"][artifact.family]
