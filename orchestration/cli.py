@@ -81,10 +81,10 @@ def _refresh_and_report(paths: LakePaths) -> int:
     _print_summary(paths)
     failing = failing_steps(paths)
     for row in failing.iter_rows(named=True):
-        kept = row["outputs_from"].isoformat(timespec="seconds") if row["outputs_from"] else "none"
+        kept = (f"its outputs of {row['outputs_from'].isoformat(timespec='seconds')}"
+                if row["outputs_from"] else "the last good build of what failed")
         print(f"refresh: the {row['domain']} step {row['step']} failed ({row['error'][:300]}); "
-              f"its domain serves its outputs of {kept}, the other domains published",
-              file=sys.stderr)
+              f"the lake serves {kept}, and everything else was published", file=sys.stderr)
     return 0 if ok and not failing.height else 1
 
 

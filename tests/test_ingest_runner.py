@@ -51,8 +51,11 @@ def _lake(tmp_path) -> LakePaths:
 
 
 def _outputs(paths):
+    """Every file the lake holds outside landing/, with its mtime (the writer lock's file is
+    not data: each writer records itself in it)."""
     return {p.relative_to(paths.home).as_posix(): p.stat().st_mtime_ns
-            for p in paths.home.rglob("*") if p.is_file() and "landing" not in p.parts}
+            for p in paths.home.rglob("*")
+            if p.is_file() and "landing" not in p.parts and p.name != ".writer.lock"}
 
 
 def _read(paths, table):

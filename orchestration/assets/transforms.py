@@ -8,12 +8,13 @@ import fcntl
 import os
 import shutil
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.assets.isolation import failing_steps
+from orchestration.assets.isolation import failing_steps, record_status
 from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
@@ -67,8 +68,14 @@ def _dbt_step(select: str, name: str):
         try:
             with writer_lock(lake.paths):
                 # cautious: a test runs in the step that builds all of its parents
-                yield from dbt.cli(["build", "--indirect-selection", "cautious"],
-                                   context=context).stream()
+                invocation = dbt.cli(["build", "--indirect-selection", "cautious"],
+                                     context=context, raise_on_error=False)
+                emitted = set()
+                for event in invocation.stream():
+                    if isinstance(event, dg.Output):
+                        emitted.add(event.output_name)
+                    yield event
+                yield from _isolate_dbt_failures(context, lake, name, invocation, emitted)
         finally:
             if previous is None:
                 os.environ.pop("ORPHANLAKE_HOME", None)
@@ -76,6 +83,33 @@ def _dbt_step(select: str, name: str):
                 os.environ["ORPHANLAKE_HOME"] = previous
 
     return _assets
+
+
+def _isolate_dbt_failures(context, lake: LakeResource, step: str, invocation, emitted: set[str]):
+    """dbt builds every model whose parents built; a model (or a test) that fails leaves
+    its Parquet as the last good build and its dependents unbuilt. Report them, and let
+    the refresh go on with what built: the other domains still publish (isolation.py)."""
+    if invocation.is_successful():
+        record_status(lake.paths, {"domain": "transforms", "step": step, "status": "ok",
+                                   "error": None, "outputs_from": datetime.now(timezone.utc),
+                                   "run_id": context.run_id, "at": datetime.now(timezone.utc)})
+        return
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    failed = [f"{r['unique_id']}: {r.get('status')}: {(r.get('message') or '').strip()[:300]}"
+              for r in results if r.get("status") in ("error", "fail", "skipped", "runtime error")]
+    error = "; ".join(failed)[:2000] or "dbt build failed (see the run log)"
+    context.log.error("%s: %s; models that failed or were skipped keep their last good build",
+                      step, error)
+    record_status(lake.paths, {"domain": "transforms", "step": step, "status": "failed",
+                               "error": error, "outputs_from": None, "run_id": context.run_id,
+                               "at": datetime.now(timezone.utc)})
+    # models that did not build still "materialize" (marked failed), so that the steps
+    # after them run on their last good build; dbt tests are checks, not outputs
+    models = {context.assets_def.get_output_name_for_asset_key(key)
+              for key in context.selected_asset_keys}
+    for output_name in sorted(models - emitted):
+        yield dg.Output(None, output_name=output_name,
+                        metadata={"status": "failed", "error": dg.MetadataValue.text(error)})
 
 
 dbt_staging = _dbt_step("tag:staging", "dbt_staging")
