@@ -19,7 +19,7 @@ random bytes; see ``fixtures/hostile_inputs.py`` — must satisfy:
   and writes nothing outside the lake.
 
 The default budget keeps ``make test`` fast; ``ORPHANLAKE_FUZZ_EXAMPLES=N`` runs N inputs per
-parser (``make fuzz``: 10,000) and N/50 per domain at runner level. Examples are
+parser (``make fuzz``: 10,000) and N/100 per domain at runner level. Examples are
 derandomized and the example database is off, so every run of one budget is the same.
 """
 
@@ -203,6 +203,13 @@ CORRUPT_GZIP = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xb4O\xcdK\xe5\x0cp\x0
 # a gzip stream read as text: latin-1 characters that RDKit echoes cut mid-UTF-8 sequence
 SMILES_SPLIT_UTF8 = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xacVHTH\xce\xcf\xcdM\xcd+\xe1\xe5rv"
                      b"\xf6Wp\x0ep\xd15P\xc8K\xccMU0\xe0\xe5\x02\x00G\x0c/w\x1f\x00\x00\x00")
+# Slow, not failing, on the code before their fixes (the tests have no clock): a header cell
+# of 140,000 characters took the e-mail pattern 50 s; 20 lines of ',"' took csv.Sniffer 95 s;
+# a 'Plate: <id>' cell with 20,000 inner spaces took the plate-line pattern 3 s.
+LONG_HEADER_TSV = ("gene\tPAT-0001\t" + "9" * 140_000 + "\nGENE1\t1\t2\n").encode()
+SNIFFER_TRAP = ("\n".join([',"' * 2000] * 20) + "\n").encode()
+SPACE_RUN_MATRIX = ("Plate: a" + " " * 20_000 + "b\n,1,2,3\nA,1,2,3\nB,4,5,6\n").encode()
+HUGE_CSV_CELL = b'plate_id,well,signal\nPL1,A01,"' + b"1" * 140_000 + b'"\n'
 SUPERSCRIPT_DIGIT_MAP = ("plate_id,well,compound_id,concentration_um,role\n" + ",".join(["\u00b2"] * 50)
                          + "\nPL1,G01,,1e-3,pos_ctrl\n").encode()
 
@@ -225,6 +232,7 @@ def test_fuzz_phenopacket(sandbox, case):
 @fuzz_settings(80)
 @given(hi.expression_files())
 @example(("tpm.tsv", CORRUPT_GZIP))
+@example(("tpm.tsv", LONG_HEADER_TSV))
 def test_fuzz_expression(sandbox, case):
     fuzz_parse(sandbox, parse_known_expression, "expression/b1", *case)
 
@@ -272,12 +280,15 @@ def test_fuzz_plate_map(sandbox, case, declared):
 
 @fuzz_settings(80)
 @given(hi.plate_long_files(), hi.declared_run_json())
+@example(("signals.csv", HUGE_CSV_CELL), None)
+@example(("signals.csv", SNIFFER_TRAP), None)
 def test_fuzz_plate_long(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
 
 @fuzz_settings(60)
 @given(hi.plate_matrix_files(), hi.declared_run_json())
+@example(("envision.csv", SPACE_RUN_MATRIX), None)
 def test_fuzz_plate_matrix(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
@@ -335,7 +346,7 @@ def _rows(path: Path) -> int:
 def test_fuzz_runner_keeps_batch(sandbox, domain):
     parse, tables, good_name, good, good_rows, files = DOMAINS[domain]
 
-    @fuzz_settings(8, share=50)
+    @fuzz_settings(8, share=100)
     @given(files)
     def one_batch(case):
         name, data = case

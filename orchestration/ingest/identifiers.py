@@ -30,7 +30,10 @@ IDENTIFIER_KEYS = {
     "mrn": "medical record number", "medicalrecordnumber": "medical record number",
 }
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# The lookbehind starts a match only where a run of local-part characters starts: without
+# it a search tries every position of a long run (a 140,000-character id took 50 s).
+EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                   r"\.[A-Za-z]{2,}")
 # Phone numbers need separators between digit groups (or a leading +) so ids, coordinates
 # and dates do not match; the digit count is checked separately.
 PHONE = re.compile(r"(?<![\w.:/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,5}\)[\s.-]?)?"
