@@ -228,3 +228,16 @@ def test_the_domains_published_check_fails_while_a_step_is_failing(tmp_path):
                           "run_id": "r", "at": None})
     result = domains_published(lake)
     assert not result.passed and result.metadata["failing_steps"].value == 1
+
+
+def test_an_empty_dbt_model_is_read_as_no_rows(tmp_path):
+    """dbt-duckdb writes an external model without rows as one all-null row; read as a
+    row it became a dose-response curve with no compound and a null Feast entity key, so
+    a lake without screening data failed its refresh."""
+    from orchestration.lake.io import read_mart
+
+    path = tmp_path / "m.parquet"
+    pl.DataFrame({"a": [None], "b": [None]}, schema={"a": pl.String, "b": pl.Float64}).write_parquet(path)
+    assert read_mart(path).height == 0 and read_mart(path).schema == {"a": pl.String, "b": pl.Float64}
+    pl.DataFrame({"a": ["x", None], "b": [None, None]}).write_parquet(path)
+    assert read_mart(path).height == 2

@@ -10,7 +10,7 @@ from models.plates.prepare import REFUSAL_SCHEMA, no_positional_correction, prep
 from orchestration.assets.ingest import report_ingest
 from orchestration.ingest import runner
 from orchestration.assets.isolation import isolated
-from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
 from orchestration.lake.safe_paths import lake_file
 from orchestration.resources import LakeResource
 
@@ -242,7 +242,7 @@ def plate_qc_passed(lake: LakeResource) -> dg.AssetCheckResult:
     """Warn (not fail the run) when a plate fails QC: its wells stay in the lake but no
     hit is called from them."""
     path = lake.paths.marts / "plate_qc.parquet"
-    qc = pl.read_parquet(path) if path.exists() else pl.DataFrame()
+    qc = read_mart(path) if path.exists() else pl.DataFrame()
     failed = qc.filter(~pl.col("passed")) if qc.height else qc
     return dg.AssetCheckResult(
         passed=failed.height == 0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from orchestration.lake.io import read_mart
 from orchestration.settings import LakePaths
 
 # entity → (feature service, join keys)
@@ -69,7 +70,7 @@ def resolve_compounds(paths: LakePaths, ids: list[str]) -> list[dict]:
     compound_id, a library's own id, or ``library:id``. An id matching nothing is kept as
     given, so it comes back not found."""
     path = paths.marts / "compounds.parquet"
-    table = (pl.read_parquet(path, columns=["inchikey", "compound_id", "library_ids"])
+    table = (read_mart(path).select("inchikey", "compound_id", "library_ids")
              if path.exists() else pl.DataFrame(schema={"inchikey": pl.String, "compound_id": pl.String,
                                                          "library_ids": pl.List(pl.String)}))
     lookup: dict[str, str] = {}

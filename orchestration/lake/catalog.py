@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lake.io import read_mart
 from orchestration.settings import RAW_TABLES, LakePaths
 
 KEEP_PUBLICATIONS = 2
@@ -63,9 +64,14 @@ def snapshot(paths: LakePaths, published: Path) -> int:
     """Gather into ``published`` every file the catalog's views read (see module doc);
     returns how many files were hard-linked."""
     published.mkdir(parents=True)
-    for folder in (paths.evidence, paths.marts):
-        for f in sorted(folder.glob("*.parquet")):
+    for f in sorted(paths.evidence.glob("*.parquet")):
+        shutil.copy2(f, published / f.name)
+    for f in sorted(paths.marts.glob("*.parquet")):
+        mart = read_mart(f)
+        if mart.height:
             shutil.copy2(f, published / f.name)
+        else:                   # no dbt-duckdb placeholder row in an empty mart's view
+            mart.write_parquet(published / f.name)
     linked = 0
     sources = [(paths.raw_table(t), published / "raw" / t, "**/*.parquet") for t in RAW_TABLES]
     sources += [(paths.reference, published / "reference", "*.parquet"),

@@ -11,12 +11,25 @@ import polars as pl
 from orchestration.settings import LakePaths
 
 
+def without_empty_marker(df: pl.DataFrame) -> pl.DataFrame:
+    """dbt-duckdb writes an external model with no rows as one row of nulls (to keep the
+    schema in the file) and filters it out in its own views; readers of the file must too."""
+    if df.height == 1 and df.width and all(n == 1 for n in df.null_count().row(0)):
+        return df.clear()
+    return df
+
+
+def read_mart(path: Path) -> pl.DataFrame:
+    """A dbt model's Parquet file as its rows (see ``without_empty_marker``)."""
+    return without_empty_marker(pl.read_parquet(path))
+
+
 def read_model(paths: LakePaths, name: str) -> pl.DataFrame:
     """Read a dbt model: its Parquet file when materialized externally, else the view in
     dbt's build database (opened read-only; dbt is not running between steps)."""
     parquet = paths.marts / f"{name}.parquet"
     if parquet.exists():
-        return pl.read_parquet(parquet)
+        return read_mart(parquet)
     with duckdb.connect(str(paths.build_db), read_only=True) as con:
         return con.sql(f'select * from "{name}"').pl()
 
