@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from models.fingerprint import UNCHANGED
 from orchestration.cli import main
 from orchestration.reference import hpo
 
@@ -91,27 +92,112 @@ def test_every_bad_file_is_quarantined_and_the_rest_ingested(e2e_lake):
     assert (paths.quarantine / identifier_file).exists()
 
 
+MODEL_ASSETS = ("gene_ranking_model", "solubility_model", "compound_activity_model")
+# Records of the refreshes themselves (which run did what, when), not of what they found.
+RUN_LOGS = {"refresh_status.parquet"}
+# Scores from an unchanged model on unchanged features: bit-identical, row order included.
+SCORED = ("evidence/gene_scores.parquet", "evidence/compound_predictions.parquet")
+
+
+def _is_stamp(name: str, dtype: pl.DataType) -> bool:
+    """A column saying when a run happened (published_at, created/event timestamps), not
+    what it found: the one thing a re-run may change."""
+    return dtype.is_temporal() and (name.endswith("_at") or "timestamp" in name)
+
+
+def _published(paths) -> dict[str, pl.DataFrame]:
+    """Every Parquet file of marts/ and evidence/, without its timestamp columns."""
+    out = {}
+    for root in (paths.marts, paths.evidence):
+        for f in sorted(root.rglob("*.parquet")):
+            if not f.name.startswith(".") and f.name not in RUN_LOGS:
+                df = pl.read_parquet(f)
+                out[str(f.relative_to(paths.home))] = df.drop(
+                    [c for c, t in df.schema.items() if _is_stamp(c, t)])
+    return out
+
+
+def _model_runs() -> dict[str, dict]:
+    """Per model asset, its latest materialization's training status and model version(s)."""
+    instance = dg.DagsterInstance.get()
+    out = {}
+    for key in MODEL_ASSETS:
+        meta = instance.get_latest_materialization_event(
+            dg.AssetKey(key)).asset_materialization.metadata
+        if key == "compound_activity_model":
+            summary = meta["summary"].value
+            out[key] = {"training": {t: s.get("training") for t, s in summary.items()},
+                        "model_version": {t: s.get("model_version") for t, s in summary.items()}}
+        else:
+            out[key] = {"training": meta["training"].value,
+                        "model_version": meta["model_version"].value}
+    return out
+
+
+def _rows(df: pl.DataFrame) -> pl.DataFrame:
+    """The rows in a canonical order: a table's content, not the order a parallel query or
+    group-by happened to emit it in (no reader may rely on that order)."""
+    flat = [c for c, t in df.schema.items() if not t.is_nested()]
+    return df.sort(flat, nulls_last=True, maintain_order=True) if flat else df
+
+
+def _differences(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]) -> list[str]:
+    """What changed, table by table: missing tables, schemas, row counts, differing columns."""
+    diffs = [f"{n}: {'added' if n in after else 'gone'}" for n in sorted(set(before) ^ set(after))]
+    for name in sorted(set(before) & set(after)):
+        a, b = before[name], after[name]
+        if a.schema != b.schema or a.height != b.height:
+            diffs.append(f"{name}: schema or rows {a.height} -> {b.height}")
+            continue
+        if name not in SCORED:
+            a, b = _rows(a), _rows(b)
+        if not a.equals(b, null_equal=True):
+            cols = [c for c in a.columns if not a[c].equals(b[c], check_names=True, null_equal=True)]
+            diffs.append(f"{name}: values differ in {cols}")
+    return diffs
+
+
 def test_refresh_is_idempotent(e2e_lake, capsys):
+    """A refresh with nothing new changes nothing: raw files are not rewritten, every mart
+    and evidence table holds the same rows (timestamps aside), the models are not
+    retrained (their files untouched, their versions the same) and scores are bit-identical."""
+    import hashlib
+
     paths, _ = e2e_lake
 
     def snapshot():
         # names and modification times: an unchanged file must not even be rewritten
         raw = sorted((str(p.relative_to(paths.raw)), p.stat().st_mtime_ns)
                      for p in paths.raw.rglob("*.parquet") if "_ledger" not in p.parts)
-        counts = {t: pl.read_parquet(paths.marts / f"{t}.parquet").height
-                  for t in ("patient_gene_rankings", "ranked_targets", "quarantine",
-                            "int_patient_gene_features", "compounds", "compound_scores",
-                            "plate_qc", "hts_well_results", "dose_response")}
+        models = {str(p.relative_to(paths.models)): (p.stat().st_mtime_ns,
+                                                     hashlib.sha256(p.read_bytes()).hexdigest())
+                  for p in sorted(paths.models.rglob("*")) if p.is_file()}
         variants = pl.scan_parquet(paths.raw / "variants" / "**" / "*.parquet").select(
             pl.len()).collect().item()
-        return raw, counts, variants
+        return raw, models, variants
 
-    before = snapshot()
+    before, published, runs = snapshot(), _published(paths), _model_runs()
+    assert before[1], "the first refresh saved no model"
+    assert set(SCORED) <= set(published)
     capsys.readouterr()
     assert main(["refresh"]) == 0          # the CLI path: the same job, then the summary
-    assert snapshot() == before
+    after = snapshot()
+    assert after[0] == before[0] and after[2] == before[2]
+    assert after[1] == before[1], "a model artifact was rewritten by a refresh with nothing new"
+    assert _differences(published, _published(paths)) == []
+    again = _model_runs()
+    assert {k: r["model_version"] for k, r in again.items()} == \
+        {k: r["model_version"] for k, r in runs.items()}
+    assert again["gene_ranking_model"]["training"] == UNCHANGED
+    assert again["solubility_model"]["training"] == UNCHANGED
+    activity_runs = again["compound_activity_model"]["training"]
+    assert activity_runs and set(activity_runs.values()) <= {UNCHANGED, None}, activity_runs
+    assert UNCHANGED in activity_runs.values()
     printed = capsys.readouterr().out
     assert "gene ranker: xgboost" in printed and "== patient_gene_rankings ==" in printed
+    # model folders are safe slugs of the target; the summary names the target itself
+    for target in (t for t, status in activity_runs.items() if status):
+        assert f"activity model for {target}:" in printed, printed
 
 
 def test_rank_genes_puts_a_clear_cut_causal_gene_first(e2e_lake, tmp_path, capsys):
