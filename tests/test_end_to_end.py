@@ -3,6 +3,10 @@ ORPHANLAKE_HOME; the hidden truth is read only here, to judge the results."""
 
 import csv
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +16,7 @@ import pytest
 from models.fingerprint import UNCHANGED
 from orchestration.cli import main
 from orchestration.reference import hpo
+from orchestration.settings import LakePaths
 
 
 def _truth(paths) -> list[dict]:
@@ -157,10 +162,28 @@ def _differences(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]
     return diffs
 
 
+def _refresh_in_another_process() -> tuple[subprocess.Popen, Path]:
+    """`orphanlake refresh` on the test lake in a child process, once it holds the lake."""
+    from orchestration.lake.lock import holder
+
+    paths = LakePaths(Path(os.environ["ORPHANLAKE_HOME"]))
+    log = paths.home.parent / "concurrent-refresh.log"
+    child = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "refresh"],
+                             stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while holder(paths).get("pid") != child.pid and child.poll() is None:
+        assert time.monotonic() < deadline, "the other refresh never took the lake"
+        time.sleep(0.2)
+    return child, log
+
+
 def test_refresh_is_idempotent(e2e_lake, capsys):
-    """A refresh with nothing new changes nothing: raw files are not rewritten, every mart
-    and evidence table holds the same rows (timestamps aside), the models are not
-    retrained (their files untouched, their versions the same) and scores are bit-identical."""
+    """Two refreshes with nothing new, started together (one in another process, as the
+    schedule, the sensor or a second CLI would): both succeed, the second waits for the
+    first, and they change nothing: raw files are not rewritten, every mart and evidence
+    table holds the same rows as after the single refresh before (timestamps aside), the
+    models are not retrained (their files untouched, their versions the same) and scores
+    are bit-identical."""
     import hashlib
 
     paths, _ = e2e_lake
@@ -180,7 +203,11 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert before[1], "the first refresh saved no model"
     assert set(SCORED) <= set(published)
     capsys.readouterr()
+    other, other_log = _refresh_in_another_process()
     assert main(["refresh"]) == 0          # the CLI path: the same job, then the summary
+    assert other.wait(timeout=600) == 0, other_log.read_text()[-3000:]
+    waited = capsys.readouterr()
+    assert f"(pid {other.pid}, since" in waited.err + waited.out, "the second refresh did not wait"
     after = snapshot()
     assert after[0] == before[0] and after[2] == before[2]
     assert after[1] == before[1], "a model artifact was rewritten by a refresh with nothing new"
@@ -193,7 +220,7 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     activity_runs = again["compound_activity_model"]["training"]
     assert activity_runs and set(activity_runs.values()) <= {UNCHANGED, None}, activity_runs
     assert UNCHANGED in activity_runs.values()
-    printed = capsys.readouterr().out
+    printed = waited.out
     assert "gene ranker: xgboost" in printed and "== patient_gene_rankings ==" in printed
     # model folders are safe slugs of the target; the summary names the target itself
     for target in (t for t, status in activity_runs.items() if status):

@@ -179,8 +179,8 @@ def parse_outcome(parse, path: Path) -> str:
 
 def fuzz_parse(box: Sandbox, parse, folder: str, name: str, data: bytes,
                siblings: dict[str, bytes] | None = None) -> str:
-    """Write ``data`` as landing/<folder>/<name> in a fresh lake, parse it, and check that
-    the parse wrote nothing anywhere in the sandbox."""
+    """Write ``data`` as landing/<folder>/<name> (the folder emptied first, ``siblings``
+    beside it), parse it, and check that the parse wrote nothing anywhere in the sandbox."""
     where = box.landing(folder)
     for sib, content in (siblings or {}).items():
         (where / sib).write_bytes(content)

@@ -174,7 +174,7 @@ def _isolated_defs(home: str, behaviour: dict):
         pl.DataFrame(schema={"v": pl.Int64}).write_parquet(paths.evidence / "thing.parquet")
 
     @dg.asset
-    @isolated("toy", ["thing"], fallback=write_empty)
+    @isolated("toy", ["evidence/thing.parquet"], fallback=write_empty)
     def thing(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         if behaviour["fail"]:
             raise RuntimeError("poison input")

@@ -13,6 +13,7 @@ from models.compounds import activity, ranking, solubility
 from models.fingerprint import UNCHANGED
 from orchestration.assets.compounds import PROPERTIES_FILE
 from orchestration.assets.features import feature_key
+from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
 from orchestration.feature_store.training import (activity_training_frame, present,
                                                   property_batches)
@@ -40,6 +41,7 @@ def _solubility_set():
 
 
 @dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch"})
+@isolated("compounds", [f"models/{SOLUBILITY_DIR}/{solubility.META_FILE}"])
 def solubility_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Aqueous solubility (logS) trained on the real Huuskonen training split (1,025
     compounds); the family (XGBoost or an MLP) is chosen by scaffold CV on the training
@@ -109,6 +111,7 @@ def _props(paths) -> pl.DataFrame:
 
 @dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch", "feast"},
           deps=[feature_key("compound_properties"), feature_key("compound_activity_labels")])
+@isolated("screening", ["evidence/compound_activity_labels.parquet"])
 def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Per screened target: XGBoost and a PyTorch MLP on Morgan fingerprints + descriptors
     (feature service compound_activity_v1, point-in-time as of each label), labelled by
@@ -205,6 +208,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
 @dg.asset(group_name="compound_models", kinds={"python", "parquet", "feast"},
           deps=["compound_activity_model", "solubility_model", "int_compounds",
                 feature_key("compound_properties")])
+@isolated("compounds", ["evidence/compound_predictions.parquet"])
 def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every library structure, screened or not, scored for every modelled target in
     streamed batches of feature service compound_activity_v1 (current values): P(active)

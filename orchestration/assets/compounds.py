@@ -37,7 +37,7 @@ def _no_properties(paths) -> None:
 
 
 @dg.asset(group_name="compounds", kinds={"rdkit", "parquet"}, deps=["stg_compound_records"])
-@isolated("compounds", ["compound_properties"], fallback=_no_properties)
+@isolated("compounds", [f"evidence/{PROPERTIES_FILE}"], fallback=_no_properties)
 def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Descriptors (MW, cLogP, TPSA, HBD/HBA, rotatable bonds, aromatic rings, Fsp3), QED,
     synthetic accessibility, Lipinski/Veber flags, PAINS and Brenk alert names, the

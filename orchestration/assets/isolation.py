@@ -49,16 +49,19 @@ def record_status(paths: LakePaths, row: dict) -> None:
 
 
 def _outputs_from(paths: LakePaths, outputs: Sequence[str]) -> datetime | None:
-    files = [paths.evidence / f"{name}.parquet" for name in outputs]
-    if not all(f.exists() for f in files):
+    """When the outputs a failing step keeps were written; None when one is missing."""
+    files = [paths.home / name for name in outputs]
+    if not files or not all(f.exists() for f in files):
         return None
     return datetime.fromtimestamp(min(f.stat().st_mtime for f in files), timezone.utc)
 
 
 def isolated(domain: str, outputs: Sequence[str],
              fallback: Callable[[LakePaths], None] | None = None):
-    """Wrap an asset body ``(context, lake)`` whose outputs are ``evidence/<outputs>.parquet``
-    so that an exception is reported instead of stopping the refresh (see module doc)."""
+    """Wrap an asset body ``(context, lake)`` whose outputs are the files ``outputs``
+    (relative to the lake root) so that an exception is reported instead of stopping the
+    refresh (see module doc). Without a ``fallback``, a step that never succeeded still
+    raises: there is nothing to keep."""
 
     def wrap(fn):
         step = fn.__name__
@@ -75,7 +78,7 @@ def isolated(domain: str, outputs: Sequence[str],
                     raise exc
                 fallback(paths)     # a lake that never had this domain's outputs
             record_status(paths, {"domain": domain, "step": step, "status": "failed",
-                                  "error": error, "outputs_from": kept, "run_id": context.run_id,
+                                  "error": error, "outputs_from": kept, "run_id": context.run.run_id,
                                   "at": datetime.now(timezone.utc)})
             return {"status": "failed", "error": dg.MetadataValue.text(error),
                     "outputs_from": kept.isoformat(timespec="seconds") if kept else "empty"}
@@ -83,7 +86,7 @@ def isolated(domain: str, outputs: Sequence[str],
         def on_success(context, lake) -> None:
             record_status(lake.paths, {"domain": domain, "step": step, "status": "ok",
                                        "error": None, "outputs_from": datetime.now(timezone.utc),
-                                       "run_id": context.run_id, "at": datetime.now(timezone.utc)})
+                                       "run_id": context.run.run_id, "at": datetime.now(timezone.utc)})
 
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)

@@ -11,6 +11,7 @@ from models.explain import add_explanations
 from models.fingerprint import UNCHANGED
 from models.ranker_eval import headline_recall
 from orchestration.assets.features import feature_key
+from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
 from orchestration.feature_store.training import ranker_scoring_frame, ranker_training_frame
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
@@ -33,6 +34,8 @@ RANKER_DIR = "gene_ranker"
                                  "patient: the phenotype clusters behind cohorts."),
     ],
 )
+@isolated("clinical", ["evidence/phenotype_evidence.parquet",
+                       "evidence/patient_disease_matches.parquet"])
 def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     """Score every patient's HPO terms against every gene and disease of the release."""
     paths = lake.paths
@@ -52,6 +55,7 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
 
 @dg.asset(group_name="models", kinds={"xgboost", "feast"},
           deps=[feature_key("patient_gene_evidence"), feature_key("gene_ranker_labels")])
+@isolated("patients", [f"models/{RANKER_DIR}/{ranker.META_FILE}"])
 def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """XGBoost gene ranker trained on solved patients, with the features of feature service
     target_ranking_v1 as of the time each diagnosis reached the lake (Feast point-in-time
@@ -103,6 +107,7 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
 
 @dg.asset(group_name="models", kinds={"python", "parquet", "feast"},
           deps=["gene_ranking_model", "int_patient_gene_features", feature_key("patient_gene_evidence")])
+@isolated("patients", ["evidence/gene_scores.parquet"])
 def gene_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every candidate gene of every patient scored and ranked by the trained model on the
     current values of feature service target_ranking_v1, with each feature's contribution

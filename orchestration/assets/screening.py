@@ -144,7 +144,8 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
                                  "libraries were put together."),
     ],
 )
-@isolated("screening", ["plate_well_scores", "plate_stats", "plate_refusals"],
+@isolated("screening", ["evidence/plate_well_scores.parquet", "evidence/plate_stats.parquet",
+                        "evidence/plate_refusals.parquet"],
           fallback=lambda paths: _normalize(paths, empty=True))
 def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     """Join each run's signals to its plate map and run metadata, refuse what cannot be
@@ -189,7 +190,7 @@ def _no_fits(paths) -> None:
 
 
 @dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"])
-@isolated("screening", ["dose_response_fits"], fallback=_no_fits)
+@isolated("screening", ["evidence/dose_response_fits.parquet"], fallback=_no_fits)
 def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
     a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.

@@ -92,7 +92,7 @@ def _isolate_dbt_failures(context, lake: LakeResource, step: str, invocation, em
     if invocation.is_successful():
         record_status(lake.paths, {"domain": "transforms", "step": step, "status": "ok",
                                    "error": None, "outputs_from": datetime.now(timezone.utc),
-                                   "run_id": context.run_id, "at": datetime.now(timezone.utc)})
+                                   "run_id": context.run.run_id, "at": datetime.now(timezone.utc)})
         return
     results = invocation.get_artifact("run_results.json").get("results", [])
     failed = [f"{r['unique_id']}: {r.get('status')}: {(r.get('message') or '').strip()[:300]}"
@@ -101,7 +101,7 @@ def _isolate_dbt_failures(context, lake: LakeResource, step: str, invocation, em
     context.log.error("%s: %s; models that failed or were skipped keep their last good build",
                       step, error)
     record_status(lake.paths, {"domain": "transforms", "step": step, "status": "failed",
-                               "error": error, "outputs_from": None, "run_id": context.run_id,
+                               "error": error, "outputs_from": None, "run_id": context.run.run_id,
                                "at": datetime.now(timezone.utc)})
     # models that did not build still "materialize" (marked failed), so that the steps
     # after them run on their last good build; dbt tests are checks, not outputs
