@@ -48,6 +48,7 @@ from orchestration.ingest.quarantine import GRANULARITIES, FileRejected, ParseRe
 from orchestration.ingest.runner import _locator_order, ingest_domain
 from orchestration.ingest.vcf import parse_vcf
 from orchestration.lake.schemas import RAW_SCHEMAS, without_lineage
+from orchestration.reference.hpo import load_ontology
 from orchestration.settings import LakePaths
 
 pytestmark = pytest.mark.fuzz
@@ -124,6 +125,9 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def sandbox():
+    # Loading the HPO release raises the recursion limit (as it does in a real ingest);
+    # done here, not inside a Hypothesis example, which would warn and not restore it.
+    load_ontology()
     base = Path(tempfile.mkdtemp(prefix="orphanlake-fuzz-"))
     box = Sandbox(base)
     with pytest.MonkeyPatch.context() as mp:
