@@ -8,8 +8,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -58,6 +61,19 @@ def saved_fingerprint(directory: Path, meta_file: str) -> str | None:
     except (OSError, ValueError):
         return None
     return meta.get("fingerprint") if isinstance(meta, dict) else None
+
+
+def reuse_saved(directory: Path, meta_file: str, expected: str, load: Callable[[Path], T],
+                load_errors: tuple[type[BaseException], ...]) -> T | None:
+    """The artifact saved in ``directory`` when it was trained on exactly what ``expected``
+    fingerprints, else None (nothing saved, trained on something else, or unreadable: a
+    damaged artifact is retrained rather than trusted)."""
+    if not expected or saved_fingerprint(directory, meta_file) != expected:
+        return None
+    try:
+        return load(directory)
+    except (OSError, ValueError, KeyError, *load_errors):
+        return None
 
 
 def member(directory: Path, name: object) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 # library is loaded yet, and setdefault leaves an operator's own choice alone.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.artifact_io import atomic_write, json_safe, member, read_meta, reuse_saved
 from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
 from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
@@ -110,15 +110,8 @@ def _fingerprint(frame: pl.DataFrame, seed: int, min_solved: int, holdout_fracti
 
 
 def reuse(directory: Path, expected: str) -> RankerArtifact | None:
-    """The artifact saved in ``directory`` when it was trained on exactly what
-    ``expected`` fingerprints, else None (nothing saved, trained on something else, or
-    unreadable: a damaged artifact is retrained rather than trusted)."""
-    if not expected or saved_fingerprint(directory, META_FILE) != expected:
-        return None
-    try:
-        return load(directory)
-    except (OSError, ValueError, KeyError, xgb.core.XGBoostError):
-        return None
+    """The saved model when trained on what ``expected`` fingerprints (``reuse_saved``)."""
+    return reuse_saved(directory, META_FILE, expected, load, (xgb.core.XGBoostError,))
 
 
 def train(

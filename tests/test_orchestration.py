@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.jobs import new_landing_batch_sensor
+from orchestration.lake import lock
 from orchestration.resources import LakeResource
 
 
@@ -63,18 +64,22 @@ def test_sensor_requests_a_run_for_a_new_batch_folder(tmp_path):
     landing = tmp_path / "landing" / "genomic"
     (landing / "b1").mkdir(parents=True)
 
-    ctx = dg.build_sensor_context(resources={"lake": lake})
-    first = new_landing_batch_sensor(ctx)
+    # the lake resource is a context manager (it holds the writer lock during a run), so a
+    # sensor context is opened as Dagster's own sensor evaluation opens it
+    with dg.build_sensor_context(resources={"lake": lake}) as ctx:
+        first = new_landing_batch_sensor(ctx)
     assert isinstance(first, dg.RunRequest)
     cursor = json.loads(ctx.cursor)
     assert cursor == ["genomic/b1"]
 
-    ctx2 = dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake})
-    assert isinstance(new_landing_batch_sensor(ctx2), dg.SkipReason)
+    with dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake}) as ctx2:
+        assert isinstance(new_landing_batch_sensor(ctx2), dg.SkipReason)
 
     (tmp_path / "landing" / "clinical" / "b2").mkdir(parents=True)
-    ctx3 = dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake})
-    third = new_landing_batch_sensor(ctx3)
+    with dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake}) as ctx3:
+        third = new_landing_batch_sensor(ctx3)
+        # a sensor is not a run: it never takes the writer lock
+        assert not lock.holder(lake.paths)
     assert isinstance(third, dg.RunRequest)
     assert "clinical/b2" in third.tags["orphanlake/new_batches"]
     assert third.run_key != first.run_key

@@ -28,7 +28,7 @@ from pathlib import Path
 # see models/ranker.py: OpenMP busy-waiting slows XGBoost badly on a shared 2-core box
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.artifact_io import atomic_write, json_safe, member, read_meta, reuse_saved
 from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
 from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
@@ -125,15 +125,8 @@ def _fingerprint(data: pl.DataFrame, seed: int, n_folds: int, families: Sequence
 
 
 def reuse(directory: Path, expected: str) -> ActivityArtifact | None:
-    """The artifact saved in ``directory`` when it was trained on exactly what
-    ``expected`` fingerprints, else None (nothing saved, trained on something else, or
-    unreadable: a damaged artifact is retrained rather than trusted)."""
-    if not expected or saved_fingerprint(directory, META_FILE) != expected:
-        return None
-    try:
-        return load(directory)
-    except (OSError, ValueError, KeyError, RuntimeError, xgb.core.XGBoostError):
-        return None
+    """The saved model when trained on what ``expected`` fingerprints (``reuse_saved``)."""
+    return reuse_saved(directory, META_FILE, expected, load, (RuntimeError, xgb.core.XGBoostError))
 
 
 def train_activity(

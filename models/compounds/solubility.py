@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see models/ranker.py
 
-from models.artifact_io import atomic_write, json_safe, member, read_meta, saved_fingerprint
+from models.artifact_io import atomic_write, json_safe, member, read_meta, reuse_saved
 from models.fingerprint import VERSION_CHARS, frame_digest, library_versions
 from models.fingerprint import fingerprint as _digest
 import numpy as np  # noqa: E402
@@ -116,14 +116,8 @@ def fingerprint(source_digest: str, seed: int = 0, n_folds: int = 5, families: S
 
 
 def reuse(directory: Path, expected: str) -> SolubilityArtifact | None:
-    """The artifact saved in ``directory`` when its fingerprint is ``expected``, else None
-    (nothing saved, trained on something else, or unreadable: then it is retrained)."""
-    if not expected or saved_fingerprint(directory, META_FILE) != expected:
-        return None
-    try:
-        return load(directory)
-    except (OSError, ValueError, KeyError, RuntimeError, xgb.core.XGBoostError):
-        return None
+    """The saved model when trained on what ``expected`` fingerprints (``reuse_saved``)."""
+    return reuse_saved(directory, META_FILE, expected, load, (RuntimeError, xgb.core.XGBoostError))
 
 
 def train_solubility(
