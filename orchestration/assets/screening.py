@@ -181,6 +181,31 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     })
 
 
+# Bump when the 4PL fit or the curve classes change: fits are reused while the points
+# (and this recipe, and scipy) are unchanged.
+FIT_RECIPE = "1"
+FIT_POINTS = ["run_id", "compound_id", "plate_id", "well", "concentration_um", "response"]
+
+
+def _fits_for(paths, points: pl.DataFrame, fit_curves) -> tuple[pl.DataFrame, bool]:
+    """The 4PL fits of ``points``: the saved ones when they were fitted to exactly these
+    points, else fitted now and saved (a refresh with nothing new refits nothing)."""
+    import scipy
+
+    from models.fingerprint import frame_digest
+
+    target = paths.evidence / "dose_response_fits.parquet"
+    stamp = paths.evidence / "dose_response_fits.points"
+    digest = (f"{FIT_RECIPE}/scipy-{scipy.__version__}/"
+              f"{frame_digest(points.select(FIT_POINTS), FIT_POINTS[:4])}")
+    if target.exists() and stamp.exists() and stamp.read_text() == digest:
+        return pl.read_parquet(target), False
+    fits = fit_curves(points.select("run_id", "compound_id", "concentration_um", "response"))
+    write_parquet_atomic(fits, target)
+    stamp.write_text(digest)
+    return fits, True
+
+
 def _no_fits(paths) -> None:
     from models.plates.dose_response import fit_curves
 
@@ -200,8 +225,8 @@ def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) ->
 
     paths = lake.paths
     points = read_model(paths, "int_dose_response_points")
-    fits = fit_curves(points.select("run_id", "compound_id", "concentration_um", "response"))
-    write_parquet_atomic(fits, paths.evidence / "dose_response_fits.parquet")
+    fits, refit = _fits_for(paths, points, fit_curves)
+    context.log.info("dose-response fits: %s", "refitted" if refit else "points unchanged, reused")
 
     inline = []
     if fits.height:
@@ -212,15 +237,21 @@ def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) ->
             conc, resp = pts["concentration_um"].to_numpy(), pts["response"].to_numpy()
             fit = DoseResponseFit(**{k: row[k] for k in FIT_COLUMNS})
             title = f"{row['compound_id']} ({row['run_id']})"
-            try:
-                png = dose_response_png(conc, resp, fit, title)
-            except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
-                context.log.warning("no curve figure for %s: %s", title, exc)
-                continue
             out = lake_file(paths, paths.reports / "dose_response", row["run_id"],
                             row["compound_id"], suffix=".png")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(png)
+            stamp = out.with_suffix(".key")
+            key = f"{title}|{fit}|{np.nansum(conc):.9g}|{np.nansum(resp):.9g}|{len(conc)}"
+            if out.exists() and stamp.exists() and stamp.read_text() == key:
+                png = out.read_bytes()      # the same points and fit: drawn before
+            else:
+                try:
+                    png = dose_response_png(conc, resp, fit, title)
+                except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
+                    context.log.warning("no curve figure for %s: %s", title, exc)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(png)
+                stamp.write_text(key)
             if len(inline) < MAX_INLINE_FIGURES:
                 inline.append(f"**{title}**\n\n{as_markdown_image(png, row['compound_id'])}")
     classes = fits.group_by("curve_class").len().sort("curve_class") if fits.height else fits
