@@ -41,6 +41,9 @@ def _value_bytes(series: pl.Series) -> bytes:
     dtype = series.dtype
     if dtype == pl.Boolean:
         return series.fill_null(False).cast(pl.UInt8).to_numpy().tobytes()
+    if dtype in (pl.Int128, pl.UInt128) or isinstance(dtype, pl.Decimal):
+        # no NumPy form (DuckDB sums and decimal literals give these): their exact text
+        return _value_bytes(series.cast(pl.String))
     if dtype.is_numeric() or dtype.is_temporal():
         # the physical values (a datetime's integer), nulls as 0 beside the null mask;
         # little-endian whatever the machine, so a digest travels between hosts

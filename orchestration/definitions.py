@@ -19,6 +19,9 @@ def build_definitions(lake: LakeResource) -> dg.Definitions:
         schedules=[daily_refresh],
         sensors=[new_landing_batch_sensor],
         resources={"lake": lake, "dbt": DbtCliResource(project_dir=transforms.dbt_project)},
+        # every run (the refresh job, "Materialize" in the UI) runs its steps in one process,
+        # so the lake resource holds the writer lock from its first step to its last
+        executor=dg.in_process_executor,
     )
 
 

@@ -197,6 +197,38 @@ def test_a_file_swapped_for_a_link_between_scan_and_read_is_refused_by_the_runne
     assert _lake_holds(paths, b"SECRET-CONTENT") == []
 
 
+def test_a_batch_folder_swapped_for_a_link_after_the_scan_is_refused(tmp_path):
+    """O_NOFOLLOW guards only a path's last component: the batch and domain folders are
+    opened one by one without following a link too."""
+    landing = tmp_path / "landing" / "clinical"
+    (landing / "b1").mkdir(parents=True)
+    (landing / "b1" / "p.json").write_text(json.dumps(packet()))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "p.json").write_text("SECRET-CONTENT")
+    (landing / "b1").rename(tmp_path / "b1-old")
+    (landing / "b1").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(FileRejected, match="linked folder"):
+        open_landing(landing / "b1" / "p.json")
+
+
+def test_batch_names_that_collide_with_the_lakes_own_files_are_refused(tmp_path):
+    """A batch named `_schema.parquet` made every refresh of its domain crash on the raw
+    table's schema file; `_landing` made ingests move each other's quarantine as planted."""
+    paths = _lake(tmp_path)
+    for name in ("_schema.parquet", "_landing", "_ledger"):
+        (paths.landing / "clinical" / name).mkdir(parents=True)
+        (paths.landing / "clinical" / name / "p.json").write_text(json.dumps(packet()))
+    (paths.landing / "clinical" / "ok").mkdir()
+    (paths.landing / "clinical" / "ok" / "p.json").write_text(json.dumps(packet()))
+    parser, _ = _ingest(paths)
+    assert parser.read == ["p.json"]
+    refused = _quarantine(paths).filter(pl.col("granularity") == "batch")
+    assert sorted(refused["source_file"].to_list()) == \
+        ["clinical/_landing", "clinical/_ledger", "clinical/_schema.parquet"]
+    assert all("reserved" in r for r in refused["reason"].to_list())
+
+
 # --------------------------------------------------------------------------- 2 strays
 def test_nothing_dropped_in_the_landing_zone_is_silently_ignored(tmp_path):
     paths = _lake(tmp_path)
@@ -449,3 +481,26 @@ def test_implausible_plate_readings_are_refused_per_well(tmp_path):
         (run / "run.json").write_text(json.dumps({**RUN, "signal_range": bad}))
         with pytest.raises(FileRejected, match="signal_range"):
             parse_plate_file(run / "run.json")
+
+
+def test_a_changed_run_json_re_reads_the_runs_exports(tmp_path):
+    """An export is read with its run.json's range and format: editing signal_range used
+    to change nothing, because the unchanged export was skipped by the ledger."""
+    from orchestration.ingest.runner import ingest_plates
+
+    paths = _lake(tmp_path)
+    run = paths.landing / "plates" / "RUN1"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps(RUN))
+    (run / "s.csv").write_text("plate_id,well,signal\nP1,A1,5\nP1,A2,2e9\n")
+
+    def wells():
+        files = list(paths.raw_table("plate_wells").rglob("RUN1/*.parquet"))
+        return sorted(pl.read_parquet(files)["well"].to_list()) if files else []
+
+    ingest_plates(paths, T0)
+    assert wells() == ["A01"]
+    assert ingest_plates(paths, T1).files_ingested == 0          # nothing new, nothing read
+    (run / "run.json").write_text(json.dumps({**RUN, "signal_range": [0, 1e10]}))
+    ingest_plates(paths, T1)
+    assert wells() == ["A01", "A02"]

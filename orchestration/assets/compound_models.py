@@ -131,9 +131,6 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     # every current label, trainable or not: compound_predictions marks these tested
     every = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
     every = every if every.height else training
-    write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
-                                      "source", "evidence"),
-                         paths.evidence / "compound_activity_labels.parquet")
     labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
                              "source", "evidence")
     props = _props(paths)  # every structure: the untested ones are scored against truth only
@@ -180,6 +177,10 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
                 shutil.rmtree(stale)
             else:
                 stale.unlink()
+    # written last: a step that fails on the way leaves the labels of its last good run
+    write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
+                                      "source", "evidence"),
+                         paths.evidence / "compound_activity_labels.parquet")
     flat = {}
     for target, s in summary.items():
         if s["status"] != "trained":

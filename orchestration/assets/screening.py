@@ -209,6 +209,8 @@ def _fits_for(paths, points: pl.DataFrame, fit_curves) -> tuple[pl.DataFrame, bo
 def _no_fits(paths) -> None:
     from models.plates.dose_response import fit_curves
 
+    # empty fits are no fits of any points: never reused as such
+    (paths.evidence / "dose_response_fits.points").unlink(missing_ok=True)
     write_parquet_atomic(fit_curves(pl.DataFrame(schema={
         "run_id": pl.String, "compound_id": pl.String, "concentration_um": pl.Float64,
         "response": pl.Float64})), paths.evidence / "dose_response_fits.parquet")

@@ -110,6 +110,11 @@ def scan_domain(paths: LakePaths, domain: str) -> DomainScan:
             refused.append(Refusal(escaped(rel), None, "file",
                                    f"{escaped(rel)} is {_kind(mode)}, not a batch folder; it is "
                                    "not read"))
+        elif entry.name.startswith("_"):
+            refused.append(Refusal(escaped(rel), None, "batch",
+                                   f"batch folder name {escaped(rel)} starts with '_', which is "
+                                   "reserved for the lake's own files (_schema.parquet, _ledger, "
+                                   "_landing); nothing in it is read"))
         elif problem := id_problem(entry.name):
             refused.append(Refusal(escaped(rel), None, "batch",
                                    f"batch folder name {escaped(rel)} {problem}; nothing in it "
@@ -179,17 +184,42 @@ def batch_folders(paths: LakePaths, domain: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reading
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# The folders above a landing file that must not be links: its batch and its domain.
+_CHECKED_FOLDERS = 2
+
+
+def _open_beneath(path: Path) -> int:
+    """A descriptor of ``path`` opened from ``path.parents[2]`` downwards, one component at
+    a time without following a link: a batch or domain folder swapped for a link after the
+    scan is refused too (ELOOP), not just the file itself."""
+    levels = min(_CHECKED_FOLDERS, len(path.parents) - 1)
+    fd = os.open(path.parents[levels], os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    try:
+        for part in path.parts[len(path.parts) - 1 - levels:-1]:
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC,
+                                dir_fd=fd)
+            except NotADirectoryError:       # a link (or a file) where the folder was
+                raise OSError(errno.ELOOP, "a folder on the path is a link") from None
+            os.close(fd)
+            fd = inner
+        return os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
 def open_landing(path: Path) -> BinaryIO:
     """Open a landing file for reading without following a link or blocking on a FIFO.
 
     FileRejected when ``path`` is (now) a link or not a regular file.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_beneath(Path(path).absolute())
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise FileRejected("is a symbolic link; links are not followed or read (land the "
-                               "file itself)") from None
+            raise FileRejected("is a symbolic link or lies in a linked folder; links are not followed "
+                               "or read (land the file itself)") from None
         raise FileRejected(f"unreadable file: {exc.strerror}") from None
     try:
         mode = os.fstat(fd).st_mode

@@ -235,11 +235,6 @@ def run_settings(run_dir: Path) -> RunSettings:
     return RunSettings()
 
 
-def declared_format(run_dir: Path) -> int | None:
-    """plate_format from the run folder's run.json/yaml when readable and valid, else None."""
-    return run_settings(run_dir).plate_format
-
-
 # --------------------------------------------------------------------------- plate map
 def _header_index(header: list[str]) -> dict[str, int]:
     idx: dict[str, int] = {}

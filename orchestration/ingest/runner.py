@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.ingest import limits
-from orchestration.ingest.landing import (ROOT, SIDECAR_SUFFIXES, Refusal, open_landing,  # noqa: F401
-                                          scan_domain, scan_root)
+from orchestration.ingest.landing import ROOT, Refusal, open_landing, scan_domain, scan_root
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.lake import integrity
 from orchestration.lake.lock import writer_lock
@@ -114,12 +113,6 @@ def _save_ledger(paths: LakePaths, domain: str, ledger: dict[str, dict]) -> None
     rows = [ledger[k] for k in sorted(ledger)]
     pq.write_table(pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA), tmp)
     tmp.replace(path)
-
-
-def landing_files(paths: LakePaths, domain: str) -> list[tuple[str, Path]]:
-    """(batch, file) for every data file directly inside landing/<domain>/<batch>/, sorted
-    (regular files only; see ``landing.scan_domain`` for what is refused instead)."""
-    return scan_domain(paths, domain).files
 
 
 def _landing_sha256(path: Path) -> str:
@@ -457,9 +450,22 @@ def ingest_compounds(paths: LakePaths, now: datetime | None = None) -> IngestSum
                          workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
 
 
+def _run_json_sha256(path: Path) -> str:
+    try:
+        return _landing_sha256(path)
+    except FileRejected:          # swapped for a link since the scan: its own ingest says so
+        return "refused"
+
+
 def ingest_plates(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
     """Ingest landing/plates/<run>/ run metadata, plate maps and reader exports into
     raw/plate_runs, raw/plate_maps and raw/plate_wells."""
     from orchestration.ingest.plates import parse_plate_file
+    # an export is read with its run's run.json (plate format, signal range): a changed
+    # run.json re-reads every export of the lake's plate runs (they are small)
+    run_files = sorted((batch, f) for batch, f in scan_domain(paths, "plates").files
+                       if f.name == "run.json")
+    context = hashlib.sha256("\n".join(
+        f"{batch}:{_run_json_sha256(f)}" for batch, f in run_files).encode()).hexdigest()
     return ingest_domain(paths, "plates", parse_plate_file,
-                         ["plate_runs", "plate_wells", "plate_maps"], now)
+                         ["plate_runs", "plate_wells", "plate_maps"], now, context=context)

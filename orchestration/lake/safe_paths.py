@@ -17,6 +17,7 @@ from pathlib import Path
 from orchestration.settings import LakePaths
 
 SLUG_CHARS = 40
+DIGEST_CHARS = 32
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -25,11 +26,12 @@ class OutsideLake(ValueError):
 
 
 def safe_name(value: object) -> str:
-    """``<slug>-<digest>``: letters, digits, ``.``, ``_``, ``-`` only, at most 53 characters,
+    """``<slug>-<digest>``: letters, digits, ``.``, ``_``, ``-`` only, at most 73 characters,
     never ``.``/``..`` nor hidden; distinct values give distinct names."""
     text = str(value)
     slug = _UNSAFE.sub("_", text)[:SLUG_CHARS].strip("._-") or "id"
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    # 128 bits: no two ids a landing writer could craft share a file
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
     return f"{slug}-{digest}"
 
 
