@@ -13,10 +13,10 @@ from orchestration.settings import LakePaths
 
 # Ingest is idempotent per file, so "rebuild what depends on new batches" is the whole
 # graph: unchanged files are skipped and everything downstream is recomputed from Parquet.
-# One process runs every step, so the lake resource (and with it the lake's writer lock)
-# is set up once and held for the whole run, however the run was started.
+# It runs in one process, as every run does (definitions.py), so the lake's writer lock is
+# held for the whole run however it was started.
 refresh_job = dg.define_asset_job(
-    "refresh", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
+    "refresh", selection=dg.AssetSelection.all(),
     description="Ingest every new landing batch and rebuild everything that depends on it.",
 )
 

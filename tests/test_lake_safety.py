@@ -163,10 +163,12 @@ def test_a_run_holds_the_writer_lock_from_its_first_step_to_its_last(tmp_path):
     assert probe() == "free"
 
 
-def test_the_refresh_job_runs_in_one_process():
+def test_every_run_runs_in_one_process():
     from orchestration.definitions import defs
 
     assert defs.resolve_job_def("refresh").executor_def is dg.in_process_executor
+    # "Materialize" in the UI runs the implicit asset job: it must hold the lock throughout too
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
 
 
 def _isolated_defs(home: str, behaviour: dict):
