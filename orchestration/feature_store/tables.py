@@ -166,9 +166,8 @@ def compound_target_scores(paths: LakePaths) -> pl.DataFrame | None:
         *[pl.col(c).cast(pl.Float64) for c in ("p_active", "uncertainty", "score", "priority")],
         pl.col("rank").cast(pl.Int64), "tested", "observed_active",
         *[pl.col(c).cast(pl.Float64) for c in ("predicted_logS", "developability")],
-        # <family>-<content hash>: the training time in the mart's version would make every
-        # retrain of an unchanged model look like new values for the whole library
-        pl.col("model_version").str.replace(r"-\d{4}-\d{2}-\d{2}T[0-9:+.-]+$", ""))
+        # content-addressed (<family>-<fingerprint>): retraining an unchanged model keeps it
+        "model_version")
 
 
 TABLES: tuple[Table, ...] = (

@@ -117,11 +117,7 @@ def _save_ledger(paths: LakePaths, domain: str, ledger: dict[str, dict]) -> None
 
 def _landing_sha256(path: Path) -> str:
     """sha256 of a landing file, opened without following a link (FileRejected if it is one)."""
-    h = hashlib.sha256()
-    with open_landing(path) as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return integrity.sha256_of(path, open_landing)
 
 
 def _refusals_path(paths: LakePaths, domain: str) -> Path:

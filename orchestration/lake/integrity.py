@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -37,10 +39,11 @@ SCHEMA_FILE = "_schema.parquet"  # raw/<table>/_schema.parquet: zero rows, writt
 LANDING_REFUSALS = "_landing"    # raw/quarantine/_landing/<domain>.parquet: refused entries
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
+def sha256_of(path: Path, open_file: Callable[[Path], BinaryIO] = lambda p: open(p, "rb")) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (``open_file``: e.g. landing's
+    ``open_landing``, which refuses links)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_file(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
