@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz ui bench clean-lake
+.PHONY: demo test fuzz browser ui bench clean-lake
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -25,6 +25,16 @@ FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP)
 	ORPHANLAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -m fuzz \
 		--hypothesis-show-statistics --durations=0 tests/test_fuzz_parsers.py
+
+# The patient report in a real headless browser: Debian's chromium driven by Playwright
+# (browser builds cannot be downloaded here), installed with apt-get when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: $(STAMP)
+	test -x $(CHROMIUM) || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
+	ORPHANLAKE_CHROMIUM=$(CHROMIUM) $(VENV)/bin/python -m pytest -q -s -m browser \
+		tests/test_report_browser.py
 
 ui: $(STAMP)
 	$(VENV)/bin/orphanlake ui

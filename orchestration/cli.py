@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.lake.safe_paths import safe_name
 from orchestration.settings import LakePaths, lake_home
 
 DEMO_PATIENTS = 80
@@ -235,6 +236,22 @@ def cmd_rank_genes(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from orchestration.report.collect import UnknownPatient
+    from orchestration.report.write import patient_report_html
+
+    paths = _use_home(args.home)
+    try:
+        page = patient_report_html(paths, args.patient, top=args.top)
+    except UnknownPatient as exc:
+        print(f"orphanlake report: {exc}", file=sys.stderr)
+        return 3
+    out = Path(args.out) if args.out else Path(f"report-{safe_name(args.patient)}.html")
+    out.write_text(page, encoding="utf-8")
+    print(f"report for {args.patient}: {out}")
+    return 0
+
+
 def cmd_features_get(args) -> int:
     _quiet_sqlglot()
     import polars as pl
@@ -337,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--query-smiles", help="compound only: add Tanimoto similarity to this structure")
     fg.add_argument("--format", choices=["table", "json"], default="table")
     fg.set_defaults(func=cmd_features_get)
+
+    rp = sub.add_parser("report", help="one patient's candidate genes as a self-contained "
+                                       "HTML page (research use, not a diagnosis)")
+    rp.add_argument("--patient", required=True, help="an unsolved patient's id")
+    rp.add_argument("--out", help="HTML file to write (default: report-<patient>.html here)")
+    rp.add_argument("--top", type=int, default=10, help="how many genes (default 10)")
+    rp.set_defaults(func=cmd_report)
 
     r = sub.add_parser("rank-genes", help="rank one new patient's genes with the trained model")
     r.add_argument("--vcf", required=True)
