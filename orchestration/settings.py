@@ -11,8 +11,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 # Tables written by the ingest assets. Each lives in raw/<table>/<batch>/<file>.parquet.
-RAW_TABLES = ("variants", "patients", "phenotypes", "diagnoses", "expression",
-              "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine")
+RAW_TABLES = ("variants", "variant_sites", "no_calls", "patients", "phenotypes", "diagnoses",
+              "expression", "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine")
 
 
 def lake_home() -> Path:

@@ -60,7 +60,9 @@ parse_known_expression = functools.partial(parse_expression, known_patients=KNOW
 # Columns a raw row is useless (or misleading) without: ids that dbt joins on and the
 # measurement itself.
 REQUIRED = {
-    "variants": ("patient_id", "chrom", "pos", "ref", "alt", "genotype", "zygosity"),
+    "variants": ("patient_id", "record", "allele", "genotype", "zygosity"),
+    "variant_sites": ("record", "allele", "chrom", "pos", "ref", "alt"),
+    "no_calls": ("patient_id", "record", "genotype"),
     "patients": ("patient_id", "sex", "is_solved"),
     "phenotypes": ("patient_id", "hpo_id", "hpo_id_submitted", "term_resolution", "excluded"),
     "diagnoses": ("patient_id", "disease_id"),
@@ -73,7 +75,8 @@ REQUIRED = {
 }
 # Numbers the parsers promise to be finite (and, for these, not negative).
 FINITE_NON_NEGATIVE = {"expression": ("tpm",), "plate_maps": ("concentration_um",)}
-FINITE = {"variants": ("qual", "allele_freq", "revel", "cadd_phred"), "plate_wells": ("signal",)}
+FINITE = {"variant_sites": ("qual", "allele_freq", "revel", "cadd_phred"),
+          "plate_wells": ("signal",)}
 
 
 def fuzz_settings(default: int, share: int = 1) -> settings:
@@ -310,7 +313,8 @@ GOOD_PACKET = ('{"id": "pp-g", "subject": {"id": "PAT-0002", "sex": "MALE"}, '
 
 # domain -> (parser, tables, good file name, good bytes, {table: good rows}, fuzz strategy)
 DOMAINS = {
-    "genomic": (parse_vcf, ["variants"], "good.vcf", _good_vcf(), {"variants": 1},
+    "genomic": (parse_vcf, ["variants", "variant_sites", "no_calls"], "good.vcf", _good_vcf(),
+                {"variants": 1, "variant_sites": 1},
                 hi.vcf_files()),
     "clinical": (parse_phenopacket, ["patients", "phenotypes", "diagnoses"], "good.json",
                  GOOD_PACKET, {"patients": 1, "phenotypes": 1}, hi.phenopacket_files()),

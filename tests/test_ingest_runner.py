@@ -115,7 +115,8 @@ def test_rerun_is_idempotent_and_changed_files_replace_their_outputs(tmp_path):
     g = ingest_genomic(paths, T1)
     assert (g.files_ingested, g.files_skipped_unchanged) == (1, 3)
     v = _read(paths, "variants").filter(pl.col("source_file") == "genomic/b1/good.vcf.gz")
-    assert v["pos"].to_list() == [999] and v["ingested_at"].to_list() == [T1]
+    sites = _read(paths, "variant_sites").filter(pl.col("source_file") == "genomic/b1/good.vcf.gz")
+    assert sites["pos"].to_list() == [999] and v["ingested_at"].to_list() == [T1]
 
     good.write_text("garbage")                        # now bad: its rows must disappear
     ingest_genomic(paths, T1)

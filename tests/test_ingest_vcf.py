@@ -6,7 +6,7 @@ import pytest
 
 from fixtures.vcf_factory import CSQ_FIELDS, csq, header, write_vcf
 from orchestration.ingest.quarantine import FileRejected
-from orchestration.ingest.vcf import OUTPUT_SCHEMA, parse_vcf
+from orchestration.ingest.vcf import OUTPUT_SCHEMAS, parse_vcf
 
 BODY = [
     # SNV: two genes, GENE1 has a missense and a splice_region&intron transcript, plus a
@@ -36,9 +36,18 @@ BODY = [
 ]
 
 
+def _table(result, name) -> pl.DataFrame:
+    tables = list(result.tables[name])
+    assert all(t.schema.equals(OUTPUT_SCHEMAS[name]) for t in tables)
+    return pl.from_arrow(pa.concat_tables(tables)) if tables else \
+        pl.from_arrow(OUTPUT_SCHEMAS[name].empty_table())
+
+
 def _rows(result) -> pl.DataFrame:
-    tables = list(result.tables["variants"])
-    return pl.from_arrow(pa.concat_tables(tables)) if tables else pl.DataFrame()
+    """Calls joined to their sites' annotation: the rows stg_variants is built from."""
+    calls = _table(result, "variants")
+    sites = _table(result, "variant_sites")
+    return calls.join(sites, on=["record", "allele"], how="left", maintain_order="left")
 
 
 def _vcf(tmp_path, body, name="a.vcf.gz", compression="bgzip", samples=("P1", "P2"), **kw):
@@ -49,9 +58,7 @@ def _vcf(tmp_path, body, name="a.vcf.gz", compression="bgzip", samples=("P1", "P
 @pytest.mark.parametrize("compression", ["bgzip", "gzip", "plain"])
 def test_good_vcf_rows(tmp_path, compression):
     result = parse_vcf(_vcf(tmp_path, BODY, compression=compression))
-    tables = list(result.tables["variants"])
-    assert tables and all(t.schema.equals(OUTPUT_SCHEMA) for t in tables)
-    df = pl.from_arrow(pa.concat_tables(tables))
+    df = _rows(result)
     assert result.quarantine == []
     key = ["patient_id", "pos", "alt", "gene_symbol"]
     got = {tuple(r[k] for k in key): r for r in df.iter_rows(named=True)}
@@ -175,9 +182,9 @@ def test_small_chunks_keep_rows_and_line_numbers(tmp_path, monkeypatch, compress
     expected = _rows(whole)
     monkeypatch.setattr(vcf_module, "BLOCK_BYTES", 2000)   # a few records per chunk
     chunked = parse_vcf(path)
-    tables = list(chunked.tables["variants"])
-    assert len(tables) > 10
-    assert pl.from_arrow(pa.concat_tables(tables)).equals(expected)
+    assert len([t for t in chunked.tables["variants"] if t.num_rows]) > 10
+    chunked = parse_vcf(path)
+    assert _rows(chunked).equals(expected)
     first_body = header(["P1", "P2"]).count("\n") + 1
     lines = {r.locator for r in chunked.quarantine}
     assert lines == {r.locator for r in whole.quarantine}
@@ -192,3 +199,34 @@ def test_concatenated_gzip_members_are_one_stream(tmp_path):
     path.write_bytes(gzip.compress(text[:cut]) + gzip.compress(text[cut:]))
     df = _rows(parse_vcf(path))
     assert sorted(df["pos"].unique().to_list()) == [100, 200, 300]
+
+
+def test_trio_stores_each_site_once_and_keeps_no_calls(tmp_path):
+    samples = ("KID", "MUM", "DAD")
+    body = [
+        # all three carry it: one site row per gene, three calls
+        "1\t100\t.\tA\tG\t50\tPASS\tCSQ=" + ",".join([
+            csq(Allele="G", Consequence="missense_variant", SYMBOL="GENE1", Gene="ENSG1"),
+            csq(Allele="G", Consequence="intron_variant", SYMBOL="GENE2", Gene="ENSG2")]) +
+        "\tGT:DP\t0/1:9\t0/1:8\t1/1:7",
+        # the kid only; the mother is not called, the father is REF
+        "1\t200\t.\tC\tT,CA\t50\tPASS\tCSQ=" + ",".join([
+            csq(Allele="T", Consequence="stop_gained", SYMBOL="GENE3", Gene="ENSG3"),
+            csq(Allele="CA", Consequence="frameshift_variant", SYMBOL="GENE3", Gene="ENSG3")]) +
+        "\tGT\t0|2\t./.\t0/0",
+        # nobody carries it: neither the site nor the no-call is kept
+        "1\t300\t.\tG\tA\t50\tPASS\tCSQ=" + csq(Allele="A", SYMBOL="GENE4") + "\tGT\t0/0\t.\t./.",
+    ]
+    result = parse_vcf(_vcf(tmp_path, body, samples=samples))
+    sites = _table(result, "variant_sites")
+    calls = _table(result, "variants")
+    no_calls = _table(result, "no_calls")
+    assert result.quarantine == []
+    assert sites.select("record", "allele", "alt", "gene_symbol").rows() == [
+        (0, 1, "G", "GENE1"), (0, 1, "G", "GENE2"), (1, 2, "CA", "GENE3")]
+    assert calls.select("patient_id", "record", "allele", "zygosity").rows() == [
+        ("KID", 0, 1, "het"), ("MUM", 0, 1, "het"), ("DAD", 0, 1, "hom_alt"), ("KID", 1, 2, "het")]
+    assert no_calls.rows() == [("MUM", 1, "./.")]
+    joined = _rows(parse_vcf(_vcf(tmp_path, body, samples=samples)))
+    assert joined.height == 7 and joined.filter(pl.col("pos") == 200)["consequence"].to_list() == \
+        ["frameshift_variant"]

@@ -180,29 +180,39 @@ class _Lineage:
         return data
 
 
-def _write_table(chunks, target: Path, schema: pa.Schema, lineage: _Lineage) -> tuple[Path | None, int]:
-    """Stream chunks into a temp Parquet next to ``target``; (temp path or None, rows)."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    writer, rows = None, 0
+def _write_tables(streams: dict[str, object], targets: dict[str, Path], lineage: _Lineage
+                  ) -> dict[str, tuple[Path | None, int]]:
+    """Stream each table's chunks into a temp Parquet next to its target; {table: (temp path
+    or None, rows)}. The streams are read in turn, one chunk of each, so a parser whose
+    tables come from one pass over the file (a VCF's calls, sites and no-calls) holds one
+    chunk per table rather than a whole table while another is written."""
+    pending = {t: iter(chunks) for t, chunks in streams.items()}
+    tmps = {t: targets[t].with_name(f".{targets[t].name}.tmp") for t in streams}
+    writers: dict[str, pq.ParquetWriter] = {}
+    rows = {t: 0 for t in streams}
     try:
-        for chunk in chunks:
-            table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_batches([chunk])
-            if table.num_rows == 0:
-                continue
-            if writer is None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            writer.write_table(lineage.add(table, schema))
-            rows += table.num_rows
+        while pending:
+            for t, chunks in list(pending.items()):
+                chunk = next(chunks, None)
+                if chunk is None:
+                    del pending[t]
+                    continue
+                table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_batches([chunk])
+                if table.num_rows == 0:
+                    continue
+                if t not in writers:
+                    targets[t].parent.mkdir(parents=True, exist_ok=True)
+                    writers[t] = pq.ParquetWriter(tmps[t], RAW_SCHEMAS[t], compression="zstd")
+                writers[t].write_table(lineage.add(table, RAW_SCHEMAS[t]))
+                rows[t] += table.num_rows
     except BaseException:
-        if writer is not None:
+        for t, writer in writers.items():
             writer.close()
-        tmp.unlink(missing_ok=True)
+            tmps[t].unlink(missing_ok=True)
         raise
-    if writer is None:
-        return None, 0
-    writer.close()
-    return tmp, rows
+    for writer in writers.values():
+        writer.close()
+    return {t: (tmps[t] if t in writers else None, rows[t]) for t in streams}
 
 
 def _locator_order(record: QuarantineRecord) -> tuple:
@@ -249,8 +259,7 @@ def _ingest_file(paths: LakePaths, domain: str, batch: str, path: Path, sha: str
     rejected: str | None = None
     try:
         result = parse_file(path)
-        for t in tables:
-            written[t] = _write_table(result.tables.get(t, ()), targets[t], RAW_SCHEMAS[t], lineage)
+        written = _write_tables({t: result.tables.get(t, ()) for t in tables}, targets, lineage)
         # threads may report lines out of order; keep the file's order
         records = sorted(result.quarantine, key=_locator_order)
     except FileRejected as exc:
@@ -414,9 +423,9 @@ def known_patient_ids(paths: LakePaths) -> set[str]:
 
 
 def ingest_genomic(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
-    """Ingest landing/genomic VCFs into raw/variants."""
+    """Ingest landing/genomic VCFs into raw/variants, raw/variant_sites and raw/no_calls."""
     from orchestration.ingest.vcf import parse_vcf
-    return ingest_domain(paths, "genomic", parse_vcf, ["variants"], now,
+    return ingest_domain(paths, "genomic", parse_vcf, ["variants", "variant_sites", "no_calls"], now,
                          workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
 
 

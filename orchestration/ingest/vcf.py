@@ -1,4 +1,5 @@
-"""Stream a VEP-annotated VCF into raw ``variants`` rows.
+"""Stream a VEP-annotated VCF into raw ``variants`` (calls), ``variant_sites`` (annotation,
+once per site) and ``no_calls`` rows, in one pass over the file.
 
 A reader thread inflates the body into ~8 MiB chunks of whole lines (``vcf_body``) and
 Arrow's CSV parser splits each into string columns, reporting a wrong column count per
@@ -42,7 +43,7 @@ from orchestration.ingest.ids import id_problem, shown
 from orchestration.ingest.landing import open_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
 from orchestration.ingest.vcf_body import body_chunks
-from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMA, transform
+from orchestration.ingest.vcf_chunk import OUTPUT_SCHEMAS, transform
 
 FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 BLOCK_BYTES = 8 << 20          # chunk of body text per polars pass; sets peak RSS
@@ -218,7 +219,7 @@ def _read_ahead(items: Iterator, depth: int = 1) -> Iterator:
 
 
 def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
-            ) -> Iterator[pa.Table]:
+            ) -> Iterator[dict[str, pa.Table]]:
     names = ([f"c{i}" for i in range(min(header.n_columns, 9))]
              + [f"s{i}" for i in range(len(header.samples))])
     lines = _LineMap(header.n_lines + 1)
@@ -255,7 +256,7 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
 
     kept = [None if i in header.refused_samples else s for i, s in enumerate(header.samples)]
 
-    def transformed() -> Iterator[tuple[pa.Table, object]]:
+    def transformed() -> Iterator[tuple[dict[str, pa.Table], object]]:
         # two chunks in flight: polars releases the GIL, so both cores transform
         with ThreadPoolExecutor(TRANSFORM_THREADS, thread_name_prefix="vcf-transform") as pool:
             pending: collections.deque = collections.deque()
@@ -269,27 +270,57 @@ def _stream(path: Path, header: VcfHeader, quarantine: list[QuarantineRecord]
                 yield pending.popleft().result()
 
     try:
-        for table, bad in transformed():
+        for tables, bad in transformed():
             for rec, reason in bad.iter_rows():
                 line = lines.line_of(rec)
                 quarantine.append(QuarantineRecord("record", f"line {line}",
                                                    f"line {line}: {reason}"))
-            if table.num_rows:
-                yield table
+            yield tables
     except OSError as exc:
         raise FileRejected(f"unreadable file: {exc}") from None
     except pa.ArrowInvalid as exc:
         raise FileRejected(f"unreadable VCF body: {exc}") from None
 
 
-def parse_vcf(path: Path) -> ParseResult:
-    """Parse one VCF into a lazily streamed ``variants`` table plus record-level quarantine.
+class _Fanout:
+    """Per-table streams fed by one stream of {table: chunk}: pulling any of them advances
+    the shared source and holds the other tables' chunks until those are pulled. A caller
+    that takes one chunk of each in turn (the ingest runner) holds one chunk per table."""
 
-    Raises FileRejected (up front, or while the stream is consumed) for file-level faults.
+    def __init__(self, source: Iterator[dict[str, pa.Table]], names):
+        self.source = source
+        self.held: dict[str, collections.deque] = {n: collections.deque() for n in names}
+        self.done = False
+
+    def stream(self, name: str) -> Iterator[pa.Table]:
+        held = self.held[name]
+        while True:
+            while held:
+                yield held.popleft()
+            if self.done:
+                return
+            try:
+                tables = next(self.source)
+            except StopIteration:
+                self.done = True
+                continue
+            # empty chunks too: each pull of the source gives every table exactly one chunk
+            for n, table in tables.items():
+                self.held[n].append(table)
+
+
+def parse_vcf(path: Path) -> ParseResult:
+    """Parse one VCF into lazily streamed ``variants``, ``variant_sites`` and ``no_calls``
+    tables (``OUTPUT_SCHEMAS``) plus record-level quarantine; the three streams share one
+    pass over the file (see ``_Fanout``).
+
+    Raises FileRejected (up front, or while the streams are consumed) for file-level faults.
     """
     header = read_header(Path(path))
     result = ParseResult(quarantine=[QuarantineRecord("sample", f"sample #{i + 1}", reason)
                                      for i, reason in header.refused_samples.items()])
     # a second stage thread: chunk N+1 is transformed while the caller writes chunk N
-    result.tables["variants"] = _read_ahead(_stream(Path(path), header, result.quarantine))
+    fanout = _Fanout(_read_ahead(_stream(Path(path), header, result.quarantine)), OUTPUT_SCHEMAS)
+    for name in OUTPUT_SCHEMAS:
+        result.tables[name] = fanout.stream(name)
     return result

@@ -1,8 +1,15 @@
-"""One chunk of VCF body lines (all columns as strings) → raw ``variants`` rows.
+"""One chunk of VCF body lines (all columns as strings) → raw ``variants`` (calls),
+``variant_sites`` (annotation) and ``no_calls`` rows.
 
 Eager polars, ordered so the expensive work only touches what ends up in the output:
 genotypes are read first, and only records that someone carries get their ALT list
 split and their CSQ string exploded, split (up to the last field we use) and collapsed.
+A site's annotation is built and stored once, however many samples carry it: in a
+20-sample file the per-sample rows are only (sample, record, allele, genotype).
+
+Genotype strings are few (0/1, 1|1, ./. …) however many calls there are, so each distinct
+string is decoded once in Python (alleles, copies, zygosity) and joined back, instead of
+splitting and exploding every call.
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ import polars as pl
 import pyarrow as pa
 
 from orchestration.ingest.consequences import SEVERITY_RANK, UNKNOWN_RANK
-from orchestration.lake.schemas import LINEAGE, VARIANTS
+from orchestration.lake.schemas import NO_CALLS, VARIANT_SITES, VARIANTS, without_lineage
 
-OUTPUT_SCHEMA = pa.schema([f for f in VARIANTS if f.name not in {x.name for x in LINEAGE}])
+OUTPUT_SCHEMAS = {"variants": without_lineage(VARIANTS),
+                  "variant_sites": without_lineage(VARIANT_SITES),
+                  "no_calls": without_lineage(NO_CALLS)}
 
 AF_FIELDS = ("gnomADe_AF", "gnomADg_AF", "gnomAD_AF", "MAX_AF")
 REVEL_FIELDS = ("REVEL", "REVEL_score")
@@ -153,27 +162,70 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     return pl.concat([collapsed.filter(~no_gene), keep]).drop("gene_key")
 
 
-def _calls(df: pl.DataFrame, kept: list[int]) -> pl.DataFrame:
-    """(rec, sample_idx, genotype) of every call of the ``kept`` samples that names a
-    non-REF allele."""
+_GT_SCHEMA = {"genotype": pl.String, "kind": pl.String, "token": pl.String,
+              "allele_idx": pl.Int64, "zygosity": pl.String}
+
+
+def _decode_genotype(gt: str) -> list[tuple]:
+    """(genotype, kind, token, allele_idx, zygosity) rows of one distinct GT string.
+
+    kind: 'call' (one row per ALT allele named, with its copies folded into zygosity),
+    'bad' (an allele that is not a positive integer), 'nocall' ('.' and no ALT allele);
+    nothing for REF-only or text without an allele digit (ignored, as before).
+    """
+    if not any("1" <= ch <= "9" for ch in gt):
+        tokens = gt.replace("|", "/").split("/")
+        if "." in tokens and all(t in ("0", ".") for t in tokens):
+            return [(gt, "nocall", None, None, None)]
+        return []
+    tokens = gt.replace("|", "/").split("/")
+    ploidy = len(tokens)
+    copies: dict[int, int] = {}
+    rows: list[tuple] = []
+    for t in tokens:
+        if t in ("0", "."):
+            continue
+        try:
+            idx = int(t) if t.isascii() and t.lstrip("+-").isdigit() else None
+        except ValueError:
+            idx = None
+        if idx is None or idx < 1 or len(t) > 18:
+            rows.append((gt, "bad", t, None, None))
+            continue
+        copies[idx] = copies.get(idx, 0) + 1
+    if rows:
+        return rows[:1]
+    for idx, n in sorted(copies.items()):
+        zyg = "hemi" if ploidy == 1 else "hom_alt" if n >= ploidy else "het"
+        rows.append((gt, "call", str(idx), idx, zyg))
+    return rows
+
+
+def _genotypes(df: pl.DataFrame, kept: list[int]) -> pl.DataFrame:
+    """(rec, sample_idx, genotype, kind, token, allele_idx, zygosity) of the ``kept``
+    samples' calls and no-calls at records where some kept sample names an ALT allele."""
     if not kept:
-        return pl.DataFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64, "genotype": pl.String})
+        return pl.DataFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64, **_GT_SCHEMA})
     sample_cols = [f"s{i}" for i in kept]
     gt = df.filter(pl.col("c8").str.starts_with("GT")).select(
         "rec", *[pl.col(s).str.splitn(":", 2).struct.field("field_0").alias(s) for s in sample_cols])
-    # Most calls of a multi-sample file are 0/0 or ./.: drop those records before unpivoting.
-    carries = [pl.col(s).str.contains(r"[1-9]") for s in sample_cols]
-    gt = gt.filter(pl.any_horizontal(carries))
-    return (gt.unpivot(index="rec", on=sample_cols, variable_name="s", value_name="genotype")
-            .filter(pl.col("genotype").str.contains(r"[1-9]"))
-            .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"), "genotype"))
+    # Most records of a cohort file have some carrier; those without one yield nothing at all.
+    gt = gt.filter(pl.any_horizontal([pl.col(s).str.contains(r"[1-9]") for s in sample_cols]))
+    long = gt.unpivot(index="rec", on=sample_cols, variable_name="s", value_name="genotype")
+    decoded = [r for g in long["genotype"].unique().to_list() for r in _decode_genotype(g)]
+    table = pl.DataFrame(decoded, schema=_GT_SCHEMA, orient="row")
+    return (long.join(table, on="genotype", how="inner")
+            .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"),
+                    *_GT_SCHEMA))
 
 
 def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
-              csq_fields: list[str]) -> tuple[pa.Table, pl.DataFrame]:
-    """One chunk of body lines → variants rows, plus (rec, reason) of records refused.
+              csq_fields: list[str]) -> tuple[dict[str, pa.Table], pl.DataFrame]:
+    """One chunk of body lines → {table: rows} of ``OUTPUT_SCHEMAS``, plus (rec, reason)
+    of records refused.
 
-    ``rec`` is the ordinal of the body row in the stream (``offset`` + row in chunk).
+    ``rec`` is the ordinal of the body row in the stream (``offset`` + row in chunk): the
+    ``record`` key that ties a file's calls and no-calls to its sites.
     ``samples`` holds None for a refused sample: its calls are not read.
     """
     df = pl.from_arrow(batch).with_row_index("rec", offset=offset)
@@ -181,9 +233,9 @@ def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
     bad_site = pos.is_null() | (pl.col("c3") == "") | (pl.col("c4") == "")
     bad_pos = df.filter(bad_site).select(
         "rec", pl.format("POS '{}' is not an integer or REF/ALT is empty", "c1").alias("reason"))
-    calls = _calls(df, [i for i, s in enumerate(samples) if s is not None])
+    gts = _genotypes(df, [i for i, s in enumerate(samples) if s is not None])
     # Sites are only built for records someone carries (and whose POS/REF/ALT are usable).
-    called = calls["rec"].unique()
+    called = gts.filter(pl.col("kind") != "nocall")["rec"].unique()
     sites = (df.filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
              .select("rec", pl.col("c0").alias("chrom"), pos.alias("pos"), pl.col("c3").alias("ref"),
                      pl.col("c4").alias("alt_raw"),
@@ -191,34 +243,43 @@ def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
                      _null_if_empty(pl.col("c6")).alias("filter"), pl.col("c7").alias("info"))
              .with_columns((pl.col("alt_raw").str.count_matches(",", literal=True) + 1)
                            .alias("n_alts")))
-    alleles = (calls.join(sites.select("rec", "n_alts", "alt_raw"), on="rec", how="inner",
-                          maintain_order="left")
-               .with_columns(pl.col("genotype").str.replace_all("|", "/", literal=True)
-                             .str.split("/").alias("a"))
-               .with_columns(pl.col("a").list.len().alias("ploidy")).explode("a")
-               .filter(~pl.col("a").is_in(["0", "."]))
-               .with_columns(pl.col("a").cast(pl.Int64, strict=False).alias("allele_idx")))
-    out_of_range = (pl.col("allele_idx").is_null() | (pl.col("allele_idx") < 1)
-                    | (pl.col("allele_idx") > pl.col("n_alts")))
-    bad_gt = (alleles.filter(out_of_range).group_by("rec", maintain_order=True)
-              .agg(pl.format(_BAD_GT, "genotype", pl.col("sample_idx") + 1, "a", "n_alts")
+    gts = gts.join(sites.select("rec", "n_alts"), on="rec", how="inner")
+    out_of_range = (pl.col("kind") == "bad") | ((pl.col("kind") == "call")
+                                                & (pl.col("allele_idx") > pl.col("n_alts")))
+    # the first bad call of a record, in sample order, names the record's fault
+    bad_gt = (gts.filter(out_of_range).sort("rec", "sample_idx", maintain_order=True)
+              .group_by("rec", maintain_order=True)
+              .agg(pl.format(_BAD_GT, "genotype", pl.col("sample_idx") + 1, "token", "n_alts")
                    .first().alias("reason")))
-    carriers = (alleles.filter(~pl.col("rec").is_in(bad_gt["rec"].implode()))
-                .group_by("rec", "sample_idx", "allele_idx")
-                .agg(pl.col("genotype", "alt_raw", "ploidy").first(), pl.len().alias("copies"))
-                .select("rec", "sample_idx", "allele_idx", "genotype",
-                        pl.col("alt_raw").str.split(",").list.get(pl.col("allele_idx") - 1).alias("alt"),
-                        pl.when(pl.col("ploidy") == 1).then(pl.lit("hemi"))
-                        .when(pl.col("copies") >= pl.col("ploidy")).then(pl.lit("hom_alt"))
-                        .otherwise(pl.lit("het")).alias("zygosity"))
-                .filter(~pl.col("alt").is_in(NOT_CARRIED)))
-    carried = sites.filter(pl.col("rec").is_in(carriers["rec"].unique().implode()))
+    gts = gts.filter(~pl.col("rec").is_in(bad_gt["rec"].implode()))
+    carriers = gts.filter(pl.col("kind") == "call")
+    # one row per carried (record, allele): the site key of calls, annotation and no-calls
+    alleles = (carriers.select("rec", "allele_idx").unique()
+               .join(sites.select("rec", "chrom", "pos", "ref", "alt_raw", "filter", "qual"),
+                     on="rec")
+               .with_columns(pl.col("alt_raw").str.split(",").list.get(pl.col("allele_idx") - 1)
+                             .alias("alt"))
+               .filter(~pl.col("alt").is_in(NOT_CARRIED))
+               .drop("alt_raw"))
+    carried = sites.filter(pl.col("rec").is_in(alleles["rec"].unique().implode()))
     ann = _annotations(carried, csq_fields)
-    rows = (carriers.join(carried.select("rec", "chrom", "pos", "ref", "filter", "qual"), on="rec")
-            .join(ann, on=["rec", "allele_idx"], how="left")
-            .sort("rec", "sample_idx", "allele_idx", "gene_symbol", nulls_last=True)
-            .with_columns(pl.col("sample_idx").replace_strict(
-                dict(enumerate(samples)), return_dtype=pl.String).alias("patient_id"))
-            .select(OUTPUT_SCHEMA.names))
+    # the sample-major order of the unpivot, made record-major by one integer sort key
+    names = pl.lit(pl.Series([s or "" for s in samples])).gather(pl.col("sample_idx"))
+    record = pl.col("rec").cast(pl.Int64).alias("record")
+    allele = pl.col("allele_idx").alias("allele")
+    site_rows = (alleles.join(ann, on=["rec", "allele_idx"], how="left")
+                 .sort("rec", "allele_idx", "gene_symbol", nulls_last=True)
+                 .select(record, allele, *OUTPUT_SCHEMAS["variant_sites"].names[2:]))
+    order = pl.col("rec").cast(pl.Int64) * len(samples) + pl.col("sample_idx")
+    call_rows = (carriers.join(alleles.select("rec", "allele_idx"), on=["rec", "allele_idx"],
+                               how="semi")
+                 .sort(order, "allele_idx")
+                 .select(names.alias("patient_id"), record, allele, "genotype", "zygosity"))
+    no_call_rows = (gts.filter(pl.col("kind") == "nocall")
+                    .join(alleles.select("rec").unique(), on="rec", how="semi")
+                    .sort(order)
+                    .select(names.alias("patient_id"), record, "genotype"))
+    out = {name: rows.to_arrow().cast(OUTPUT_SCHEMAS[name]) for name, rows in
+           (("variants", call_rows), ("variant_sites", site_rows), ("no_calls", no_call_rows))}
     bad = pl.concat([bad_pos, bad_gt]).sort("rec")
-    return rows.to_arrow().cast(OUTPUT_SCHEMA), bad
+    return out, bad

@@ -15,18 +15,32 @@ LINEAGE = [
     pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
 ]
 
-# One row per (sample, alt allele, gene) where the sample carries the allele. The VEP
-# CSQ entries of that allele are collapsed per gene to the most severe consequence.
+# A VCF lands as three tables. ``record`` is the 0-based ordinal of a record among the
+# file's parsed body lines and ``allele`` the 1-based index of an ALT allele in it (as GT
+# numbers them); with source_file they name one site of one file.
+# raw ``variants``: one row per (sample, record, allele) where the sample carries the allele;
+# the site itself (position, alleles, FILTER/QUAL, annotation) is in variant_sites.
 VARIANTS = pa.schema([
     pa.field("patient_id", pa.string()),
+    pa.field("record", pa.int64()),
+    pa.field("allele", pa.int64()),
+    pa.field("genotype", pa.string()),          # e.g. 0/1, 1|1
+    pa.field("zygosity", pa.string()),          # het | hom_alt | hemi
+    *LINEAGE,
+])
+
+# raw ``variant_sites``: each (record, allele) some sample of the file carries, annotated
+# once per gene (VEP CSQ entries collapsed per gene to the most severe consequence), not
+# once per sample; an allele with no gene gets one row with a null gene.
+VARIANT_SITES = pa.schema([
+    pa.field("record", pa.int64()),
+    pa.field("allele", pa.int64()),
     pa.field("chrom", pa.string()),
     pa.field("pos", pa.int64()),
     pa.field("ref", pa.string()),
     pa.field("alt", pa.string()),
     pa.field("filter", pa.string()),            # PASS or the FILTER value
     pa.field("qual", pa.float64()),
-    pa.field("genotype", pa.string()),          # e.g. 0/1, 1|1
-    pa.field("zygosity", pa.string()),          # het | hom_alt | hemi
     pa.field("gene_symbol", pa.string()),
     pa.field("gene_id", pa.string()),           # Ensembl gene id when VEP gives it
     pa.field("consequence", pa.string()),       # most severe SO term for this gene
@@ -34,6 +48,16 @@ VARIANTS = pa.schema([
     pa.field("allele_freq", pa.float64()),      # max of gnomADe_AF/gnomAD_AF/MAX_AF; null = unseen
     pa.field("revel", pa.float64()),
     pa.field("cadd_phred", pa.float64()),
+    *LINEAGE,
+])
+
+# raw ``no_calls``: a sample's explicit no-call (./., ., 0/. …: a '.' and no ALT allele) at a
+# record with a site in variant_sites, so that "no row in variants" can mean REF for a
+# sample of the file while a no-call stays unknown.
+NO_CALLS = pa.schema([
+    pa.field("patient_id", pa.string()),
+    pa.field("record", pa.int64()),
+    pa.field("genotype", pa.string()),
     *LINEAGE,
 ])
 
@@ -139,6 +163,8 @@ def without_lineage(schema: pa.Schema) -> pa.Schema:
 
 RAW_SCHEMAS: dict[str, pa.Schema] = {
     "variants": VARIANTS,
+    "variant_sites": VARIANT_SITES,
+    "no_calls": NO_CALLS,
     "patients": PATIENTS,
     "phenotypes": PHENOTYPES,
     "diagnoses": DIAGNOSES,

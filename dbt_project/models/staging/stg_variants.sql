@@ -1,23 +1,28 @@
+-- One row per patient x called allele x gene: each sample's call (raw variants) joined to
+-- its site's annotation (raw variant_sites, stored once per site however many samples of
+-- the file carry it) on the file and the site key (record, allele).
 select
-    patient_id,
-    chrom,
-    pos,
-    ref,
-    alt,
-    chrom || ':' || pos || ':' || ref || ':' || alt as variant_key,
-    coalesce(filter, 'PASS') as filter,
-    qual,
-    genotype,
-    zygosity,
-    gene_symbol,
-    gene_id,
-    consequence,
-    upper(impact) as impact,
-    allele_freq,
-    revel,
-    cadd_phred,
-    source_file,
-    batch_id,
-    ingested_at
-from {{ source('raw', 'variants') }}
-where gene_symbol is not null and gene_symbol <> ''
+    c.patient_id,
+    s.chrom,
+    s.pos,
+    s.ref,
+    s.alt,
+    s.chrom || ':' || s.pos || ':' || s.ref || ':' || s.alt as variant_key,
+    coalesce(s.filter, 'PASS') as filter,
+    s.qual,
+    c.genotype,
+    c.zygosity,
+    s.gene_symbol,
+    s.gene_id,
+    s.consequence,
+    upper(s.impact) as impact,
+    s.allele_freq,
+    s.revel,
+    s.cadd_phred,
+    c.source_file,
+    c.batch_id,
+    c.ingested_at
+from {{ source('raw', 'variants') }} c
+join {{ source('raw', 'variant_sites') }} s
+    on s.source_file = c.source_file and s.record = c.record and s.allele = c.allele
+where s.gene_symbol is not null and s.gene_symbol <> ''
