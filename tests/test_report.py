@@ -198,6 +198,22 @@ def test_family_flags_in_words():
         {"variant_key": "k2", "consequence": None, "zygosity": None}]
 
 
+def test_ranker_quality_in_words():
+    from orchestration.report.collect import ranker_quality
+
+    meta = {"mode": "xgboost", "metrics": {
+        "recall": {"xgboost": {"recall_at_1": 0.5, "recall_at_5": 0.75, "recall_at_10": 1.0,
+                               "n_patients": 4}},
+        "evaluation_scope": "held-out split",
+        "calibration": {"top1": {"n": 4, "brier": 0.125, "ece": 0.05, "bins": []},
+                        "all_candidates": {"n": 0, "brier": None, "ece": None}}}}
+    got = ranker_quality(meta)
+    assert got["heldout_recall"].startswith("causal gene at rank 1 / within 5 / within 10: "
+                                            "0.50 / 0.75 / 1.00 on 4 held-out")
+    assert got["calibration"] == "held out: top-ranked genes: Brier 0.125, ECE 0.050 (n=4)"
+    assert ranker_quality(None) == {} and ranker_quality({"metrics": {"recall": {}}}) == {}
+
+
 def test_report_escapes_hostile_values_and_is_self_contained(tiny):
     con = duckdb.connect()
     _lake(con, segregation=True)

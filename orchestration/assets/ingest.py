@@ -23,11 +23,26 @@ def report_ingest(context, summary) -> dict:
     return meta
 
 
-@dg.asset(group_name="genomic", kinds={"vcf", "parquet"})
-def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Variant calls from every new VEP-annotated VCF in landing/genomic/<batch>/, one
-    row per sample × allele × gene (most severe consequence), streamed to Parquet."""
-    return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_genomic(lake.paths)))
+@dg.multi_asset(
+    group_name="genomic",
+    specs=[
+        dg.AssetSpec("raw_variants", kinds={"vcf", "parquet"},
+                     description="Variant calls, one row per sample × record × ALT allele."),
+        dg.AssetSpec("raw_variant_sites", kinds={"vcf", "parquet"},
+                     description="Each called site's VEP annotation per gene, once per site."),
+        dg.AssetSpec("raw_no_calls", kinds={"vcf", "parquet"},
+                     description="Explicit no-calls of the samples at the called sites."),
+    ],
+)
+def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Every new VEP-annotated VCF in landing/genomic/<batch>/, streamed to Parquet in one
+    pass: per-sample calls (raw_variants), each called site's annotation once per gene
+    (most severe consequence; raw_variant_sites) and the samples' explicit no-calls at
+    those sites (raw_no_calls)."""
+    yield dg.MaterializeResult(asset_key="raw_variants",
+                               metadata=report_ingest(context, runner.ingest_genomic(lake.paths)))
+    yield dg.MaterializeResult(asset_key="raw_variant_sites")
+    yield dg.MaterializeResult(asset_key="raw_no_calls")
 
 
 @dg.multi_asset(

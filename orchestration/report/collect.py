@@ -116,6 +116,37 @@ def segregation_text(gene: dict) -> str | None:
     return None
 
 
+def ranker_quality(meta: dict | None) -> dict[str, str]:
+    """The ranker's measured quality in words, from its metadata: held-out recall of the
+    causal gene and, when the score is calibrated, Brier score and ECE. Keys absent when
+    the metadata does not have them (a report never fails for want of them)."""
+    out: dict[str, str] = {}
+    metrics = (meta or {}).get("metrics") or {}
+    try:
+        from models.ranker_eval import headline_recall
+
+        scope, recall = headline_recall(metrics)
+        mode = (meta or {}).get("mode")
+        best = recall.get(mode) or next(iter(recall.values()), None) if recall else None
+        if best and best.get("recall_at_1") is not None:
+            out["heldout_recall"] = (
+                f"causal gene at rank 1 / within 5 / within 10: {best['recall_at_1']:.2f} / "
+                f"{best.get('recall_at_5', float('nan')):.2f} / "
+                f"{best.get('recall_at_10', float('nan')):.2f} on "
+                f"{best.get('n_patients', '?')} held-out solved patients ({scope})")
+    except (ImportError, AttributeError, TypeError, ValueError):
+        pass
+    cal = metrics.get("calibration") if isinstance(metrics.get("calibration"), dict) else {}
+    parts = []
+    for key, words in (("top1", "top-ranked genes"), ("all_candidates", "all candidates")):
+        c = cal.get(key) or {}
+        if c.get("brier") is not None and c.get("ece") is not None:
+            parts.append(f"{words}: Brier {c['brier']:.3f}, ECE {c['ece']:.3f} (n={c.get('n')})")
+    if parts:
+        out["calibration"] = "held out: " + "; ".join(parts)
+    return out
+
+
 def parse_candidates(text: str | None) -> list[dict]:
     """``candidate_variants`` ("chr1:10:A:T missense_variant het; ...") as rows."""
     rows = []
@@ -144,7 +175,8 @@ def collect(con: duckdb.DuckDBPyConnection, patient_ids: list[str], *,
             "select * from patients where list_contains(?, patient_id)", [patient_ids]))}
     terms = _terms(con, patient_ids, patients)
     variants, variant_note = _variants(con, gene_rows)
-    method_base = {"ranking_method": "", "model_version": "", "hpo_release": ""}
+    method_base = {"ranking_method": "", "model_version": "", "hpo_release": "",
+                   **ranker_quality(ranker_meta)}
     if ranker_meta:
         method_base["model_version"] = str(ranker_meta.get("model_version") or "")
     if index is not None:

@@ -338,10 +338,14 @@ def render(report: PatientReport, generated_at: datetime | None = None) -> str:
               ("Model version", esc(report.method.get("model_version") or "—")),
               ("HPO release", esc(report.method.get("hpo_release") or "—")),
               ("Score", "the ranker's probability (0–1) that the gene is this patient's "
-                        "causal gene; rank 1 is the most likely"),
-              ("Term matches", "per patient term, the disease term sharing its most "
-                               "informative common ancestor (Resnik; IC = −ln of the share "
-                               "of annotated genes)")]
+                        "causal gene; rank 1 is the most likely")]
+    if report.method.get("calibration"):
+        method.append(("Calibration", esc(report.method["calibration"])))
+    if report.method.get("heldout_recall"):
+        method.append(("Measured recall", esc(report.method["heldout_recall"])))
+    method.append(("Term matches", "per patient term, the disease term sharing its most "
+                                   "informative common ancestor (Resnik; IC = −ln of the "
+                                   "share of annotated genes)"))
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in report.notes)
     top = report.genes[0] if report.genes else {}
     return (
