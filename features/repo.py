@@ -72,12 +72,17 @@ patient_gene_evidence = FeatureView(
         Field(name="expr_z", dtype=Float64),
         Field(name="expr_abs_z", dtype=Float64),
         Field(name="expr_score", dtype=Float64),
+        Field(name="seg_de_novo", dtype=Float64),
+        Field(name="seg_biallelic_trans", dtype=Float64),
+        Field(name="seg_hemi_maternal", dtype=Float64),
+        Field(name="seg_inherited_unaffected", dtype=Float64),
+        Field(name="seg_n_parents", dtype=Float64),
         Field(name="best_disease_id", dtype=String),
     ],
     source=_source("patient_gene_evidence"),
     online=True,
-    description="Per candidate gene of a patient: variant, phenotype-similarity and "
-                "expression-outlier evidence (int_patient_gene_features).",
+    description="Per candidate gene of a patient: variant, phenotype-similarity, "
+                "expression-outlier and trio segregation evidence (int_patient_gene_features).",
     tags={"model_input": "gene_ranker"},
 )
 
@@ -244,7 +249,8 @@ target_ranking_v1 = FeatureService(
         "variant_score", "var_max_pathogenicity", "var_freq_score", "var_n_rare", "var_has_lof",
         "var_biallelic", "var_moi_consistent", "var_max_revel", "var_max_cadd", "pheno_score",
         "pheno_gene_bma", "pheno_disease_bma", "pheno_excluded_penalty", "pheno_rank_pct",
-        "expr_z", "expr_abs_z", "expr_score"]]],
+        "expr_z", "expr_abs_z", "expr_score", "seg_de_novo", "seg_biallelic_trans",
+        "seg_hemi_maternal", "seg_inherited_unaffected", "seg_n_parents"]]],
     description="The gene ranker's inputs (models.ranker_data.FEATURES), for training and scoring.",
 )
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import polars as pl
 
 CONTRIB_PREFIX = "contrib_"
+# Trio evidence in words: a 0/1 flag reads better as what it means than as "seg_de_novo=1.0"
+READABLE_FLAGS = {
+    "seg_de_novo": "de novo (absent in both unaffected parents)",
+    "seg_biallelic_trans": "biallelic, one allele from each parent",
+    "seg_hemi_maternal": "hemizygous, from a carrier mother",
+    "seg_inherited_unaffected": "inherited from an unaffected parent",
+}
 
 
 def add_explanations(scored: pl.DataFrame, n_reasons: int = 3) -> pl.DataFrame:
@@ -34,9 +41,14 @@ def add_explanations(scored: pl.DataFrame, n_reasons: int = 3) -> pl.DataFrame:
         .sort(["contribution", "feature"], descending=[True, False])
         .group_by("patient_id", "gene_symbol", maintain_order=True)
         .head(n_reasons)
-        .with_columns(pl.format("{}={} (+{})", "feature",
-                                pl.col("value").round(3).cast(pl.String).fill_null("NA"),
-                                pl.col("contribution").round(2)).alias("reason"))
+        .with_columns(
+            pl.when(pl.col("feature").is_in(list(READABLE_FLAGS)) & (pl.col("value") == 1))
+            .then(pl.format("{} (+{})", pl.col("feature").replace_strict(
+                READABLE_FLAGS, default=pl.col("feature"), return_dtype=pl.String),
+                pl.col("contribution").round(2)))
+            .otherwise(pl.format("{}={} (+{})", "feature",
+                                 pl.col("value").round(3).cast(pl.String).fill_null("NA"),
+                                 pl.col("contribution").round(2))).alias("reason"))
         .group_by("patient_id", "gene_symbol", maintain_order=True)
         .agg(pl.col("reason").str.join("; ").alias("top_reasons"))
     )

@@ -24,6 +24,12 @@ FEATURES: list[str] = [
     "expr_z",
     "expr_abs_z",
     "expr_score",
+    # trio evidence (int_segregation): null for patients without usable parents
+    "seg_de_novo",
+    "seg_biallelic_trans",
+    "seg_hemi_maternal",
+    "seg_inherited_unaffected",
+    "seg_n_parents",
 ]
 
 KEYS = ("patient_id", "gene_symbol")

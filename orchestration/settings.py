@@ -12,7 +12,8 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 # Tables written by the ingest assets. Each lives in raw/<table>/<batch>/<file>.parquet.
 RAW_TABLES = ("variants", "variant_sites", "no_calls", "patients", "phenotypes", "diagnoses",
-              "expression", "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine")
+              "expression", "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine",
+              "pedigrees", "family_pedigrees")
 
 
 def lake_home() -> Path:

@@ -19,8 +19,9 @@ import polars as pl
 from orchestration.ingest.runner import register_copies
 from orchestration.settings import LakePaths
 
-_STEPS = ["raw_variants", "raw_variant_sites", "raw_no_calls", "raw_patients", "raw_phenotypes",
-          "raw_diagnoses", "raw_expression",
+_STEPS = ["raw_variants", "raw_variant_sites", "raw_no_calls", "raw_pedigrees", "raw_patients",
+          "raw_phenotypes", "raw_diagnoses",
+          "raw_family_pedigrees", "raw_expression",
           "raw_quarantine", "phenotype_evidence", "patient_disease_matches", "feature_registry",
           "gene_scores"]
 

@@ -78,13 +78,15 @@ def test_vcfs_open_with_cyvcf2_and_carry_a_vep_csq(batch):
                 assert len(entry.split("|")) == len(fields)
             assert rec.format("DP") is not None and rec.format("GQ") is not None
             hom += int(rec.gt_types[0] == vcf.HOM_ALT)
-            n += 1
-        if len(vcf.samples) == 1:
+            n += int(rec.gt_types[0] in (vcf.HET, vcf.HOM_ALT))    # the first sample's calls
+        if len(vcf.samples) in (1, 3):          # a single sample, or a trio's proband
             # Background plus causal calls; a real exome has many hom-alt common calls.
             assert 0.8 * BG < n < 1.2 * BG, (path.name, n)
             assert hom > 0.1 * n
-    assert shapes == {1, 2}, "expected single-sample files and one multi-sample file"
-    expected = truth.filter(~pl.col("defect").is_in(VCF_DEFECTS))["patient_id"].to_list()
+    assert shapes == {1, 2, 3}, "expected single-sample, one multi-sample and trio files"
+    families = pl.read_csv(batch["families_path"], separator="\t")
+    expected = truth.filter(~pl.col("defect").is_in(VCF_DEFECTS))["patient_id"].to_list() \
+        + families["father_id"].to_list() + families["mother_id"].to_list()
     assert sorted(seen_samples) == sorted(expected)
     assert len(set(seen_samples)) == len(seen_samples)
     assert vcfs[0].read_bytes()[:2] == b"\x1f\x8b"
@@ -213,7 +215,10 @@ def test_bad_files_are_written_only_when_asked(batch, tmp_path):
     bad = pl.read_csv(batch["bad_files_path"], separator="\t")
     assert set(bad["defect"]) == {"truncated_vcf", "wrong_column_count", "missing_csq_header",
                                   "schema_invalid", "unknown_hpo_term", "direct_identifier",
-                                  "unmatched_samples"}
+                                  "unmatched_samples", "pedigree_female_father",
+                                  "pedigree_affected_parent", "pedigree_absent_sample",
+                                  "pedigree_sex_conflict", "pedigree_cycle",
+                                  "pedigree_two_fathers"}
     home = batch["home"]
     path = {d: home / "landing" / f for d, f in zip(bad["defect"], bad["file"])}
 
@@ -238,3 +243,34 @@ def test_bad_files_are_written_only_when_asked(batch, tmp_path):
     assert clean["bad_files"] == [] and clean["bad_files_path"] is None
     assert not list((tmp_path / "landing").rglob("*BAD*"))
     assert json.loads(json.dumps(clean))["n_patients"] == 3
+
+
+def test_trios_are_mendelian_with_causal_variants_segregating_by_mode(batch):
+    """Every trio: background calls a child can have from its parents (the 1 % no-calls
+    aside), the causal variants de novo for dominant, in trans or from two carriers for
+    recessive, from a carrier mother for a hemizygous son; the PED names each trio."""
+    families = pl.read_csv(batch["families_path"], separator="\t")
+    truth = {r["patient_id"]: r for r in batch["truth"].iter_rows(named=True)}
+    calls = _records(batch)
+    ped = Path(batch["ped_path"]).read_text().splitlines()
+    assert families.height == round(0.4 * N) and len(ped) == 1 + 3 * families.height
+    for fam in families.iter_rows(named=True):
+        kid, dad, mum = fam["patient_id"], fam["father_id"], fam["mother_id"]
+        row = truth[kid]
+        sex = "1" if row["sex"] == "MALE" else "2"
+        assert f"FAM-{kid}\t{kid}\t{dad}\t{mum}\t{sex}\t2" in ped
+        causal = {(c.split(":")[0], int(c.split(":")[1])) for c in row["causal_variants"].split(";")}
+        child, f, m = calls[kid], calls.get(dad, {}), calls.get(mum, {})
+        bad = [k for k in child if k not in causal and k not in f and k not in m]
+        # a parent's allele may hide behind a no-call (./.), at most ~1 % of sites
+        assert len(bad) <= 0.02 * len(child), (kid, len(bad), len(child))
+        in_f = [k in f for k in sorted(causal)]
+        in_m = [k in m for k in sorted(causal)]
+        if row["inheritance"] in ("AD", "XD") or row["causal_zygosity"] == "het":
+            assert not any(in_f) and not any(in_m), kid          # de novo
+        elif row["causal_zygosity"] == "hemi":
+            assert all(in_m) and not any(in_f), kid
+        elif len(causal) == 2:
+            assert sorted(zip(in_f, in_m)) == [(False, True), (True, False)], kid
+        else:
+            assert in_f == in_m == [True], kid

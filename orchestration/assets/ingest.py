@@ -32,17 +32,20 @@ def report_ingest(context, summary) -> dict:
                      description="Each called site's VEP annotation per gene, once per site."),
         dg.AssetSpec("raw_no_calls", kinds={"vcf", "parquet"},
                      description="Explicit no-calls of the samples at the called sites."),
+        dg.AssetSpec("raw_pedigrees", kinds={"ped", "parquet"},
+                     description="Pedigree individuals from the batches' PED files."),
     ],
 )
 def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource):
     """Every new VEP-annotated VCF in landing/genomic/<batch>/, streamed to Parquet in one
     pass: per-sample calls (raw_variants), each called site's annotation once per gene
     (most severe consequence; raw_variant_sites) and the samples' explicit no-calls at
-    those sites (raw_no_calls)."""
+    those sites (raw_no_calls); PED files of the same batches into raw/pedigrees."""
     yield dg.MaterializeResult(asset_key="raw_variants",
                                metadata=report_ingest(context, runner.ingest_genomic(lake.paths)))
     yield dg.MaterializeResult(asset_key="raw_variant_sites")
     yield dg.MaterializeResult(asset_key="raw_no_calls")
+    yield dg.MaterializeResult(asset_key="raw_pedigrees")
 
 
 @dg.multi_asset(
@@ -54,6 +57,8 @@ def raw_variants(context: dg.AssetExecutionContext, lake: LakeResource):
                      description="HPO terms per patient, resolved to the loaded release."),
         dg.AssetSpec("raw_diagnoses", kinds={"json", "parquet"},
                      description="Diagnoses and causal genes from interpretations."),
+        dg.AssetSpec("raw_family_pedigrees", kinds={"json", "parquet"},
+                     description="The pedigree of each Family phenopacket."),
     ],
 )
 def raw_clinical(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -63,6 +68,7 @@ def raw_clinical(context: dg.AssetExecutionContext, lake: LakeResource):
     yield dg.MaterializeResult(asset_key="raw_patients", metadata=meta)
     yield dg.MaterializeResult(asset_key="raw_phenotypes")
     yield dg.MaterializeResult(asset_key="raw_diagnoses")
+    yield dg.MaterializeResult(asset_key="raw_family_pedigrees")
 
 
 @dg.asset(group_name="genomic", kinds={"tsv", "parquet"}, deps=["raw_patients", "raw_variants"])

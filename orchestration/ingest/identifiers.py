@@ -92,7 +92,8 @@ def scan_ids(values: Iterable[str], what: str) -> list[str]:
 
 
 # Schema fields named like identifiers that are not about a person.
-_ALLOWED_NAME_PATHS = re.compile(r"^metaData\.resources\[\d+\]\.name$")
+# (a Family phenopacket nests a phenopacket's metaData under proband / relatives[i])
+_ALLOWED_NAME_PATHS = re.compile(r"^(?:(?:proband|relatives\[\d+\])\.)?metaData\.resources\[\d+\]\.name$")
 
 
 def scan_json(obj: Any, path: str = "") -> list[str]:

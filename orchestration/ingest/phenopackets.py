@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from google.protobuf import json_format
-from phenopackets import Interpretation, Phenopacket, Sex
+from phenopackets import Family, Interpretation, Phenopacket, Sex
 
 from orchestration.ingest import limits
 from orchestration.ingest.identifiers import id_identifier_kind, scan_json
@@ -29,8 +29,8 @@ def _body(schema: pa.Schema) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in _LINEAGE_NAMES])
 
 
-def read_phenopacket(path: Path) -> Phenopacket:
-    """Load, screen for direct identifiers and schema-validate one phenopacket file."""
+def _read_json(path: Path) -> tuple[str, dict]:
+    """A clinical landing file's text and JSON object, screened for direct identifiers."""
     try:
         # bounded by max_bytes_clinical; phenopackets are plain JSON, never gunzipped
         text = read_landing(Path(path), "clinical", decompress=False).decode("utf-8")
@@ -47,34 +47,61 @@ def read_phenopacket(path: Path) -> Phenopacket:
         raise FileRejected(f"not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise FileRejected("not a phenopacket: the JSON top level is not an object")
-    features = raw.get("phenotypicFeatures")
     terms = limits.MAX_RECORDS["clinical"]
-    if isinstance(features, list) and len(features) > terms.value:
-        raise terms.refuse(f"phenotypicFeatures has {len(features):,} entries")
+    packets = [raw, raw.get("proband")] + (raw.get("relatives") if isinstance(
+        raw.get("relatives"), list) else [])
+    for packet in packets:
+        features = packet.get("phenotypicFeatures") if isinstance(packet, dict) else None
+        if isinstance(features, list) and len(features) > terms.value:
+            raise terms.refuse(f"phenotypicFeatures has {len(features):,} entries")
     findings = scan_json(raw)
     if findings:
         raise FileRejected("direct identifier: " + "; ".join(findings[:10]))
+    return text, raw
+
+
+def _check_packet(packet: Phenopacket, where: str = "") -> Phenopacket:
+    """The checks the schema cannot make; ``where`` prefixes field names (``proband.``)."""
+    if not packet.subject.id.strip():
+        raise FileRejected(f"{where}subject.id is missing, so the patient cannot be identified")
+    problem = id_problem(packet.subject.id)
+    if problem:
+        raise FileRejected(f"{where}subject.id {shown(packet.subject.id)} {problem}")
+    # proto3 enums accept any integer, so a number outside the enum passes Parse.
+    if packet.subject.sex not in Sex.values():
+        raise FileRejected(f"{where}subject.sex has the unknown value {packet.subject.sex}")
+    for i, interp in enumerate(packet.interpretations):
+        if interp.progress_status not in Interpretation.ProgressStatus.values():
+            raise FileRejected(f"{where}interpretations[{i}].progressStatus has the unknown "
+                               f"value {interp.progress_status}")
+    kind = id_identifier_kind(packet.subject.id)
+    if kind:
+        raise FileRejected(f"direct identifier: {where}subject.id looks like a {kind}")
+    return packet
+
+
+def read_phenopacket(path: Path) -> Phenopacket:
+    """Load, screen for direct identifiers and schema-validate one phenopacket file."""
+    text, _ = _read_json(path)
     packet = Phenopacket()
     try:
         json_format.Parse(text, packet)
     except json_format.ParseError as exc:
         raise FileRejected(f"fails the Phenopacket v2 schema: {exc}") from None
-    if not packet.subject.id.strip():
-        raise FileRejected("subject.id is missing, so the patient cannot be identified")
-    problem = id_problem(packet.subject.id)
-    if problem:
-        raise FileRejected(f"subject.id {shown(packet.subject.id)} {problem}")
-    # proto3 enums accept any integer, so a number outside the enum passes Parse.
-    if packet.subject.sex not in Sex.values():
-        raise FileRejected(f"subject.sex has the unknown value {packet.subject.sex}")
-    for i, interp in enumerate(packet.interpretations):
-        if interp.progress_status not in Interpretation.ProgressStatus.values():
-            raise FileRejected(f"interpretations[{i}].progressStatus has the unknown value "
-                               f"{interp.progress_status}")
-    kind = id_identifier_kind(packet.subject.id)
-    if kind:
-        raise FileRejected(f"direct identifier: subject.id looks like a {kind}")
-    return packet
+    return _check_packet(packet)
+
+
+def _family(text: str) -> Family:
+    """A GA4GH Family message (proband, relatives, pedigree), schema-validated and checked."""
+    family = Family()
+    try:
+        json_format.Parse(text, family)
+    except json_format.ParseError as exc:
+        raise FileRejected(f"fails the Phenopacket v2 Family schema: {exc}") from None
+    _check_packet(family.proband, "proband.")
+    for j, relative in enumerate(family.relatives):
+        _check_packet(relative, f"relatives[{j}].")
+    return family
 
 
 def _genes(interpretation) -> list[str]:
@@ -160,7 +187,24 @@ def _phenotypes(packet: Phenopacket, pid: str, onto: Ontology
 
 
 def parse_phenopacket(path: Path) -> ParseResult:
-    """Parse one phenopacket JSON file into raw rows; FileRejected for file-level faults."""
-    packet = read_phenopacket(Path(path))
-    tables, quarantine = phenopacket_rows(packet, load_ontology())
+    """Parse one phenopacket JSON file into raw rows; FileRejected for file-level faults.
+
+    A Family phenopacket (a top-level ``proband``) gives its proband's rows, as a single
+    phenopacket would, and its pedigree's rows (``family_pedigrees``). Relatives are not
+    patients here: they are read for the pedigree's checks (their sex) only.
+    """
+    text, raw = _read_json(Path(path))
+    if "proband" in raw:
+        from orchestration.ingest.pedigree import family_rows
+        family = _family(text)
+        tables, quarantine = phenopacket_rows(family.proband, load_ontology())
+        tables["family_pedigrees"], checks = family_rows(family)
+        return ParseResult(tables={k: [v] for k, v in tables.items()},
+                           quarantine=quarantine + checks)
+    packet = Phenopacket()
+    try:
+        json_format.Parse(text, packet)
+    except json_format.ParseError as exc:
+        raise FileRejected(f"fails the Phenopacket v2 schema: {exc}") from None
+    tables, quarantine = phenopacket_rows(_check_packet(packet), load_ontology())
     return ParseResult(tables={k: [v] for k, v in tables.items()}, quarantine=quarantine)

@@ -422,18 +422,30 @@ def known_patient_ids(paths: LakePaths) -> set[str]:
     return ids
 
 
-def ingest_genomic(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
-    """Ingest landing/genomic VCFs into raw/variants, raw/variant_sites and raw/no_calls."""
+def parse_genomic_file(path: Path) -> ParseResult:
+    """A PED file (``*.ped``) of a genomic batch as pedigrees; anything else as a VCF (whose
+    parser names what an unknown file is not)."""
+    if path.name.lower().endswith(".ped"):
+        from orchestration.ingest.pedigree import parse_ped
+        return parse_ped(path)
     from orchestration.ingest.vcf import parse_vcf
-    return ingest_domain(paths, "genomic", parse_vcf, ["variants", "variant_sites", "no_calls"], now,
+    return parse_vcf(path)
+
+
+def ingest_genomic(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
+    """Ingest landing/genomic VCFs into raw/variants, raw/variant_sites and raw/no_calls, and
+    PED files into raw/pedigrees."""
+    return ingest_domain(paths, "genomic", parse_genomic_file,
+                         ["variants", "variant_sites", "no_calls", "pedigrees"], now,
                          workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
 
 
 def ingest_clinical(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
-    """Ingest landing/clinical phenopackets into raw/patients, raw/phenotypes, raw/diagnoses."""
+    """Ingest landing/clinical phenopackets into raw/patients, raw/phenotypes, raw/diagnoses
+    (a Family phenopacket's proband too, and its pedigree into raw/family_pedigrees)."""
     from orchestration.ingest.phenopackets import parse_phenopacket
     return ingest_domain(paths, "clinical", parse_phenopacket,
-                         ["patients", "phenotypes", "diagnoses"], now)
+                         ["patients", "phenotypes", "diagnoses", "family_pedigrees"], now)
 
 
 def ingest_expression(paths: LakePaths, now: datetime | None = None) -> IngestSummary:

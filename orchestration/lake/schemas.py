@@ -144,6 +144,20 @@ PLATE_MAPS = pa.schema([
     *LINEAGE,
 ])
 
+# One row per individual of a pedigree: a PED file in a genomic batch (raw/pedigrees) or
+# the pedigree of a GA4GH Family phenopacket (raw/family_pedigrees), after the checks of
+# ingest/pedigree.py (a refused parent link is null here, and quarantined with its reason).
+PEDIGREES = pa.schema([
+    pa.field("family_id", pa.string()),
+    pa.field("individual_id", pa.string()),     # a VCF sample name / phenopacket subject.id
+    pa.field("father_id", pa.string()),         # null: not given (PED '0') or refused
+    pa.field("mother_id", pa.string()),
+    pa.field("sex", pa.string()),               # MALE | FEMALE | UNKNOWN_SEX
+    pa.field("affected", pa.bool_()),           # null: unknown (PED 0 / -9, MISSING)
+    pa.field("locator", pa.string()),           # "line 4" / "pedigree.persons[2]"
+    *LINEAGE,
+])
+
 # Everything refused at the door, at the smallest granularity that was wrong.
 QUARANTINE = pa.schema([
     pa.field("domain", pa.string()),            # genomic | clinical | expression | compounds | plates | landing
@@ -173,5 +187,7 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "plate_runs": PLATE_RUNS,
     "plate_wells": PLATE_WELLS,
     "plate_maps": PLATE_MAPS,
+    "pedigrees": PEDIGREES,
+    "family_pedigrees": PEDIGREES,
     "quarantine": QUARANTINE,
 }

@@ -15,6 +15,7 @@ from orchestration.simulate.catalog import load_catalog
 from orchestration.simulate.causal import causal_variants
 from orchestration.simulate.cohort import Patient, patient_id, plan_cohort
 from orchestration.simulate.compress import bgzf, gzip_plain
+from orchestration.simulate import family
 from orchestration.simulate.expression import (NMD_OUTLIER_RATE, baseline, tpm_matrix,
                                                write_tsv)
 from orchestration.simulate.genome import NMD, gene_layout
@@ -27,7 +28,8 @@ from orchestration.simulate.vcf import CHROMS, LAYOUT_WEIGHTS, body, header, sit
 DEFECTS = ("truncated_vcf", "wrong_column_count", "missing_csq_header",
            "schema_invalid", "unknown_hpo_term", "direct_identifier")
 _STREAMS = ("cohort", "phenotypes", "population", "genotypes", "causal", "vcf", "expression",
-            "files", "bad")
+            "files", "bad", "family")
+TRIO_FRACTION = 0.4          # of the patients without a bad file: sequenced with both parents
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -69,15 +71,20 @@ def _gt_text(code: int, patient: Patient, chrom: str) -> str:
 
 def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None = None,
                    solved_fraction: float = 0.5, background_variants: int = 25_000,
-                   with_bad_files: bool = False) -> dict:
+                   with_bad_files: bool = False, trio_fraction: float = TRIO_FRACTION) -> dict:
     """Write a simulated landing batch under home/landing and its truth under home/truth.
 
-    Same arguments give byte-identical files. Returns paths and counts.
+    ``trio_fraction`` of the patients are sequenced with both parents: one 3-sample VCF
+    each (proband, father, mother; Mendelian backgrounds) and a line in the batch's PED
+    file; their truth is in truth/<batch>/families.tsv. Same arguments give byte-identical
+    files. Returns paths and counts.
     """
     if not 1 <= n_patients <= 8000:
         raise ValueError(f"n_patients must be between 1 and 8000, got {n_patients}")
     if not 0.0 <= solved_fraction <= 1.0:
         raise ValueError(f"solved_fraction must be within [0, 1], got {solved_fraction}")
+    if not 0.0 <= trio_fraction <= 1.0:
+        raise ValueError(f"trio_fraction must be within [0, 1], got {trio_fraction}")
     if background_variants < 100:
         raise ValueError(f"background_variants must be >= 100, got {background_variants}")
     timer = StageTimer()
@@ -102,34 +109,51 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
             p.defect = defect
         patients += extra
     features = [sample_features(rng["phenotypes"], cat, p.disease_id, p.hard) for p in patients]
+    clean = [i for i, p in enumerate(patients) if not p.defect]
+    n_trios = int(round(trio_fraction * len(clean)))
+    trio_set = set(rng["family"].choice(clean, size=n_trios, replace=False).tolist()) \
+        if n_trios else set()
 
     lap("cohort_phenotypes")
     pop = build_population(rng["population"], layout, background_variants, len(patients))
     tables, carried, taken = [pop.sites], [], set()
     offset = len(pop.sites["pos"])
-    for p in patients:
+    trios: dict[int, family.Trio] = {}
+    for i, p in enumerate(patients):
         idx, codes = patient_background(rng["genotypes"], pop, p.male, background_variants)
         ctab, ccodes = causal_variants(rng["causal"], layout, gene_row[p.gene_symbol], p, taken)
         tables.append(ctab)
         cidx = offset + np.arange(len(ccodes))
         offset += len(ccodes)
+        if i in trio_set:       # the background comes from the parents instead
+            trios[i], (idx, codes) = family.make_trio(rng["family"], pop, background_variants,
+                                                      i, p, cidx, ccodes)
         carried.append((np.concatenate([idx, cidx]), np.concatenate([codes, ccodes]), cidx))
     sites, remap = _sort_sites(concat(tables))
     lap("genotypes")
     strings = site_strings(sites, layout_df, rng["vcf"])
 
     lap("vep_annotation_text")
-    per_patient = []
-    for idx, codes, cidx in carried:
+    def sorted_calls(idx: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         new = remap[idx]
         ok = new >= 0
         new, codes = new[ok], codes[ok]
         order = np.argsort(new)
-        per_patient.append((new[order], codes[order], remap[cidx]))
+        return new[order], codes[order]
+
+    per_patient = [(*sorted_calls(idx, codes), remap[cidx]) for idx, codes, cidx in carried]
+    # a VCF sample: (name, sorted site indices, codes, causal site indices, haploid chrX)
+    samples = {i: (p.patient_id, *per_patient[i], p.haploid_x and p.male)
+               for i, p in enumerate(patients)}
+    for i, t in trios.items():
+        none = np.zeros(0, dtype=np.int64)
+        samples[("father", i)] = (t.father_id, *sorted_calls(*t.father), none,
+                                  patients[i].haploid_x)
+        samples[("mother", i)] = (t.mother_id, *sorted_calls(*t.mother), none, False)
 
     # A few normal patients share one multi-sample VCF; everyone else gets their own file.
-    normal = [i for i, p in enumerate(patients) if not p.defect]
-    n_multi = min(4, max(2, n_patients // 20)) if n_patients >= 3 else 0
+    normal = [i for i, p in enumerate(patients) if not p.defect and i not in trios]
+    n_multi = min(4, max(2, n_patients // 20)) if len(normal) >= 3 else 0
     multi = sorted(rng["files"].choice(normal, size=n_multi, replace=False).tolist())
     written: dict[int, str] = {}
     jobs: list[Path] = []
@@ -146,19 +170,19 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
     bad_rows: list[dict] = []
     n_records = 0
 
-    def render(members: list[int], layout_k: int, with_csq: bool = True) -> str:
+    def render(members: list, layout_k: int, with_csq: bool = True) -> str:
         nonlocal n_records
-        union = np.unique(np.concatenate([per_patient[i][0] for i in members]))
+        union = np.unique(np.concatenate([samples[i][1] for i in members]))
         codes = np.zeros((len(union), len(members)), dtype=np.int8)
         for j, i in enumerate(members):
-            pos = np.searchsorted(union, per_patient[i][0])
-            codes[pos, j] = per_patient[i][1]
+            pos = np.searchsorted(union, samples[i][1])
+            codes[pos, j] = samples[i][2]
         if len(members) > 1:
             codes[(codes == 0) & (rng["vcf"].random(codes.shape) < 0.01)] = 3
-        causal = np.isin(union, np.concatenate([per_patient[i][2] for i in members]))
-        hap = tuple(patients[i].haploid_x and patients[i].male for i in members)
+        causal = np.isin(union, np.concatenate([samples[i][3] for i in members]))
+        hap = tuple(samples[i][4] for i in members)
         n_records += len(union)
-        return (header([patients[i].patient_id for i in members], layout_k, with_csq)
+        return (header([samples[i][0] for i in members], layout_k, with_csq)
                 + body(strings, union, codes, layout_k, rng["vcf"], hap, causal))
 
     def pick_layout() -> int:
@@ -170,6 +194,16 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         submit(dirs["genomic"] / name, text, "bgzf")
         for i in multi:
             written[i] = name
+    for i in sorted(trios):
+        name = f"{patients[i].patient_id}_trio.vcf.gz"
+        submit(dirs["genomic"] / name, render([i, ("father", i), ("mother", i)], pick_layout()),
+               "bgzf")
+        written[i] = name
+    ped_path = None
+    if trios:
+        ped_path = dirs["genomic"] / f"{batch_id}.ped"
+        ped_path.write_text("#family\tindividual\tfather\tmother\tsex\tphenotype\n" + "".join(
+            "\n".join(family.ped_lines(patients[i], trios[i])) + "\n" for i in sorted(trios)))
     for i, p in enumerate(patients):
         if i in written:
             continue
@@ -197,6 +231,12 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
     for fut in pending:
         fut.result()
     pool.shutdown()
+    singletons = [i for i in normal if i not in multi]
+    if with_bad_files and singletons:
+        name = f"{batch_id}.BAD_pedigree.ped"
+        text, faults = family.bad_ped_lines(patients[singletons[0]])
+        (dirs["genomic"] / name).write_text(text)
+        bad_rows += [{"file": f"genomic/{batch_id}/{name}", **f} for f in faults]
 
     lap("vcf_files")
     # Phenopackets.
@@ -275,6 +315,18 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         bad_path = dirs["truth"] / "bad_files.tsv"
         pl.DataFrame(bad_rows).write_csv(bad_path, separator="\t")
 
+    families_path = None
+    if trios:
+        families_path = dirs["truth"] / "families.tsv"
+        pl.DataFrame([{"patient_id": patients[i].patient_id, "father_id": t.father_id,
+                       "mother_id": t.mother_id, "inheritance": patients[i].mode,
+                       "vcf_file": f"genomic/{batch_id}/{written[i]}",
+                       "ped_file": f"genomic/{batch_id}/{ped_path.name}"}
+                      for i, t in sorted(trios.items())],
+                     schema={k: pl.String for k in ("patient_id", "father_id", "mother_id",
+                                                   "inheritance", "vcf_file", "ped_file")}
+                     ).write_csv(families_path, separator="\t")
+
     lap("truth")
     return {
         "batch_id": batch_id,
@@ -289,10 +341,13 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         "n_solved": sum(p.solved for p in patients[:n_patients]),
         "n_vcf_files": len(jobs),
         "n_multisample_patients": len(multi),
+        "n_trios": len(trios),
+        "ped_path": str(ped_path) if ped_path else None,
+        "families_path": str(families_path) if families_path else None,
         "n_phenopackets": len(patients),
         "n_variant_records": n_records,
         "n_population_sites": len(sites["pos"]),
-        "bad_files": [r["file"] for r in bad_rows],
+        "bad_files": list(dict.fromkeys(r["file"] for r in bad_rows)),
         "seconds": timer.seconds,
         "stage_seconds": timer.stages,
     }

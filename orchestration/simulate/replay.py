@@ -55,8 +55,8 @@ CASES_PATH = (Path(__file__).resolve().parents[1] / "reference" / "data" / "phen
 RARE_PROTEIN_PER_EXOME = 250
 RARE_LOF_SHARE = 0.07
 DISEASE_GENE_SHARE = 0.30
-RARE_OTHER_PER_EXOME = 300
-COMMON_PER_EXOME = 400
+RARE_OTHER_PER_EXOME = 150
+COMMON_PER_EXOME = 150
 COMMON_POOL = 3_000
 UNSEEN_SHARE = 0.10
 HOM_SHARE = 0.02           # rare background calls seen homozygous (some consanguinity)
@@ -287,14 +287,15 @@ def _genome(rng: np.random.Generator, extra_genes: list[tuple[str, str]]) -> _Ge
     return _Genome(layout, arrays, disease, other, row_of, common)
 
 
-def _rare_afs(rng: np.random.Generator, n: int) -> np.ndarray:
+def _rare_afs(rng: np.random.Generator, n: int, unseen: float = UNSEEN_SHARE) -> np.ndarray:
     af = np.exp(rng.uniform(np.log(1e-5), np.log(0.0099), n))
-    af[rng.random(n) < UNSEEN_SHARE] = np.nan
+    af[rng.random(n) < unseen] = np.nan
     return af
 
 
-def _rare_genes(rng: np.random.Generator, g: _Genome, n: int) -> np.ndarray:
-    in_disease = rng.random(n) < DISEASE_GENE_SHARE
+def _rare_genes(rng: np.random.Generator, g: _Genome, n: int,
+                disease_share: float = DISEASE_GENE_SHARE) -> np.ndarray:
+    in_disease = rng.random(n) < disease_share
     w = (g.arrays["end"] - g.arrays["start"]).astype(float)
     out = np.empty(n, dtype=np.int64)
     for mask, rows in ((in_disease, g.disease_rows), (~in_disease, g.other_rows)):
@@ -303,21 +304,28 @@ def _rare_genes(rng: np.random.Generator, g: _Genome, n: int) -> np.ndarray:
     return out
 
 
-def _background(rng: np.random.Generator, g: _Genome) -> tuple[dict, np.ndarray]:
+def _exome_params(rng: np.random.Generator) -> dict:
+    """Per-exome settings drawn around the stated means, so that a model cannot lean on one
+    lab's exact background (capture kit, ancestry, consanguinity and annotation differ)."""
+    return {"n_protein": RARE_PROTEIN_PER_EXOME * rng.uniform(0.6, 1.6),
+            "unseen": rng.uniform(0.04, 0.25), "disease_share": rng.uniform(0.22, 0.4),
+            "hom": rng.choice([0.005, HOM_SHARE, 0.06], p=[0.4, 0.45, 0.15])}
+
+
+def _background(rng: np.random.Generator, g: _Genome, params: dict | None = None
+                ) -> tuple[dict, np.ndarray]:
     """(site table, genotype codes) of one exome's background calls."""
-    n_prot = int(rng.poisson(RARE_PROTEIN_PER_EXOME))
+    p = params or {"n_protein": RARE_PROTEIN_PER_EXOME, "unseen": UNSEEN_SHARE,
+                   "disease_share": DISEASE_GENE_SHARE, "hom": HOM_SHARE}
+    n_prot = int(rng.poisson(p["n_protein"]))
     n_lof = int(rng.binomial(n_prot, RARE_LOF_SHARE))
     n_other = int(rng.poisson(RARE_OTHER_PER_EXOME))
-    parts = [
-        draw_sites(rng, g.arrays, n_lof, _LOF_MIX, _rare_afs(rng, n_lof), kind=1,
-                   genes=_rare_genes(rng, g, n_lof)),
-        draw_sites(rng, g.arrays, n_prot - n_lof, _NONLOF_MIX, _rare_afs(rng, n_prot - n_lof),
-                   kind=1, genes=_rare_genes(rng, g, n_prot - n_lof)),
-        draw_sites(rng, g.arrays, n_other, _OTHER_MIX, _rare_afs(rng, n_other), kind=1,
-                   genes=_rare_genes(rng, g, n_other)),
-    ]
+    parts = []
+    for n, mix in ((n_lof, _LOF_MIX), (n_prot - n_lof, _NONLOF_MIX), (n_other, _OTHER_MIX)):
+        parts.append(draw_sites(rng, g.arrays, n, mix, _rare_afs(rng, n, p["unseen"]), kind=1,
+                                genes=_rare_genes(rng, g, n, p["disease_share"])))
     rare = concat(parts)
-    rare_codes = np.where(rng.random(len(rare["pos"])) < HOM_SHARE, 2, 1).astype(np.int8)
+    rare_codes = np.where(rng.random(len(rare["pos"])) < p["hom"], 2, 1).astype(np.int8)
     p = g.common["af"]
     carried = rng.random(len(p)) < 1 - (1 - p) ** 2
     idx = np.flatnonzero(carried)
@@ -427,12 +435,13 @@ def _phenopacket(case: ReplayCase, pid: str, solved: bool) -> dict:
 
 
 def replay_batch(home: Path, cases: list[ReplayCase], seed: int = 0, batch_id: str = "replay",
-                 solved: bool = True, id_prefix: str = "RC") -> dict:
+                 solved: bool = True, id_prefix: str = "RC", chunk: int = 400) -> dict:
     """Write ``cases`` as one landing batch (a VCF and a phenopacket each) plus its truth.
 
     Patients get pseudonymous ids ``<id_prefix>-<5 digits>``; the published case id, gene,
     disease and causal variants go to ``truth/<batch_id>/truth.tsv`` only. ``solved`` writes
     the diagnosis into the phenopacket (a training lake); without it the lake must find it.
+    Exomes are rendered ``chunk`` cases at a time (one vectorised annotation pass each).
     """
     paths = LakePaths(Path(home))
     dirs = {d: paths.landing_domain(d) / batch_id for d in ("genomic", "clinical")}
@@ -442,35 +451,46 @@ def replay_batch(home: Path, cases: list[ReplayCase], seed: int = 0, batch_id: s
     rng = np.random.default_rng([seed, 7])
     g = _genome(rng, sorted({(c.gene_symbol, c.gene_id.split(":")[-1]) for c in cases}))
     truth, n_background = [], []
-    for k, case in enumerate(cases):
-        pid = f"{id_prefix}-{k + 1:05d}"
-        bg, bg_codes = _background(rng, g)
-        cs, c_codes = _causal_sites(rng, g, case)
-        sites, codes = _sorted_unique(concat([cs, bg]), np.concatenate([c_codes, bg_codes]))
-        n_background.append(len(bg_codes))
-        layout_k = int(rng.integers(len(CSQ_LAYOUTS)))
-        strings = _with_hgvs(site_strings(sites, g.layout, rng), sites, case, layout_k)
-        male = case.sex == "MALE"
-        text = (header([pid], layout_k)
-                + body(strings, np.arange(len(codes)), codes[:, None], layout_k, rng,
-                       (male,), sites["kind"] == 2))
-        (dirs["genomic"] / f"{pid}.vcf.gz").write_bytes(bgzf(text.encode()))
-        (dirs["clinical"] / f"{pid}.json").write_text(
-            json.dumps(_phenopacket(case, pid, solved), indent=1) + "\n", encoding="utf-8")
-        truth.append({
-            "patient_id": pid, "case_id": case.case_id, "gene_symbol": case.gene_symbol,
-            "disease_id": case.disease_id, "inheritance": case.inheritance,
-            "consequence_class": case.consequence_class,
-            "causal_consequences": ";".join(v.consequence for v in case.variants),
-            "causal_variants": ";".join(f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}"
-                                        for v in case.variants),
-            "n_observed_terms": case.n_observed, "n_excluded_terms": case.n_excluded,
-            "sex": case.sex, "is_solved": solved,
-        })
+    for lo in range(0, len(cases), chunk):
+        exomes = []
+        for k in range(lo, min(lo + chunk, len(cases))):
+            bg, bg_codes = _background(rng, g, _exome_params(rng))
+            cs, c_codes = _causal_sites(rng, g, cases[k])
+            sites, codes = _sorted_unique(concat([cs, bg]), np.concatenate([c_codes, bg_codes]))
+            exomes.append((k, sites, codes))
+            n_background.append(len(bg_codes))
+        # one annotation pass for the whole chunk, then each exome's rows
+        strings = site_strings(concat([s for _, s, _ in exomes]), g.layout, rng)
+        start = 0
+        for k, sites, codes in exomes:
+            case, pid = cases[k], f"{id_prefix}-{k + 1:05d}"
+            rows = strings.slice(start, len(codes))
+            start += len(codes)
+            layout_k = int(rng.integers(len(CSQ_LAYOUTS)))
+            rows = _with_hgvs(rows, sites, case, layout_k)
+            text = (header([pid], layout_k)
+                    + body(rows, np.arange(len(codes)), codes[:, None], layout_k, rng,
+                           (case.sex == "MALE",), sites["kind"] == 2))
+            (dirs["genomic"] / f"{pid}.vcf.gz").write_bytes(bgzf(text.encode()))
+            (dirs["clinical"] / f"{pid}.json").write_text(
+                json.dumps(_phenopacket(case, pid, solved), indent=1) + "\n", encoding="utf-8")
+            truth.append(_truth_row(case, pid, solved))
     truth_path = dirs["truth"] / "truth.tsv"
     pl.DataFrame(truth).write_csv(truth_path, separator="\t")
     return {"batch_id": batch_id, "n_cases": len(cases), "truth_path": str(truth_path),
             "background_calls_per_exome": float(np.mean(n_background)) if n_background else 0.0}
+
+
+def _truth_row(case: ReplayCase, pid: str, solved: bool) -> dict:
+    return {
+        "patient_id": pid, "case_id": case.case_id, "gene_symbol": case.gene_symbol,
+        "disease_id": case.disease_id, "inheritance": case.inheritance,
+        "consequence_class": case.consequence_class,
+        "causal_consequences": ";".join(v.consequence for v in case.variants),
+        "causal_variants": ";".join(f"{v.chrom}:{v.pos}:{v.ref}:{v.alt}" for v in case.variants),
+        "n_observed_terms": case.n_observed, "n_excluded_terms": case.n_excluded,
+        "sex": case.sex, "is_solved": solved,
+    }
 
 
 def rare_background_counts(seed: int = 0, n: int = 200) -> dict:

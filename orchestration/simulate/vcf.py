@@ -57,7 +57,9 @@ def site_strings(sites: dict, layout: pl.DataFrame, rng: np.random.Generator) ->
     base = pl.DataFrame({
         "chrom": np.array(CHROMS)[sites["chrom_idx"]],
         "pos": sites["pos"].astype(str),
-        "ref": ref.astype(str), "alt": alt.astype(str),
+        # lists, not astype(str): one long allele (a published 2 kb deletion) would make numpy
+        # pad every row to its width
+        "ref": pl.Series(ref.tolist(), dtype=pl.String), "alt": pl.Series(alt.tolist(), dtype=pl.String),
         "qual": _fmt(np.where(sites["kind"] == 0, rng.gamma(2.0, 400.0, len(gene)),
                               rng.uniform(80, 900, len(gene))), ".2f"),
         "Allele": allele, "Consequence": csq.astype(str), "IMPACT": _impact(csq),

@@ -32,10 +32,14 @@ select
     ph.pheno_gene_bma, ph.pheno_disease_bma, ph.best_disease_id,
     coalesce(ph.pheno_excluded_penalty, 0) as pheno_excluded_penalty,
     coalesce(ph.pheno_rank_pct, 0) as pheno_rank_pct,
-    e.expr_z, e.expr_abs_z, coalesce(e.expr_score, 0) as expr_score
+    e.expr_z, e.expr_abs_z, coalesce(e.expr_score, 0) as expr_score,
+    -- trio evidence: null when the patient has no usable parents (int_segregation)
+    sg.seg_de_novo, sg.seg_biallelic_trans, sg.seg_hemi_maternal, sg.seg_inherited_unaffected,
+    sg.seg_n_parents, sg.segregation
 from candidates c
 join {{ ref('stg_patients') }} p using (patient_id)
 left join {{ ref('int_variant_evidence') }} v using (patient_id, gene_symbol)
 left join pheno ph using (patient_id, gene_symbol)
 left join {{ ref('int_expression_evidence') }} e using (patient_id, gene_symbol)
 left join causal k using (patient_id, gene_symbol)
+left join {{ ref('int_segregation') }} sg using (patient_id, gene_symbol)

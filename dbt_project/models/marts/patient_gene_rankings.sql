@@ -19,8 +19,11 @@ select
     gd.disease_name as best_disease_name,
     s.pheno_excluded_penalty,
     s.contributions,
-    s.top_reasons
+    s.top_reasons,
+    -- how the candidate variants segregate in the family; null for a singleton
+    sg.segregation
 from {{ source('evidence', 'gene_scores') }} s
+left join {{ ref('int_segregation') }} sg using (patient_id, gene_symbol)
 left join (
     select disease_id, min(disease_name) as disease_name  -- min: the same on every run
     from {{ ref('stg_gene_diseases') }} group by 1

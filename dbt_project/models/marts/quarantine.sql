@@ -3,4 +3,26 @@
 select * from {{ ref('stg_quarantine') }}
 union all by name
 select * from {{ ref('int_plate_refusals') }}
+union all by name
+-- pedigree faults only seen across files (a parent not in any VCF, sex conflicts, two
+-- fathers named by two files): the proband is ranked without that family evidence
+select distinct
+    case when source_file ilike '%.ped' then 'genomic' else 'clinical' end as domain,
+    'sample' as granularity,
+    about as locator,
+    reason,
+    'landing/' || source_file as original_path,
+    cast(null as varchar) as quarantine_copy,
+    source_file,
+    cast(null as varchar) as source_sha256,
+    batch_id,
+    ingested_at as quarantined_at
+from (
+    select patient_id as about, proband_problem as reason, source_file, batch_id, ingested_at
+    from {{ ref('int_family_members') }}
+    union all
+    select parent_id, parent_problem, source_file, batch_id, ingested_at
+    from {{ ref('int_family_members') }}
+)
+where reason is not null
 order by quarantined_at, source_file, locator
