@@ -28,7 +28,9 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import xgboost as xgb  # noqa: E402
 
-from models.ranker_data import FEATURES, KEYS, matrix, prepare, solved_patients, split_patients
+from models import ranker_calibration, ranker_cv
+from models.ranker_data import (FEATURES, KEYS, matrix, monotone_constraints, prepare,
+                                solved_patients, split_patients)
 from models.ranker_default import EXOMISER_HIPHIVE_WEIGHTS, default_logit_terms, sigmoid
 from models.ranker_eval import evaluate_topk, rank_within_patient
 
@@ -52,8 +54,15 @@ XGB_PARAMS: dict = {
     "lambda": 1.0,
     "tree_method": "hist",
     "nthread": 2,
+    "monotone_constraints": monotone_constraints(FEATURES),
 }
 NUM_BOOST_ROUND = 150
+# The shipped model learns from thousands of published cases, so it can afford deeper trees;
+# a lake's refinement adds a few gentle rounds on top of it.
+SHIPPED_PARAMS: dict = {**XGB_PARAMS, "max_depth": 4, "eta": 0.08, "min_child_weight": 5.0}
+SHIPPED_ROUNDS = 300
+REFINE_PARAMS: dict = {**XGB_PARAMS, "eta": 0.05}
+REFINE_ROUNDS = 40
 KS = (1, 5, 10)
 FORMAT_VERSION = 1
 # Bumped whenever the training code changes what a fit produces, so a saved model made by the
@@ -82,6 +91,10 @@ class RankerArtifact:
     seed: int = 0
     xgboost_version: str = xgb.__version__
     fingerprint: str = ""
+    # temperature and "none" logit of the per-patient conditional logit (ranker_calibration);
+    # None = score is the plain sigmoid of the margin (uncalibrated)
+    calibration: dict | None = None
+    origin: str = "lake"  # "shipped" | "lake" | "refined" | "default_weights"
 
     @property
     def model_version(self) -> str:
@@ -92,12 +105,17 @@ class RankerArtifact:
 
 def fingerprint(
     features: pl.DataFrame, seed: int = 0, min_solved: int = 20, holdout_fraction: float = 0.3,
-    cv_folds: int = 5,
+    cv_folds: int = 5, base: str = "",
 ) -> str:
-    """The content address of ``train(features, ...)`` with the same arguments: the model
+    """The content address of ``train(features, ...)`` (or, with ``base`` = the shipped model's
+    fingerprint, of ``refine(shipped, features)``) with the same arguments: the model
     columns (keys, labels, FEATURES) in (patient_id, gene_symbol) order, every setting of the
     fit and its fallback, the recipe and the result-changing library versions."""
-    return _fingerprint(prepare(features, FEATURES), seed, min_solved, holdout_fraction, cv_folds)
+    content = _fingerprint(prepare(features, FEATURES), seed, min_solved, holdout_fraction, cv_folds)
+    if not base:
+        return content
+    return _digest(lake=content, shipped=base, refine_params=REFINE_PARAMS,
+                   refine_rounds=REFINE_ROUNDS, min_solved_to_refine=MIN_SOLVED_TO_REFINE)
 
 
 def _fingerprint(frame: pl.DataFrame, seed: int, min_solved: int, holdout_fraction: float,
@@ -192,8 +210,9 @@ def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
 
     ``rank`` is 1..n per patient (1 = best; ties broken by gene_symbol). The contributions are
     additive in the model's margin (log-odds for both default weights and binary:logistic;
-    XGBoost's via TreeSHAP): ``sum(contrib_*) + contrib_bias`` equals that margin for every row
-    and ``score`` is its sigmoid. Rows come back sorted by patient_id and rank; the input
+    XGBoost's via TreeSHAP): ``sum(contrib_*) + contrib_bias`` equals ``margin`` for every
+    row. ``score`` is the calibrated probability that the gene is the patient's causal gene
+    (``ranker_calibration``) when the artifact is calibrated, else the margin's sigmoid. Rows come back sorted by patient_id and rank; the input
     columns are kept (keys cast to string).
     """
     frame = prepare(features, artifact.features)
@@ -203,18 +222,23 @@ def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
             raise ValueError("xgboost ranker artifact has no booster")
         dm = xgb.DMatrix(x, missing=np.nan, feature_names=artifact.features, nthread=2)
         contribs = artifact.booster.predict(dm, pred_contribs=True).astype(np.float64)
-        scores = artifact.booster.predict(dm).astype(np.float64)
     elif artifact.mode == "default_weights":
         terms, intercept = default_logit_terms(x.astype(np.float64), artifact.features, artifact.weights)
         contribs = np.column_stack([terms, np.full(frame.height, intercept)])
-        scores = sigmoid(contribs.sum(axis=1))
     else:
         raise ValueError(f"unknown ranker mode {artifact.mode!r}")
     contribs = contribs.reshape(frame.height, len(artifact.features) + 1)
+    margin = contribs.sum(axis=1)
+    if artifact.calibration:
+        scores = ranker_calibration.probabilities(margin, frame["patient_id"].to_numpy(),
+                                                  artifact.calibration)
+    else:
+        scores = sigmoid(margin)
     names = [f"contrib_{f}" for f in artifact.features] + ["contrib_bias"]
     added = pl.DataFrame(
         {
             "score": pl.Series(scores, dtype=pl.Float64),
+            "margin": pl.Series(margin, dtype=pl.Float64),
             **{n: pl.Series(contribs[:, i], dtype=pl.Float64) for i, n in enumerate(names)},
         },
         height=frame.height,
@@ -249,6 +273,8 @@ def save(artifact: RankerArtifact, directory: Path) -> Path:
         "xgboost_version": artifact.xgboost_version,
         "fingerprint": artifact.fingerprint,
         "model_version": artifact.model_version,
+        "calibration": artifact.calibration,
+        "origin": artifact.origin,
         "model_file": None,
         "model_sha256": None,
     }
@@ -289,10 +315,14 @@ def load(directory: Path) -> RankerArtifact:
         seed=int(meta["seed"]),
         xgboost_version=meta["xgboost_version"],
         fingerprint=meta.get("fingerprint", ""),
+        calibration=meta.get("calibration"),
+        origin=meta.get("origin", "lake"),
     )
 
 
-def _fit(frame: pl.DataFrame, patients: list[str], params: dict) -> xgb.Booster:
+def _fit(frame: pl.DataFrame, patients: list[str], params: dict, rounds: int = NUM_BOOST_ROUND,
+         base: xgb.Booster | None = None) -> xgb.Booster:
+    """Fit (or, from ``base``, continue fitting) on the candidates of ``patients``."""
     # XGBoost needs each query's rows contiguous, hence the sort by patient.
     rows = frame.filter(pl.col("patient_id").is_in(patients)).sort(["patient_id", "gene_symbol"])
     qid = rows["patient_id"].rank("dense").cast(pl.UInt32).to_numpy()
@@ -300,7 +330,7 @@ def _fit(frame: pl.DataFrame, patients: list[str], params: dict) -> xgb.Booster:
     dm = xgb.DMatrix(matrix(rows, FEATURES), label=label, missing=np.nan, feature_names=FEATURES, nthread=2)
     if params["objective"].startswith("rank:"):
         dm.set_info(qid=qid)
-    return xgb.train(params, dm, num_boost_round=NUM_BOOST_ROUND)
+    return xgb.train(params, dm, num_boost_round=rounds, xgb_model=base)
 
 
 def _xgb_artifact(booster: xgb.Booster, params: dict, n_patients: int, trained_at: str, seed: int) -> RankerArtifact:
@@ -358,3 +388,168 @@ def _baselines(frame: pl.DataFrame, artifact: RankerArtifact) -> dict:
         "default_weights": evaluate_topk(score(default, frame), KS),
     }
 
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped ranker (trained on many genes, measured on genes it never saw) and its refinement
+# on a lake's own solved patients.
+
+def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict[str, str] | None = None,
+                  strata: pl.DataFrame | None = None, folds: int = 5, seed: int = 0,
+                  n_boot: int = 1000) -> RankerArtifact:
+    """Fit the shipped ranker; measure it by gene-grouped cross-validation.
+
+    ``features``: candidates of solved patients (``is_causal`` set) plus any baseline score
+    columns named in ``baselines`` ({method: column}); ``gene_of``: patient_id → causal
+    gene_symbol, for every solved patient (also those whose causal gene is not a candidate).
+    ``strata``: patient_id plus columns to break the figures down by. Every patient is scored
+    by a model that saw no patient of its causal gene; the score calibration is fitted on
+    out-of-fold margins of the other folds (nested), so its reliability figures are held out too.
+    """
+    baselines = baselines or {}
+    frame = prepare(features, FEATURES)
+    extra = [c for c in baselines.values() if c in features.columns]
+    if extra:
+        frame = frame.with_columns(*[features[c].cast(pl.Float64) for c in extra])
+    usable, missed = solved_patients(frame)
+    solved = sorted(usable + missed)
+    fold_of = ranker_cv.gene_folds(gene_of.filter(pl.col("patient_id").is_in(solved)), folds, seed)
+    params = {**SHIPPED_PARAMS, "seed": seed}
+    trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    oof = []
+    for f in range(folds):
+        held = [p for p in solved if fold_of.get(p) == f]
+        train_ids = [p for p in usable if fold_of.get(p) != f]
+        if not held or not train_ids:
+            continue
+        model = _xgb_artifact(_fit(frame, train_ids, params, SHIPPED_ROUNDS), params,
+                              len(train_ids), trained_at, seed)
+        part = score(model, frame.filter(pl.col("patient_id").is_in(held)))
+        oof.append(part.with_columns(pl.lit(f).alias("fold")))
+    scored = pl.concat(oof, how="diagonal_relaxed")
+    # nested calibration: each fold's scores calibrated on the other folds' held-out margins
+    probs = np.zeros(scored.height)
+    fold_col = scored["fold"].to_numpy()
+    for f in np.unique(fold_col):
+        fit_rows = scored.filter(pl.col("fold") != f)
+        cal = ranker_calibration.fit(fit_rows["margin"].to_numpy(), fit_rows["patient_id"].to_numpy(),
+                                     fit_rows["is_causal"].fill_null(False).to_numpy())
+        sel = fold_col == f
+        probs[sel] = ranker_calibration.probabilities(
+            scored["margin"].to_numpy()[sel], scored["patient_id"].to_numpy()[sel], cal)
+    scored = scored.with_columns(pl.Series("score", probs))
+    metrics = _grouped_metrics(scored, gene_of, baselines, strata, n_boot, seed)
+    metrics["calibration"] = ranker_calibration.report(
+        probs, scored["is_causal"].fill_null(False).to_numpy(), scored["patient_id"].to_numpy())
+    metrics.update({"evaluation_scope": f"{folds}-fold cross-validation grouped by causal gene "
+                                        "(no gene on both sides)",
+                    "n_solved_patients": len(solved), "n_solved_causal_not_candidate": len(missed),
+                    "n_genes": int(gene_of.filter(pl.col("patient_id").is_in(solved))
+                                   ["gene_symbol"].n_unique()),
+                    "n_candidate_rows": frame.height, "cv_folds": folds, "seed": seed})
+    booster = _fit(frame, usable, params, SHIPPED_ROUNDS)
+    gains = booster.get_score(importance_type="gain")
+    metrics["feature_importance_gain"] = {f: float(gains.get(f, 0.0)) for f in FEATURES}
+    artifact = _xgb_artifact(booster, params, len(usable), trained_at, seed)
+    artifact.num_boost_round = SHIPPED_ROUNDS
+    artifact.origin = "shipped"
+    artifact.calibration = ranker_calibration.fit(
+        scored["margin"].to_numpy(), scored["patient_id"].to_numpy(),
+        scored["is_causal"].fill_null(False).to_numpy())
+    artifact.ranking_method = (f"shipped xgboost ranker (trained on {len(usable)} solved cases of "
+                               f"{metrics['n_genes']} genes), calibrated")
+    artifact.metrics = metrics
+    artifact.fingerprint = _digest(recipe=RECIPE, format_version=FORMAT_VERSION, shipped=True,
+                                   data=frame_digest(prepare(features, FEATURES), list(KEYS)),
+                                   params=params, rounds=SHIPPED_ROUNDS, folds=folds,
+                                   libraries=library_versions(*RESULT_LIBRARIES))
+    return artifact
+
+
+def _grouped_metrics(scored: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict[str, str],
+                     strata: pl.DataFrame | None, n_boot: int, seed: int) -> dict:
+    """Top-k with gene-bootstrap intervals for the ranker and each baseline, the paired
+    difference ranker − baseline, and the same per stratum."""
+    ranked = {"ranker": rank_within_patient(scored, "margin")}
+    for method, col in {"phenotype_only": "pheno_score", "variant_only": "variant_score",
+                        **baselines}.items():
+        if col in scored.columns:
+            ranked[method] = rank_within_patient(scored, col)
+    ranks = {m: ranker_cv.best_causal_rank(r) for m, r in ranked.items()}
+    out: dict = {"recall_gene_cv": {m: ranker_cv.topk_with_ci(r, gene_of, KS, n_boot, seed)
+                               for m, r in ranks.items()},
+                 "difference_gene_cv": {m: ranker_cv.paired_difference(ranks["ranker"], r, gene_of, KS,
+                                                                  n_boot, seed)
+                                   for m, r in ranks.items() if m != "ranker"}}
+    if strata is not None:
+        breakdown: dict = {}
+        for col in [c for c in strata.columns if c != "patient_id"]:
+            for value in sorted(strata[col].drop_nulls().unique().to_list(), key=str):
+                ids = strata.filter(pl.col(col) == value).select("patient_id")
+                breakdown.setdefault(col, {})[str(value)] = {
+                    m: ranker_cv.topk_with_ci(r.join(ids, on="patient_id"), gene_of, KS,
+                                              min(n_boot, 200), seed)
+                    for m, r in ranks.items()}
+        out["breakdown"] = breakdown
+    return out
+
+
+MIN_SOLVED_TO_REFINE = 10
+
+
+def refine(shipped: RankerArtifact, features: pl.DataFrame, folds: int = 5, seed: int = 0
+           ) -> tuple[RankerArtifact, dict]:
+    """The model a lake should use, and why: the shipped ranker, or the shipped ranker refined
+    with a few boosting rounds on the lake's own solved patients when that ranks the lake's
+    held-out solved patients better (top-1 higher and top-10 no lower, patient-wise
+    ``folds``-fold cross-validation; the shipped model is scored on the same patients)."""
+    frame = prepare(features, FEATURES)
+    usable, missed = solved_patients(frame)
+    decision: dict = {"n_solved_patients": len(usable) + len(missed),
+                      "n_solved_causal_not_candidate": len(missed)}
+    if shipped.mode != "xgboost" or shipped.features != FEATURES:
+        decision.update(model="shipped", why="the shipped model's features differ from this "
+                        "code's; it is used as shipped (retrain it: orphanlake train-ranker)")
+        return shipped, decision
+    if len(usable) < MIN_SOLVED_TO_REFINE:
+        decision.update(model="shipped", why=f"{len(usable)} solved patient(s) with their causal "
+                        f"gene among the candidates; refining needs {MIN_SOLVED_TO_REFINE}")
+        return shipped, decision
+    ids = sorted(usable + missed)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    k = min(folds, len(ids))
+    params = {**REFINE_PARAMS, "seed": seed}
+    refined_parts = []
+    for f in range(k):
+        held = [ids[i] for i in order[f::k]]
+        train_ids = sorted(set(usable) - set(held))
+        booster = _fit(frame, train_ids, params, REFINE_ROUNDS, base=shipped.booster)
+        model = _refined_artifact(shipped, booster, len(train_ids))
+        refined_parts.append(score(model, frame.filter(pl.col("patient_id").is_in(held))))
+    solved = frame.filter(pl.col("patient_id").is_in(ids))
+    base = evaluate_topk(score(shipped, solved), KS)
+    tuned = evaluate_topk(pl.concat(refined_parts, how="diagonal_relaxed"), KS)
+    decision["heldout_recall"] = {"shipped": base, "refined": tuned}
+    better = (tuned["recall_at_1"] > base["recall_at_1"]
+              and tuned["recall_at_10"] >= base["recall_at_10"])
+    summary = (f"top-1 {tuned['recall_at_1']:.2f} refined vs {base['recall_at_1']:.2f} shipped, "
+               f"top-10 {tuned['recall_at_10']:.2f} vs {base['recall_at_10']:.2f} on "
+               f"{base['n_patients']} held-out solved patients ({k}-fold)")
+    if not better:
+        decision.update(model="shipped", why=f"refining did not help: {summary}")
+        return shipped, decision
+    booster = _fit(frame, usable, params, REFINE_ROUNDS, base=shipped.booster)
+    decision.update(model="refined", why=f"refined on this lake's solved patients: {summary}")
+    return _refined_artifact(shipped, booster, len(usable)), decision
+
+
+def _refined_artifact(shipped: RankerArtifact, booster: xgb.Booster, n: int) -> RankerArtifact:
+    return RankerArtifact(
+        mode="xgboost", features=list(FEATURES), booster=booster, weights={}, metrics={},
+        n_train_patients=shipped.n_train_patients + n, trained_at=shipped.trained_at,
+        ranking_method=f"{shipped.ranking_method}, refined on {n} solved patients of this lake",
+        params=dict(REFINE_PARAMS), num_boost_round=shipped.num_boost_round + REFINE_ROUNDS,
+        seed=shipped.seed, fingerprint=shipped.fingerprint,
+        # refinement adds gentle rounds; the shipped calibration still maps margins to
+        # probabilities (a lake rarely has enough solved patients to refit it)
+        calibration=shipped.calibration, origin="refined")

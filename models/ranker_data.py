@@ -32,6 +32,26 @@ FEATURES: list[str] = [
     "seg_n_parents",
 ]
 
+# Domain knowledge as constraints (XGBoost monotone_constraints): a more damaging, rarer or
+# better-segregating variant, or a better phenotype match, never lowers a gene's score; excluded
+# terms the disease has, or a variant carried by an unaffected parent, never raise it. 0 = free
+# (counts and z-scores whose direction depends on the mode or the gene).
+MONOTONE: dict[str, int] = {
+    "variant_score": 1, "var_max_pathogenicity": 1, "var_freq_score": 1, "var_has_lof": 1,
+    "var_moi_consistent": 1, "var_max_revel": 1, "var_max_cadd": 1,
+    "pheno_score": 1, "pheno_gene_bma": 1, "pheno_disease_bma": 1, "pheno_rank_pct": 1,
+    "pheno_excluded_penalty": -1, "pheno_lr_log10": 1, "pheno_lr_post": 1, "pheno_phenodigm": 1,
+    "expr_score": 1,
+    "seg_de_novo": 1, "seg_biallelic_trans": 1, "seg_hemi_maternal": 1,
+    "seg_inherited_unaffected": -1,
+}
+
+
+def monotone_constraints(feature_names: list[str]) -> str:
+    """XGBoost's ``monotone_constraints`` string for these features, in order."""
+    return "(" + ",".join(str(MONOTONE.get(f, 0)) for f in feature_names) + ")"
+
+
 KEYS = ("patient_id", "gene_symbol")
 
 

@@ -176,8 +176,12 @@ def _print_ranker_quality(paths: LakePaths) -> None:
     if not meta_file.exists():
         return
     meta = json.loads(meta_file.read_text())
-    scope, recall = headline_recall(meta.get("metrics", {}))
+    metrics = meta.get("metrics", {})
+    scope, recall = headline_recall(metrics)
     print(f"\ngene ranker: {meta['ranking_method']}")
+    lake = metrics.get("lake") or {}
+    if lake.get("why"):
+        print(f"  this lake uses the {lake['model']} model: {lake['why']}")
     if recall:
         n = next(iter(recall.values()))["n_patients"]
         print(f"causal-gene recall on {n} solved patients ({scope}), top-1 / top-5 / top-10:")
@@ -303,6 +307,20 @@ def _json_value(value):
     return value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value)
 
 
+def cmd_train_ranker(args) -> int:
+    from orchestration import ranker_training
+
+    out = Path(args.out) if args.out else ranker_training.SHIPPED_DIR
+    artifact = ranker_training.train(Path(args.workdir), out, seed=args.seed,
+                                     n_boot=args.bootstrap, max_cases=args.max_cases,
+                                     save=args.save)
+    print("\n".join(ranker_training.summary_lines(artifact.metrics)))
+    cal = artifact.metrics["calibration"]["top1"]
+    print(f"calibration of the top gene (held out): Brier {cal['brier']:.3f}, ECE {cal['ece']:.3f}")
+    print(f"{artifact.model_version} -> {out if args.save else '(not saved)'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from orchestration.feature_store.online import ENTITIES
 
@@ -361,6 +379,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="HTML file to write (default: report-<patient>.html here)")
     rp.add_argument("--top", type=int, default=10, help="how many genes (default 10)")
     rp.set_defaults(func=cmd_report)
+
+    tr = sub.add_parser("train-ranker", help="retrain the shipped gene ranker on the replayed "
+                                             "published cases + simulated patients (~1 h)")
+    tr.add_argument("--workdir", default="build/ranker-training",
+                    help="where the training lakes are built and cached")
+    tr.add_argument("--out", help="model folder (default: models/pretrained/gene_ranker)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--bootstrap", type=int, default=1000, help="gene-bootstrap resamples")
+    tr.add_argument("--max-cases", type=int, help="replay only the first N cases (a quick try)")
+    tr.add_argument("--no-save", dest="save", action="store_false",
+                    help="measure only; leave the shipped model alone")
+    tr.set_defaults(func=cmd_train_ranker)
 
     r = sub.add_parser("rank-genes", help="rank one new patient's genes with the trained model")
     r.add_argument("--vcf", required=True)

@@ -221,7 +221,8 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert activity_runs and set(activity_runs.values()) <= {UNCHANGED, None}, activity_runs
     assert UNCHANGED in activity_runs.values()
     printed = waited.out
-    assert "gene ranker: xgboost" in printed and "== patient_gene_rankings ==" in printed
+    assert "gene ranker: shipped xgboost ranker" in printed and "this lake uses the" in printed
+    assert "== patient_gene_rankings ==" in printed
     # model folders are safe slugs of the target; the summary names the target itself
     for target in (t for t, status in activity_runs.items() if status):
         assert f"activity model for {target}:" in printed, printed

@@ -102,7 +102,8 @@ def test_heldout_metrics_present_bounded_and_count_misses(model, data):
 
 
 def test_heldout_patients_are_not_trained_on():
-    # Pure-noise evidence: the refit model memorises its training patients (in-sample top-1 near 1),
+    # Pure-noise evidence: the refit model memorises its training patients (in-sample top-1 far
+    # above chance, though monotone constraints on the two scores stop it memorising them all),
     # so a held-out recall near chance (1/40) shows the held-out patients were kept out of the fold.
     data = cohort(40, seed=7)
     rng = np.random.default_rng(0)
@@ -111,7 +112,7 @@ def test_heldout_patients_are_not_trained_on():
     )
     art = train(noise, seed=0)
     in_sample = np.mean(np.array(causal_ranks(score(art, noise))) == 1)
-    assert in_sample >= 0.9
+    assert in_sample >= 0.75
     assert art.metrics["recall"]["xgboost"]["recall_at_1"] <= 0.25
 
 

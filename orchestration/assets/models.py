@@ -9,7 +9,6 @@ from models import phenotype, ranker
 from models.hpo_index import INDEX_FILENAME
 from models.explain import add_explanations
 from models.fingerprint import UNCHANGED
-from models.ranker_eval import headline_recall
 from orchestration.assets.features import feature_key
 from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
@@ -57,52 +56,78 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
           deps=[feature_key("patient_gene_evidence"), feature_key("gene_ranker_labels")])
 @isolated("patients", [f"models/{RANKER_DIR}/{ranker.META_FILE}"])
 def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """XGBoost gene ranker trained on solved patients, with the features of feature service
-    target_ranking_v1 as of the time each diagnosis reached the lake (Feast point-in-time
-    join). Top-1/5/10 recall of the causal gene comes from 5-fold cross-validation by
-    patient, so each solved patient is ranked by a model that never saw them;
-    phenotype-only, variant-only and Exomiser-default baselines are measured on the same
-    patients. Falls back to Exomiser's logistic weights when too few patients are solved.
-    Content-addressed: when the training frame, settings and libraries fingerprint as the
-    saved model did, that model is loaded, not retrained."""
+    """The gene ranker this lake uses: the shipped model (XGBoost, trained on thousands of
+    replayed published cases and simulated patients, measured by gene-grouped
+    cross-validation, scores calibrated to the probability that a gene is the patient's causal
+    gene), refined on this lake's own solved patients only when that ranks the lake's
+    held-out solved patients better. The metadata says which model is used and why, with its
+    held-out figures. Training rows come from feature service target_ranking_v1 as of the
+    time each diagnosis reached the lake (Feast point-in-time join). Content-addressed: the
+    same training frame and shipped model reuse the saved decision instead of refitting."""
+    from orchestration.ranker_training import SHIPPED_DIR
+
     paths = lake.paths
+    shipped = ranker.load(SHIPPED_DIR)
     features, unusable = ranker_training_frame(paths, feature_store(paths))
     if unusable:
         context.log.warning("%d solved patient(s) had no candidate evidence when their diagnosis "
                             "reached the lake and are not trained on: %s", len(unusable),
                             ", ".join(unusable[:10]))
     if features.is_empty():
-        # no trainable solved patient: the default-weights fallback needs the columns only
         features = read_model(paths, "int_patient_gene_features").clear()
-    content = ranker.fingerprint(features)
+    content = ranker.fingerprint(features, base=shipped.fingerprint)
     artifact = ranker.reuse(paths.models / RANKER_DIR, content)
-    training = UNCHANGED if artifact is not None else "trained"
+    training = UNCHANGED if artifact is not None else "decided"
     if artifact is None:
-        artifact = ranker.train(features)
+        artifact, decision = ranker.refine(shipped, features)
+        artifact.metrics = {**shipped.metrics, "lake": decision}
+        artifact.fingerprint = content
         ranker.save(artifact, paths.models / RANKER_DIR)
     metrics = artifact.metrics
-    flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
-    context.log.info("gene ranker %s (%s): %s", artifact.model_version, training,
-                     json.dumps(flat, default=str))
-    _, recall = headline_recall(metrics)
-    headline = {f"heldout_top{k}" if method == artifact.mode else
-                f"heldout_top{k}_{method}": float(scores[f"recall_at_{k}"])
-                for method, scores in recall.items() for k in (1, 5, 10)
-                if scores.get(f"recall_at_{k}") is not None}
-    headline["heldout_patients"] = next(iter(recall.values()), {}).get("n_patients", 0)
+    decision = metrics.get("lake", {})
+    context.log.info("gene ranker %s (%s): %s model — %s", artifact.model_version, training,
+                     decision.get("model"), decision.get("why"))
     return dg.MaterializeResult(metadata={
-        "mode": artifact.mode,
+        "model": decision.get("model", artifact.origin),
+        "why": decision.get("why", ""),
         "training": training,
-        "fingerprint": artifact.fingerprint,
         "model_version": artifact.model_version,
-        "trained_at": artifact.trained_at,
+        "ranking_method": artifact.ranking_method,
         "n_train_patients": artifact.n_train_patients,
         "n_solved_without_features_at_diagnosis": len(unusable),
         "feature_service": "target_ranking_v1",
-        **headline,
-        **flat,
+        **_heldout_metadata(metrics),
+        "lake_heldout": dg.MetadataValue.json(decision.get("heldout_recall", {})),
         "metrics": dg.MetadataValue.json(json.loads(json.dumps(metrics, default=str))),
     })
+
+
+def _heldout_metadata(metrics: dict) -> dict:
+    """The shipped model's held-out figures, rounded and named alike: top-k with its 95 %
+    gene-bootstrap interval for the ranker and each baseline, and the calibration."""
+    out: dict = {"heldout_scope": metrics.get("evaluation_scope", "")}
+    for method, r in metrics.get("recall_gene_cv", {}).items():
+        name = "" if method == "ranker" else f"_{method}"
+        for k in (1, 5, 10):
+            cell = r.get(f"top{k}") or {}
+            if cell.get("value") is not None:
+                out[f"heldout_top{k}{name}"] = round(cell["value"], 3)
+                if method == "ranker":
+                    out[f"heldout_top{k}_ci95"] = f"{cell['lo']:.3f}-{cell['hi']:.3f}"
+        if method == "ranker":
+            out["heldout_patients"] = r.get("n_patients", 0)
+            out["heldout_genes"] = r.get("n_genes", 0)
+    cal = (metrics.get("calibration") or {}).get("top1") or {}
+    if cal.get("brier") is not None:
+        out["calibration_top1_brier"] = round(cal["brier"], 4)
+        out["calibration_top1_ece"] = round(cal["ece"], 4)
+        out["reliability_top1"] = dg.MetadataValue.md(markdown_preview(
+            pl.DataFrame(cal["bins"]), n=20))
+    every = (metrics.get("calibration") or {}).get("all_candidates") or {}
+    if every.get("brier") is not None:
+        out["calibration_all_brier"] = round(every["brier"], 5)
+        out["calibration_all_ece"] = round(every["ece"], 5)
+    return out
 
 
 @dg.asset(group_name="models", kinds={"python", "parquet", "feast"},

@@ -32,7 +32,10 @@ select
     ph.pheno_gene_bma, ph.pheno_disease_bma, ph.best_disease_id,
     coalesce(ph.pheno_excluded_penalty, 0) as pheno_excluded_penalty,
     coalesce(ph.pheno_rank_pct, 0) as pheno_rank_pct,
-    e.expr_z, e.expr_abs_z, coalesce(e.expr_score, 0) as expr_score,
+    e.expr_z, e.expr_abs_z,
+    -- 0 = measured and unremarkable; null = no RNA-seq for this patient, so a missing
+    -- modality stays missing instead of reading as "no outlier" on every gene
+    case when r.patient_id is not null then coalesce(e.expr_score, 0) end as expr_score,
     -- trio evidence: null when the patient has no usable parents (int_segregation)
     sg.seg_de_novo, sg.seg_biallelic_trans, sg.seg_hemi_maternal, sg.seg_inherited_unaffected,
     sg.seg_n_parents, sg.segregation
@@ -42,4 +45,5 @@ left join {{ ref('int_variant_evidence') }} v using (patient_id, gene_symbol)
 left join pheno ph using (patient_id, gene_symbol)
 left join {{ ref('int_expression_evidence') }} e using (patient_id, gene_symbol)
 left join causal k using (patient_id, gene_symbol)
+left join (select distinct patient_id from {{ ref('int_expression_evidence') }}) r using (patient_id)
 left join {{ ref('int_segregation') }} sg using (patient_id, gene_symbol)
