@@ -61,6 +61,10 @@ COMMON_POOL = 3_000
 UNSEEN_SHARE = 0.10
 HOM_SHARE = 0.02           # rare background calls seen homozygous (some consanguinity)
 N_OTHER_GENES = 14_000     # protein-coding genes without an HPO disease annotation
+# Published case reports carry no pedigrees; diagnostic labs sequence trios. This share of
+# dominant cases becomes a trio with the variant de novo, and of recessive ones a trio with
+# one allele from each parent (both parents carriers for a homozygote).
+TRIO_SHARE = 0.3
 
 _LOF_MIX = {"stop_gained": 0.40, "frameshift_variant": 0.40, "splice_acceptor_variant": 0.08,
             "splice_donor_variant": 0.10, "start_lost": 0.02}
@@ -336,6 +340,40 @@ def _background(rng: np.random.Generator, g: _Genome, params: dict | None = None
     return concat([take(g.common, idx), rare]), np.concatenate([common_codes, rare_codes])
 
 
+def _trio_background(rng: np.random.Generator, g: _Genome, male_child: bool
+                     ) -> tuple[dict, np.ndarray]:
+    """(site table, codes n × 3 for child, father, mother): two parental exomes and the
+    child's background inherited from them (``simulate.family.inherit``: Mendel, chrX too)."""
+    from orchestration.simulate.family import inherit
+
+    fs, fc = _background(rng, g, _exome_params(rng))
+    ms, mc = _background(rng, g, _exome_params(rng))
+    table = concat([fs, ms])
+    nf, nm = len(fc), len(mc)
+    father, mother = (np.arange(nf), fc), (nf + np.arange(nm), mc)
+    child_idx, child_codes = inherit(rng, table["chrom_idx"], father, mother, male_child)
+    codes = np.zeros((nf + nm, 3), dtype=np.int8)
+    codes[child_idx, 0] = child_codes
+    codes[:nf, 1], codes[nf:, 2] = fc, mc
+    return table, codes
+
+
+def _causal_in_parents(case: ReplayCase) -> np.ndarray:
+    """Codes (n × 2: father, mother) of the causal variants in the parents: de novo for a
+    single heterozygous variant, in trans for two, both carriers of a homozygote, a carrier
+    mother of a hemizygous son."""
+    n = len(case.variants)
+    out = np.zeros((n, 2), dtype=np.int8)
+    states = [v.zygosity for v in case.variants]
+    if states == ["hom"]:
+        out[:] = 1
+    elif len(states) == 2:
+        out[0, 0], out[1, 1] = 1, 1
+    elif states == ["hemi"]:
+        out[0, 1] = 1
+    return out
+
+
 def _causal_sites(rng: np.random.Generator, g: _Genome, case: ReplayCase) -> tuple[dict, np.ndarray]:
     n = len(case.variants)
     row = g.row_of[case.gene_symbol]
@@ -372,12 +410,19 @@ def _causal_sites(rng: np.random.Generator, g: _Genome, case: ReplayCase) -> tup
 
 
 def _sorted_unique(sites: dict, codes: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Sites by chrom/pos with causal sites winning a position clash."""
+    """Sites by chrom/pos with causal sites winning a position clash. ``codes`` is one column
+    per sample (or a vector for one); a position listed twice (a common site both parents
+    carry) keeps one row whose codes add up, capped at homozygous."""
     order = np.lexsort((-sites["kind"].astype(np.int16), sites["pos"], sites["chrom_idx"]))
     c, p = sites["chrom_idx"][order], sites["pos"][order]
-    keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
-    return take(sites, order[keep]), codes[order[keep]]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
+    group = np.cumsum(first) - 1
+    matrix = codes[order].reshape(len(order), -1).astype(np.int16)
+    merged = np.zeros((int(first.sum()), matrix.shape[1]), dtype=np.int16)
+    np.add.at(merged, group, matrix)
+    merged = np.minimum(merged, 2).astype(np.int8)
+    return take(sites, order[first]), merged.reshape(-1) if codes.ndim == 1 else merged
 
 
 def _with_hgvs(strings: pl.DataFrame, sites: dict, case: ReplayCase, layout_k: int) -> pl.DataFrame:
@@ -435,13 +480,16 @@ def _phenopacket(case: ReplayCase, pid: str, solved: bool) -> dict:
 
 
 def replay_batch(home: Path, cases: list[ReplayCase], seed: int = 0, batch_id: str = "replay",
-                 solved: bool = True, id_prefix: str = "RC", chunk: int = 400) -> dict:
+                 solved: bool = True, id_prefix: str = "RC", chunk: int = 400,
+                 trio_share: float = TRIO_SHARE) -> dict:
     """Write ``cases`` as one landing batch (a VCF and a phenopacket each) plus its truth.
 
     Patients get pseudonymous ids ``<id_prefix>-<5 digits>``; the published case id, gene,
     disease and causal variants go to ``truth/<batch_id>/truth.tsv`` only. ``solved`` writes
     the diagnosis into the phenopacket (a training lake); without it the lake must find it.
     Exomes are rendered ``chunk`` cases at a time (one vectorised annotation pass each).
+    ``trio_share`` of the dominant and recessive cases are written as trios: a 3-sample VCF
+    (proband, father ``<id>-F``, mother ``<id>-M``, unaffected) and lines of ``<batch>.ped``.
     """
     paths = LakePaths(Path(home))
     dirs = {d: paths.landing_domain(d) / batch_id for d in ("genomic", "clinical")}
@@ -450,15 +498,23 @@ def replay_batch(home: Path, cases: list[ReplayCase], seed: int = 0, batch_id: s
         d.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 7])
     g = _genome(rng, sorted({(c.gene_symbol, c.gene_id.split(":")[-1]) for c in cases}))
-    truth, n_background = [], []
+    truth, n_background, ped = [], [], []
+    # which cases become trios: a share of those whose genotype says dominant or recessive
+    trio_draw = [case.inheritance in ("dominant", "recessive") and rng.random() < trio_share
+                 for case in cases]
     for lo in range(0, len(cases), chunk):
         exomes = []
         for k in range(lo, min(lo + chunk, len(cases))):
-            bg, bg_codes = _background(rng, g, _exome_params(rng))
-            cs, c_codes = _causal_sites(rng, g, cases[k])
+            case = cases[k]
+            cs, c_codes = _causal_sites(rng, g, case)
+            if trio_draw[k]:
+                bg, bg_codes = _trio_background(rng, g, case.sex == "MALE")
+                c_codes = np.column_stack([c_codes, _causal_in_parents(case)])
+            else:
+                bg, bg_codes = _background(rng, g, _exome_params(rng))
             sites, codes = _sorted_unique(concat([cs, bg]), np.concatenate([c_codes, bg_codes]))
             exomes.append((k, sites, codes))
-            n_background.append(len(bg_codes))
+            n_background.append(int((bg_codes if bg_codes.ndim == 1 else bg_codes[:, 0]).astype(bool).sum()))
         # one annotation pass for the whole chunk, then each exome's rows
         strings = site_strings(concat([s for _, s, _ in exomes]), g.layout, rng)
         start = 0
@@ -468,16 +524,30 @@ def replay_batch(home: Path, cases: list[ReplayCase], seed: int = 0, batch_id: s
             start += len(codes)
             layout_k = int(rng.integers(len(CSQ_LAYOUTS)))
             rows = _with_hgvs(rows, sites, case, layout_k)
-            text = (header([pid], layout_k)
-                    + body(rows, np.arange(len(codes)), codes[:, None], layout_k, rng,
-                           (case.sex == "MALE",), sites["kind"] == 2))
-            (dirs["genomic"] / f"{pid}.vcf.gz").write_bytes(bgzf(text.encode()))
+            trio = codes.ndim == 2
+            samples = [pid, f"{pid}-F", f"{pid}-M"] if trio else [pid]
+            matrix = codes if trio else codes[:, None]
+            keep = matrix.any(axis=1)  # a parent's private site the child did not inherit stays
+            text = (header(samples, layout_k)
+                    + body(rows, np.flatnonzero(keep), matrix[keep], layout_k, rng,
+                           (case.sex == "MALE", True, False)[:len(samples)],
+                           (sites["kind"] == 2)[keep]))
+            name = f"{pid}_trio.vcf.gz" if trio else f"{pid}.vcf.gz"
+            (dirs["genomic"] / name).write_bytes(bgzf(text.encode()))
+            if trio:
+                sex = {"MALE": "1", "FEMALE": "2"}.get(case.sex, "0")
+                ped += [f"FAM-{pid}\t{pid}\t{pid}-F\t{pid}-M\t{sex}\t2",
+                        f"FAM-{pid}\t{pid}-F\t0\t0\t1\t1", f"FAM-{pid}\t{pid}-M\t0\t0\t2\t1"]
             (dirs["clinical"] / f"{pid}.json").write_text(
                 json.dumps(_phenopacket(case, pid, solved), indent=1) + "\n", encoding="utf-8")
-            truth.append(_truth_row(case, pid, solved))
+            truth.append({**_truth_row(case, pid, solved), "is_trio": trio})
+    if ped:
+        (dirs["genomic"] / f"{batch_id}.ped").write_text(
+            "#family\tindividual\tfather\tmother\tsex\tphenotype\n" + "\n".join(ped) + "\n")
     truth_path = dirs["truth"] / "truth.tsv"
     pl.DataFrame(truth).write_csv(truth_path, separator="\t")
     return {"batch_id": batch_id, "n_cases": len(cases), "truth_path": str(truth_path),
+            "n_trios": int(sum(trio_draw)),
             "background_calls_per_exome": float(np.mean(n_background)) if n_background else 0.0}
 
 
