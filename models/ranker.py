@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -396,7 +397,8 @@ def _baselines(frame: pl.DataFrame, artifact: RankerArtifact) -> dict:
 
 def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict[str, str] | None = None,
                   strata: pl.DataFrame | None = None, folds: int = 5, seed: int = 0,
-                  n_boot: int = 1000) -> RankerArtifact:
+                  n_boot: int = 1000, evaluate_on: set[str] | None = None,
+                  eval_only: set[str] | None = None) -> RankerArtifact:
     """Fit the shipped ranker; measure it by gene-grouped cross-validation.
 
     ``features``: candidates of solved patients (``is_causal`` set) plus any baseline score
@@ -405,7 +407,11 @@ def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict
     ``strata``: patient_id plus columns to break the figures down by. Every patient is scored
     by a model that saw no patient of its causal gene; the score calibration is fitted on
     out-of-fold margins of the other folds (nested), so its reliability figures are held out too.
+    ``evaluate_on``: the patients the headline figures are computed on (default: all);
+    ``eval_only``: patients never trained on, only scored by their gene's fold model (e.g.
+    the same cases with fewer terms, to measure robustness); breakdowns cover everyone.
     """
+    eval_only = eval_only or set()
     baselines = baselines or {}
     frame = prepare(features, FEATURES)
     extra = [c for c in baselines.values() if c in features.columns]
@@ -413,13 +419,21 @@ def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict
         frame = frame.with_columns(*[features[c].cast(pl.Float64) for c in extra])
     usable, missed = solved_patients(frame)
     solved = sorted(usable + missed)
-    fold_of = ranker_cv.gene_folds(gene_of.filter(pl.col("patient_id").is_in(solved)), folds, seed)
+    trainable = [p for p in usable if p not in eval_only]
+    # folds are dealt by gene over the trainable patients; an eval-only patient follows its gene
+    fold_of = ranker_cv.gene_folds(gene_of.filter(pl.col("patient_id").is_in(trainable)), folds, seed)
+    fold_of_gene = dict(gene_of.filter(pl.col("patient_id").is_in(list(fold_of)))
+                        .with_columns(pl.col("patient_id").replace_strict(fold_of).alias("f"))
+                        .select("gene_symbol", "f").unique("gene_symbol").iter_rows())
+    for pid, gene in gene_of.filter(pl.col("patient_id").is_in(solved)).iter_rows():
+        if pid not in fold_of:
+            fold_of[pid] = fold_of_gene.get(gene, zlib.crc32(gene.encode()) % folds)
     params = {**SHIPPED_PARAMS, "seed": seed}
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     oof = []
     for f in range(folds):
         held = [p for p in solved if fold_of.get(p) == f]
-        train_ids = [p for p in usable if fold_of.get(p) != f]
+        train_ids = [p for p in trainable if fold_of.get(p) != f]
         if not held or not train_ids:
             continue
         model = _xgb_artifact(_fit(frame, train_ids, params, SHIPPED_ROUNDS), params,
@@ -431,32 +445,39 @@ def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict
     probs = np.zeros(scored.height)
     fold_col = scored["fold"].to_numpy()
     for f in np.unique(fold_col):
-        fit_rows = scored.filter(pl.col("fold") != f)
+        fit_rows = scored.filter((pl.col("fold") != f) & ~pl.col("patient_id").is_in(sorted(eval_only)))
         cal = ranker_calibration.fit(fit_rows["margin"].to_numpy(), fit_rows["patient_id"].to_numpy(),
                                      fit_rows["is_causal"].fill_null(False).to_numpy())
         sel = fold_col == f
         probs[sel] = ranker_calibration.probabilities(
             scored["margin"].to_numpy()[sel], scored["patient_id"].to_numpy()[sel], cal)
     scored = scored.with_columns(pl.Series("score", probs))
-    metrics = _grouped_metrics(scored, gene_of, baselines, strata, n_boot, seed)
+    headline = scored.filter(pl.col("patient_id").is_in(sorted(evaluate_on))) if evaluate_on \
+        else scored.filter(~pl.col("patient_id").is_in(sorted(eval_only)))
+    metrics = _grouped_metrics(headline, gene_of, baselines, None, n_boot, seed)
+    if strata is not None:
+        metrics["breakdown"] = _grouped_metrics(scored, gene_of, baselines, strata, n_boot,
+                                                seed)["breakdown"]
     metrics["calibration"] = ranker_calibration.report(
-        probs, scored["is_causal"].fill_null(False).to_numpy(), scored["patient_id"].to_numpy())
+        headline["score"].to_numpy(), headline["is_causal"].fill_null(False).to_numpy(),
+        headline["patient_id"].to_numpy())
     metrics.update({"evaluation_scope": f"{folds}-fold cross-validation grouped by causal gene "
                                         "(no gene on both sides)",
                     "n_solved_patients": len(solved), "n_solved_causal_not_candidate": len(missed),
                     "n_genes": int(gene_of.filter(pl.col("patient_id").is_in(solved))
                                    ["gene_symbol"].n_unique()),
                     "n_candidate_rows": frame.height, "cv_folds": folds, "seed": seed})
-    booster = _fit(frame, usable, params, SHIPPED_ROUNDS)
+    booster = _fit(frame, trainable, params, SHIPPED_ROUNDS)
     gains = booster.get_score(importance_type="gain")
     metrics["feature_importance_gain"] = {f: float(gains.get(f, 0.0)) for f in FEATURES}
-    artifact = _xgb_artifact(booster, params, len(usable), trained_at, seed)
+    artifact = _xgb_artifact(booster, params, len(trainable), trained_at, seed)
     artifact.num_boost_round = SHIPPED_ROUNDS
     artifact.origin = "shipped"
+    fit_rows = scored.filter(~pl.col("patient_id").is_in(sorted(eval_only)))
     artifact.calibration = ranker_calibration.fit(
-        scored["margin"].to_numpy(), scored["patient_id"].to_numpy(),
-        scored["is_causal"].fill_null(False).to_numpy())
-    artifact.ranking_method = (f"shipped xgboost ranker (trained on {len(usable)} solved cases of "
+        fit_rows["margin"].to_numpy(), fit_rows["patient_id"].to_numpy(),
+        fit_rows["is_causal"].fill_null(False).to_numpy())
+    artifact.ranking_method = (f"shipped xgboost ranker (trained on {len(trainable)} solved cases of "
                                f"{metrics['n_genes']} genes), calibrated")
     artifact.metrics = metrics
     artifact.fingerprint = _digest(recipe=RECIPE, format_version=FORMAT_VERSION, shipped=True,

@@ -25,6 +25,7 @@ from orchestration.settings import REPO_ROOT, LakePaths
 
 SHIPPED_DIR = REPO_ROOT / "models" / "pretrained" / "gene_ranker"
 BASELINES = {"exomiser_style": "exomiser_score", "exomiser_phenotype_only": "exomiser_pheno"}
+STRESS_EVERY = 5  # every 5th case is replayed again under each stress
 SIMULATED = ({"name": "simulated", "patients": 400, "seed": 9101, "hard": 0.1},
              {"name": "simulated_hard", "patients": 200, "seed": 9102, "hard": 1.0})
 
@@ -50,6 +51,15 @@ def _with_baselines(features: pl.DataFrame, paths: LakePaths) -> pl.DataFrame:
     return out.with_columns(exomiser_score(out))
 
 
+def _variant_of(name: str, truth: pl.DataFrame) -> pl.Expr:
+    from orchestration.simulate.replay import STRESS
+
+    if name == "replay_stress":
+        return pl.col("patient_id").str.slice(0, 3).replace_strict(
+            {f"RS{k}": STRESS[kind] for k, kind in enumerate(sorted(STRESS))}, default="stressed")
+    return pl.lit("as published" if name == "replay" else "simulated")
+
+
 def _terms_bin(n: pl.Expr) -> pl.Expr:
     return (pl.when(n <= 3).then(pl.lit("01-03")).when(n <= 7).then(pl.lit("04-07"))
             .when(n <= 15).then(pl.lit("08-15")).otherwise(pl.lit("16+")))
@@ -61,14 +71,24 @@ def training_sets(workdir: Path, seed: int = 0, max_cases: int | None = None
     replayed corpus and the simulated cohorts, building their lakes under ``workdir``."""
     from orchestration.simulate import cohort
     from orchestration.simulate.batch import generate_batch
-    from orchestration.simulate.replay import load_cases, replay_batch
+    from orchestration.simulate.replay import STRESS, load_cases, replay_batch, stressed
+
+    cases, _ = load_cases()
+    cases = cases[:max_cases] if max_cases else cases
 
     def replay(home: Path) -> None:
-        cases, _ = load_cases()
-        replay_batch(home, cases[:max_cases] if max_cases else cases, seed=seed)
+        replay_batch(home, cases, seed=seed)
+
+    def stress(home: Path) -> None:
+        # the same published cases as a sparser clinic sends them, scored by the fold model
+        # that never saw their gene (eval_only): robustness, not training data
+        picked = cases[::STRESS_EVERY]
+        for k, kind in enumerate(sorted(STRESS)):
+            replay_batch(home, [stressed(c, kind) for c in picked], seed=seed + 1 + k,
+                         batch_id=kind, id_prefix=f"RS{k}")
 
     frames, genes, strata = [], [], []
-    sets = [("replay", replay)]
+    sets = [("replay", replay), ("replay_stress", stress)]
     for spec in SIMULATED:
         def simulate(home: Path, spec=spec) -> None:
             # the hard share is the simulator's own knob (fewer, blurrier terms, weaker missense)
@@ -95,6 +115,7 @@ def training_sets(workdir: Path, seed: int = 0, max_cases: int | None = None
         strata.append(truth.select(
             (pl.lit(prefix) + pl.col("patient_id")).alias("patient_id"),
             pl.lit(name).alias("source"),
+            _variant_of(name, truth).alias("case_variant"),
             _terms_bin(pl.col("n_observed_terms").cast(pl.Int64)).alias("observed_terms"),
             cls.alias("consequence")))
     return (pl.concat(frames, how="diagonal_relaxed"), pl.concat(genes),
@@ -108,8 +129,11 @@ def train(workdir: Path, out_dir: Path = SHIPPED_DIR, seed: int = 0, n_boot: int
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     features, gene_of, strata = training_sets(workdir, seed, max_cases)
-    artifact = ranker.train_shipped(features, gene_of, BASELINES, strata, seed=seed,
-                                    n_boot=n_boot)
+    source = dict(strata.select("patient_id", "source").iter_rows())
+    artifact = ranker.train_shipped(
+        features, gene_of, BASELINES, strata, seed=seed, n_boot=n_boot,
+        evaluate_on={p for p, s in source.items() if s == "replay"},
+        eval_only={p for p, s in source.items() if s == "replay_stress"})
     if save:
         ranker.save(artifact, out_dir)
     (workdir / "metrics.json").write_text(json.dumps(artifact.metrics, indent=1, default=str))

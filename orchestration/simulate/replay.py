@@ -248,6 +248,25 @@ def load_cases(path: Path = CASES_PATH) -> tuple[list[ReplayCase], Counter]:
     return cases, left_out
 
 
+STRESS = {
+    "two_terms": "2 observed terms, none excluded",
+    "no_excluded": "all observed terms, none excluded",
+}
+
+
+def stressed(case: ReplayCase, kind: str) -> ReplayCase:
+    """The case as a sparser clinic would send it: ``two_terms`` keeps its first two observed
+    terms and no excluded one; ``no_excluded`` drops the excluded terms."""
+    observed = [f for f in case.features if not f.get("excluded")]
+    if kind == "two_terms":
+        kept = observed[:2]
+    elif kind == "no_excluded":
+        kept = observed
+    else:
+        raise ValueError(f"unknown stress {kind!r}; expected one of {sorted(STRESS)}")
+    return ReplayCase(**{**case.__dict__, "features": kept})
+
+
 # --------------------------------------------------------------------------- the exome
 @dataclass
 class _Genome:
