@@ -4,6 +4,7 @@ smallest granularity (one line, one parent link, one individual) with the rest k
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 
 import numpy as np
@@ -169,3 +170,30 @@ class _P:
 def test_causal_variants_segregate_by_mode(mode, male, codes, father, mother):
     f, m = causal_in_parents(_P(mode, male), np.array(codes, np.int8))
     assert (f.tolist(), m.tolist()) == (father, mother)
+
+
+def test_a_deep_pedigree_and_a_long_cycle_are_walked_without_recursion():
+    n = 3_000                    # deeper than the recursion limit set here
+    chain = "".join(f"F g{i} g{i + 1} 0 1 1\n" for i in range(n)) + f"F g{n} 0 0 1 1\n"
+    loop = "".join(f"F g{i} g{(i + 1) % n} 0 1 1\n" for i in range(n))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000)
+    try:
+        persons, quarantine = parse_ped_text(chain)
+        assert len(persons) == n + 1 and quarantine == []
+        persons, quarantine = parse_ped_text(loop)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert [r.locator for r in quarantine] == ["line 1"] and "pedigree cycle" in quarantine[0].reason
+    assert all(p.father_id is None for p in persons)
+
+
+@pytest.mark.parametrize("text", ["F a b c 1 2\n" * 3, "\x00\x01 a\n", "F a 0 0 x y\n",
+                                  "F a b 0 1 2\nF b a 0 1 2\nF a c 0 1 2\n"])
+def test_odd_ped_text_is_read_or_reported_never_crashes(text):
+    try:
+        persons, quarantine = parse_ped_text(text)
+    except FileRejected as exc:
+        assert str(exc)
+        return
+    assert all(r.reason for r in quarantine)

@@ -109,38 +109,48 @@ def _check_parent_sex(persons: list[Person], out: list[QuarantineRecord]) -> lis
 
 
 def _break_cycles(persons: list[Person], out: list[QuarantineRecord]) -> list[Person]:
-    """Drop every parent link that lies on a cycle (someone among their own ancestors)."""
-    by_key = {(p.family_id, p.individual_id): p for p in persons}
-    on_cycle: set[tuple[tuple[str, str], str]] = set()      # (child key, attr)
-    state: dict[tuple[str, str], int] = {}                 # 1 visiting, 2 done
+    """Drop every parent link that lies on a cycle (someone among their own ancestors).
 
-    def visit(key, path):
-        state[key] = 1
+    Depth-first over child → parent links with an explicit stack, so a pedigree of any
+    depth is walked without recursion."""
+    by_key = {(p.family_id, p.individual_id): p for p in persons}
+    on_cycle: dict[tuple[str, str], set[str]] = {}        # child key -> links to drop
+    done: set[tuple[str, str]] = set()
+
+    def parents(key):
         p = by_key[key]
-        for attr in ("father_id", "mother_id"):
-            pid = getattr(p, attr)
-            nxt = (p.family_id, pid)
-            if pid is None or nxt not in by_key:
+        return [(p.family_id, getattr(p, a)) for a in ("father_id", "mother_id")
+                if getattr(p, a) is not None and (p.family_id, getattr(p, a)) in by_key]
+
+    for root in by_key:
+        if root in done:
+            continue
+        path, where_in_path = [root], {root: 0}
+        stack = [iter(parents(root))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                key = path.pop()
+                del where_in_path[key]
+                done.add(key)
                 continue
-            if state.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [key, nxt]
+            if nxt in where_in_path:
+                cycle = path[where_in_path[nxt]:] + [nxt]
                 names = " → ".join(f"{shown(k[1])} ({by_key[k].where})" for k in cycle)
                 out.append(QuarantineRecord(
                     "record", by_key[cycle[0]].where,
-                    f"pedigree cycle in family {shown(p.family_id)}: {names} (child → parent); "
-                    f"the parent links on the cycle are not used"))
+                    f"pedigree cycle in family {shown(nxt[0])}: {names} (child → parent); "
+                    "the parent links on the cycle are not used"))
                 for a, b in zip(cycle, cycle[1:]):
                     link = "father_id" if by_key[a].father_id == b[1] else "mother_id"
-                    on_cycle.add((a, link))
-            elif state.get(nxt) is None:
-                visit(nxt, path + [nxt])
-        state[key] = 2
-
-    for key in by_key:
-        if key not in state:
-            visit(key, [key])
-    return [replace(p, **{attr: None for (k, attr) in on_cycle
-                          if k == (p.family_id, p.individual_id)}) for p in persons]
+                    on_cycle.setdefault(a, set()).add(link)
+            elif nxt not in done:
+                where_in_path[nxt] = len(path)
+                path.append(nxt)
+                stack.append(iter(parents(nxt)))
+    return [replace(p, **{attr: None for attr in on_cycle.get((p.family_id, p.individual_id), ())})
+            for p in persons]
 
 
 def _report_affected_parents(persons: list[Person], out: list[QuarantineRecord]) -> None:
