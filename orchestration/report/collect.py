@@ -257,7 +257,19 @@ def _variants(con, gene_rows: list[dict]) -> tuple[dict[tuple[str, str], list[di
                   for g in gene_rows}
     raw: dict[tuple[str, str], list[dict]] = {}
     note = ""
-    cols = _columns(con, "raw_variants")
+    calls = "raw_variants"
+    cols = _columns(con, calls)
+    site_cols = _columns(con, "raw_variant_sites")
+    if "record" in cols and site_cols:
+        # a VCF's annotation is stored once per site (raw_variant_sites), its calls per sample
+        per_call = {"patient_id", "genotype", "zygosity", "source_file", "ingested_at"}
+        site = [c for c in site_cols if c not in per_call | {"record", "allele", "source_sha256",
+                                                             "batch_id"}]
+        calls = ("(select c.patient_id, c.genotype, c.zygosity, c.source_file, c.ingested_at"
+                 + "".join(f", s.{c}" for c in site) +
+                 " from raw_variants c join raw_variant_sites s on s.source_file = c.source_file "
+                 "and s.record = c.record and s.allele = c.allele)")
+        cols = _columns(con, calls)
     needed = {"patient_id", "gene_symbol", "chrom", "pos", "ref", "alt", "consequence",
               "zygosity", "allele_freq", "source_file", "ingested_at"}
     if wanted and needed <= set(cols):
@@ -266,11 +278,11 @@ def _variants(con, gene_rows: list[dict]) -> tuple[dict[tuple[str, str], list[di
         pairs = sorted(f"{p}\t{g}" for p, g in wanted)
         sql = (
             "with cur as (select patient_id, arg_max(source_file, ingested_at) as f "
-            "from raw_variants where list_contains(?, patient_id) group by 1) "
+            f"from {calls} where list_contains(?, patient_id) group by 1) "
             "select v.patient_id, v.gene_symbol, v.chrom || ':' || v.pos || ':' || v.ref || ':' "
             "|| v.alt as variant_key, v.consequence, v.zygosity, v.allele_freq"
             + "".join(f", v.{c}" for c in extra) +
-            " from raw_variants v join cur on cur.patient_id = v.patient_id "
+            f" from {calls} v join cur on cur.patient_id = v.patient_id "
             "and cur.f = v.source_file where list_contains(?, v.patient_id || chr(9) || "
             "v.gene_symbol) and (v.allele_freq is null or v.allele_freq <= ?)"
             + (" and coalesce(v.filter, 'PASS') in ('PASS', '.')" if "filter" in extra else "")
