@@ -184,7 +184,8 @@ def test_small_chunks_keep_rows_and_line_numbers(tmp_path, monkeypatch, compress
     chunked = parse_vcf(path)
     assert len([t for t in chunked.tables["variants"] if t.num_rows]) > 10
     chunked = parse_vcf(path)
-    assert _rows(chunked).equals(expected)
+    # a chunk lists its calls sample by sample: the same rows, in another order
+    assert _rows(chunked).sort(pl.all()).equals(expected.sort(pl.all()))
     first_body = header(["P1", "P2"]).count("\n") + 1
     lines = {r.locator for r in chunked.quarantine}
     assert lines == {r.locator for r in whole.quarantine}
@@ -224,8 +225,8 @@ def test_trio_stores_each_site_once_and_keeps_no_calls(tmp_path):
     assert result.quarantine == []
     assert sites.select("record", "allele", "alt", "gene_symbol").rows() == [
         (0, 1, "G", "GENE1"), (0, 1, "G", "GENE2"), (1, 2, "CA", "GENE3")]
-    assert calls.select("patient_id", "record", "allele", "zygosity").rows() == [
-        ("KID", 0, 1, "het"), ("MUM", 0, 1, "het"), ("DAD", 0, 1, "hom_alt"), ("KID", 1, 2, "het")]
+    assert sorted(calls.select("patient_id", "record", "allele", "zygosity").rows()) == [
+        ("DAD", 0, 1, "hom_alt"), ("KID", 0, 1, "het"), ("KID", 1, 2, "het"), ("MUM", 0, 1, "het")]
     assert no_calls.rows() == [("MUM", 1, "./.")]
     joined = _rows(parse_vcf(_vcf(tmp_path, body, samples=samples)))
     assert joined.height == 7 and joined.filter(pl.col("pos") == 200)["consequence"].to_list() == \

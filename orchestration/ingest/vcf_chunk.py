@@ -145,7 +145,8 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         "consequence", "rank", text("IMPACT").alias("impact"),
     ).with_columns(*numbers.values())
     best = pl.col("rank").arg_min()      # first most-severe entry, in CSQ order
-    collapsed = entries.group_by("rec", "allele_idx", "gene_key").agg(
+    # in CSQ order, so the sites come out in a fixed order without sorting them by gene
+    collapsed = entries.group_by("rec", "allele_idx", "gene_key", maintain_order=True).agg(
         pl.col("gene_symbol").drop_nulls().first(),
         pl.col("gene_id").drop_nulls().first(),
         pl.col("consequence").get(best), pl.col("impact").get(best),
@@ -207,14 +208,19 @@ def _genotypes(df: pl.DataFrame, kept: list[int]) -> pl.DataFrame:
     if not kept:
         return pl.DataFrame(schema={"rec": pl.UInt32, "sample_idx": pl.Int64, **_GT_SCHEMA})
     sample_cols = [f"s{i}" for i in kept]
-    gt = df.filter(pl.col("c8").str.starts_with("GT")).select(
-        "rec", *[pl.col(s).str.splitn(":", 2).struct.field("field_0").alias(s) for s in sample_cols])
-    # Most records of a cohort file have some carrier; those without one yield nothing at all.
-    gt = gt.filter(pl.any_horizontal([pl.col(s).str.contains(r"[1-9]") for s in sample_cols]))
+    # lazy, so the filter copies only the sample columns, not INFO; GT is the text before ':'
+    # and the records where nobody names an ALT allele (no '1'-'9') yield nothing at all
+    gt = (df.lazy().filter(pl.col("c8").str.starts_with("GT"))
+          .select("rec", *[pl.col(s).str.slice(0, pl.col(s).str.find(":", literal=True)).alias(s)
+                           for s in sample_cols])
+          .filter(pl.any_horizontal([pl.col(s).str.contains_any(list("123456789"))
+                                     for s in sample_cols]))
+          .collect())
     long = gt.unpivot(index="rec", on=sample_cols, variable_name="s", value_name="genotype")
     decoded = [r for g in long["genotype"].unique().to_list() for r in _decode_genotype(g)]
     table = pl.DataFrame(decoded, schema=_GT_SCHEMA, orient="row")
-    return (long.join(table, on="genotype", how="inner")
+    # in the unpivot's order (sample by sample, records in file order): fixed, so no sort
+    return (long.join(table, on="genotype", how="inner", maintain_order="left_right")
             .select("rec", pl.col("s").str.slice(1).cast(pl.Int64).alias("sample_idx"),
                     *_GT_SCHEMA))
 
@@ -236,50 +242,57 @@ def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
     gts = _genotypes(df, [i for i, s in enumerate(samples) if s is not None])
     # Sites are only built for records someone carries (and whose POS/REF/ALT are usable).
     called = gts.filter(pl.col("kind") != "nocall")["rec"].unique()
-    sites = (df.filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
+    sites = (df.lazy().filter(pl.col("rec").is_in(called.implode()) & ~bad_site)
              .select("rec", pl.col("c0").alias("chrom"), pos.alias("pos"), pl.col("c3").alias("ref"),
                      pl.col("c4").alias("alt_raw"),
                      _finite(pl.col("c5").cast(pl.Float64, strict=False)).alias("qual"),
                      _null_if_empty(pl.col("c6")).alias("filter"), pl.col("c7").alias("info"))
              .with_columns((pl.col("alt_raw").str.count_matches(",", literal=True) + 1)
-                           .alias("n_alts")))
-    gts = gts.join(sites.select("rec", "n_alts"), on="rec", how="inner")
+                           .alias("n_alts"))
+             .collect())
+    if bad_pos.height:        # the calls of a record without a usable site are not read
+        gts = gts.filter(pl.col("rec").is_in(sites["rec"].implode()))
+    # only a 'bad' token or an allele past the first can name an allele the record lacks
+    maybe_bad = gts.filter((pl.col("kind") == "bad") | (pl.col("allele_idx") > 1))
+    maybe_bad = maybe_bad.join(sites.select("rec", "n_alts"), on="rec", how="inner")
     out_of_range = (pl.col("kind") == "bad") | ((pl.col("kind") == "call")
                                                 & (pl.col("allele_idx") > pl.col("n_alts")))
     # the first bad call of a record, in sample order, names the record's fault
-    bad_gt = (gts.filter(out_of_range).sort("rec", "sample_idx", maintain_order=True)
+    bad_gt = (maybe_bad.filter(out_of_range).sort("rec", "sample_idx", maintain_order=True)
               .group_by("rec", maintain_order=True)
               .agg(pl.format(_BAD_GT, "genotype", pl.col("sample_idx") + 1, "token", "n_alts")
                    .first().alias("reason")))
-    gts = gts.filter(~pl.col("rec").is_in(bad_gt["rec"].implode()))
+    if bad_gt.height:
+        gts = gts.filter(~pl.col("rec").is_in(bad_gt["rec"].implode()))
     carriers = gts.filter(pl.col("kind") == "call")
     # one row per carried (record, allele): the site key of calls, annotation and no-calls
-    alleles = (carriers.select("rec", "allele_idx").unique()
+    alleles = (carriers.select("rec", "allele_idx").unique().sort("rec", "allele_idx")
                .join(sites.select("rec", "chrom", "pos", "ref", "alt_raw", "filter", "qual"),
-                     on="rec")
+                     on="rec", maintain_order="left")
                .with_columns(pl.col("alt_raw").str.split(",").list.get(pl.col("allele_idx") - 1)
                              .alias("alt"))
-               .filter(~pl.col("alt").is_in(NOT_CARRIED))
                .drop("alt_raw"))
+    n_alleles = alleles.height
+    alleles = alleles.filter(~pl.col("alt").is_in(NOT_CARRIED))
     carried = sites.filter(pl.col("rec").is_in(alleles["rec"].unique().implode()))
     ann = _annotations(carried, csq_fields)
-    # the sample-major order of the unpivot, made record-major by one integer sort key
     names = pl.lit(pl.Series([s or "" for s in samples])).gather(pl.col("sample_idx"))
     record = pl.col("rec").cast(pl.Int64).alias("record")
     allele = pl.col("allele_idx").alias("allele")
-    site_rows = (alleles.join(ann, on=["rec", "allele_idx"], how="left")
-                 .sort("rec", "allele_idx", "gene_symbol", nulls_last=True)
+    site_rows = (alleles.join(ann, on=["rec", "allele_idx"], how="left",
+                              maintain_order="left_right")
                  .select(record, allele, *OUTPUT_SCHEMAS["variant_sites"].names[2:]))
-    order = pl.col("rec").cast(pl.Int64) * len(samples) + pl.col("sample_idx")
-    call_rows = (carriers.join(alleles.select("rec", "allele_idx"), on=["rec", "allele_idx"],
-                               how="semi")
-                 .sort(order, "allele_idx")
-                 .select(names.alias("patient_id"), record, allele, "genotype", "zygosity"))
+    if alleles.height < n_alleles:     # a '*' or '<NON_REF>' allele is no call to report
+        carriers = carriers.join(alleles.select("rec", "allele_idx"), on=["rec", "allele_idx"],
+                                 how="semi", maintain_order="left")
+    call_rows = carriers.select(names.alias("patient_id"), record, allele, "genotype", "zygosity")
     no_call_rows = (gts.filter(pl.col("kind") == "nocall")
-                    .join(alleles.select("rec").unique(), on="rec", how="semi")
-                    .sort(order)
+                    .join(alleles.select("rec").unique(), on="rec", how="semi",
+                          maintain_order="left")
                     .select(names.alias("patient_id"), record, "genotype"))
-    out = {name: rows.to_arrow().cast(OUTPUT_SCHEMAS[name]) for name, rows in
+    # the oldest Arrow layout (large_string, not string views): the cast to string is cheap
+    out = {name: rows.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(OUTPUT_SCHEMAS[name])
+           for name, rows in
            (("variants", call_rows), ("variant_sites", site_rows), ("no_calls", no_call_rows))}
     bad = pl.concat([bad_pos, bad_gt]).sort("rec")
     return out, bad
