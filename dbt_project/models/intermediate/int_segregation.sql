@@ -3,10 +3,11 @@
 -- feature is null when the parents it needs are missing, so a singleton (or a family that
 -- could not be used) is never scored as "not de novo".
 --
--- A parent "carries" a variant when the parent's sample has a call of that allele. A
--- parent with no call row at a site is read as reference: ingest writes no row for a 0/0
--- or a ./. genotype, so a no-call in a parent looks like reference here (until no-calls
--- are exposed, a parent's missed call can make an inherited variant look de novo).
+-- A parent "carries" a variant when the parent's sample has a call of that allele; an
+-- explicit no-call of the parent there (stg_no_calls: ./. in a multi-sample VCF) is
+-- unknown, and proves neither de novo nor inheritance; no row at all is read as
+-- reference (ingest writes no row for 0/0; a parent in a VCF of their own lists only
+-- the sites they carry).
 with parents as (
     select
         patient_id,
@@ -25,6 +26,9 @@ with parents as (
 calls as (
     select distinct patient_id, variant_key from {{ ref('int_variant_scores') }}
 ),
+no_calls as (
+    select distinct patient_id, variant_key from {{ ref('stg_no_calls') }}
+),
 candidates as (
     select
         v.patient_id, v.gene_symbol, v.variant_key, v.zygosity,
@@ -33,12 +37,16 @@ candidates as (
                                 and v.zygosity = 'hom_alt') as is_hemi,
         p.father_id, p.mother_id, p.father_unaffected, p.mother_unaffected,
         f.variant_key is not null as in_father,
-        m.variant_key is not null as in_mother
+        m.variant_key is not null as in_mother,
+        f.variant_key is null and fn.variant_key is not null as father_no_call,
+        m.variant_key is null and mn.variant_key is not null as mother_no_call
     from {{ ref('int_variant_scores') }} v
     join parents p using (patient_id)
     join {{ ref('stg_patients') }} pt using (patient_id)
     left join calls f on f.patient_id = p.father_id and f.variant_key = v.variant_key
     left join calls m on m.patient_id = p.mother_id and m.variant_key = v.variant_key
+    left join no_calls fn on fn.patient_id = p.father_id and fn.variant_key = v.variant_key
+    left join no_calls mn on mn.patient_id = p.mother_id and mn.variant_key = v.variant_key
     where v.is_candidate_variant
 ),
 per_gene as (
@@ -47,9 +55,15 @@ per_gene as (
         any_value(father_id) as father_id, any_value(mother_id) as mother_id,
         bool_and(father_unaffected) as father_unaffected,
         bool_and(mother_unaffected) as mother_unaffected,
-        bool_or(not in_father and not in_mother) as any_in_neither,
-        bool_or(in_father and not in_mother and not is_hemi) as any_paternal_only,
-        bool_or(in_mother and not in_father and not is_hemi) as any_maternal_only,
+        bool_or(not in_father and not in_mother and not father_no_call and not mother_no_call)
+            as any_in_neither,
+        -- carried by neither genotyped parent, but a no-call in one: origin unknown
+        bool_or(not in_father and not in_mother and (father_no_call or mother_no_call))
+            as any_unknown_origin,
+        bool_or(in_father and not in_mother and not mother_no_call and not is_hemi)
+            as any_paternal_only,
+        bool_or(in_mother and not in_father and not father_no_call and not is_hemi)
+            as any_maternal_only,
         bool_or(zygosity = 'hom_alt' and not is_hemi and in_father and in_mother)
             as hom_from_both,
         bool_or(is_hemi and in_mother and not in_father) as hemi_from_mother,
@@ -57,8 +71,11 @@ per_gene as (
             as all_from_unaffected,
         string_agg(variant_key || ' ' || case
                 when in_father and in_mother then 'in both parents'
-                when in_father then 'paternal'
-                when in_mother then 'maternal'
+                when in_father then 'paternal' || case when mother_no_call
+                                                  then ', no call in mother' else '' end
+                when in_mother then 'maternal' || case when father_no_call
+                                                  then ', no call in father' else '' end
+                when father_no_call or mother_no_call then 'no call in a parent'
                 else 'in neither parent' end, '; ' order by variant_key) as variant_origins
     from candidates
     group by 1, 2
@@ -67,7 +84,8 @@ features as (
     select
         *,
         case when father_unaffected and mother_unaffected
-             then any_in_neither::int end as seg_de_novo,
+             then case when any_in_neither then 1 when any_unknown_origin then null else 0 end
+        end as seg_de_novo,
         case when father_id is not null and mother_id is not null
              then ((any_paternal_only and any_maternal_only) or hom_from_both)::int
         end as seg_biallelic_trans,
@@ -99,6 +117,7 @@ select
             then 'absent in the one parent sequenced'
         when (father_unaffected or mother_unaffected) and all_from_unaffected
             then 'inherited from an unaffected parent'
+        when any_unknown_origin then 'origin unknown (' || variant_origins || ')'
         else 'inherited (' || variant_origins || ')'
     end as segregation
 from features
