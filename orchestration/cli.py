@@ -110,6 +110,12 @@ def _print_summary(paths: LakePaths) -> None:
     if (paths.features / "registry.db").exists():
         print(f"features: {paths.features}   (orphanlake features get --entity gene --id <symbol>; "
               "feast -c features feature-views list)")
+    from orchestration.report.write import reports_dir
+
+    pages = reports_dir(paths) / "index.html"
+    if pages.exists():
+        print(f"reports:  {pages}   (one page per unsolved patient; "
+              "orphanlake report --patient <id>)")
     if not paths.catalog.exists():
         return
     _print_model_quality(paths)

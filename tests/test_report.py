@@ -166,6 +166,25 @@ def test_collect_reads_what_the_report_shows(tiny):
     assert segregation_text(r.genes[0]) == "de novo"
 
 
+def test_collect_reads_calls_joined_to_their_sites(tiny):
+    """The trio-era layout: calls per sample (raw_variants) and each site's annotation once
+    (raw_variant_sites), joined on file, record and allele."""
+    con = duckdb.connect()
+    _lake(con, segregation=False)
+    con.execute("create table numbered as select row_number() over (order by pos) as record, "
+                "1 as allele, * from raw_variants")
+    con.execute("create table raw_variant_sites as select * exclude (patient_id, zygosity, "
+                "ingested_at) from numbered")
+    con.execute("create or replace table raw_variants as select patient_id, record, allele, "
+                "'0/1' as genotype, zygosity, source_file, ingested_at from numbered")
+    con.execute("""insert into raw_variants select 'P1-father', record, allele, '0/1', 'het',
+        source_file, TIMESTAMP '2026-01-01' from raw_variant_sites""")
+    r = collect(con, ["P1"], index=tiny)["P1"]
+    assert [v["variant_key"] for v in r.variants["G2"]] == ["chr1:10:A:T", "chr1:20:G:GA",
+                                                            "chr1:40:C:G"]
+    assert r.variants["G2"][0]["revel"] == 0.8 and not r.notes
+
+
 def test_collect_without_optional_columns_and_tables(tiny):
     con = duckdb.connect()
     _lake(con, segregation=False, raw_variants=False)

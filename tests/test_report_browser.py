@@ -1,6 +1,6 @@
 """The patient report in a real headless browser (opt-in: ``make browser``, ``-m browser``).
 
-A small lake is simulated with a hostile term label in every phenopacket and refreshed;
+A small lake is simulated and refreshed against an HPO release with markup in term names;
 its report asset's page for one unsolved patient is opened in Debian's chromium, driven
 by Playwright through ``executable_path`` (browser builds cannot be downloaded here).
 Checked: what a clinician sees (the top gene row, the matched-terms table, the
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,35 +24,68 @@ CHROMIUM = os.environ.get("ORPHANLAKE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOT = Path(os.environ.get("ORPHANLAKE_REPORT_SCREENSHOT", "/tmp/orphanlake-report.png"))
-HOSTILE_LABEL = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned=2\">"
+HOSTILE_LABEL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _hostile_release(folder: Path, term_ids: set[str]) -> Path:
+    """A copy of the HPO release whose terms ``term_ids`` are named with markup: the
+    release is input too (ORPHANLAKE_HPO_DIR), and its names reach every report."""
+    from orchestration.settings import hpo_release_dir
+
+    source = hpo_release_dir()
+    folder.mkdir(parents=True)
+    for name in ("genes_to_phenotype.txt", "phenotype.hpoa", "phenotype_to_genes.txt"):
+        if (source / name).exists():
+            shutil.copy2(source / name, folder / name)
+
+    def rename(m: re.Match) -> str:
+        return f"{m.group(1)}{HOSTILE_LABEL} {m.group(3)}" if m.group(2) in term_ids else m.group(0)
+
+    obo = (source / "hp.obo").read_text(encoding="utf-8")
+    obo, n = re.subn(r"(\[Term\]\nid: (HP:\d+)\nname: )([^\n]*)", rename, obo)
+    (folder / "hp.obo").write_text(obo, encoding="utf-8")
+    assert n > 10_000
+    return folder
 
 
 @pytest.fixture(scope="module")
 def report_lake(tmp_path_factory):
-    """12 simulated patients (2,000 background variants each), every phenopacket's first
-    observed term relabelled with script, refreshed into a scratch lake."""
+    """12 simulated patients (2,000 background variants each) refreshed into a scratch
+    lake against an HPO release that names each patient's first observed term with markup.
+    (A phenopacket's own term labels never reach the lake: ingest keeps the ontology's.)"""
     import dagster as dg
 
     from orchestration.definitions import build_definitions
+    from orchestration.reference import hpo
     from orchestration.resources import LakeResource
     from orchestration.settings import LakePaths
     from orchestration.simulate import generate_batch
 
-    paths = LakePaths(tmp_path_factory.mktemp("browser-lake")).ensure()
+    root = tmp_path_factory.mktemp("browser")
+    paths = LakePaths(root / "lake").ensure()
     generate_batch(paths.home, n_patients=12, seed=5, background_variants=2_000)
-    relabelled = 0
+    first_terms = set()
     for f in sorted(paths.landing.glob("clinical/*/*.json")):
         packet = json.loads(f.read_text())
-        for feature in packet.get("phenotypicFeatures", []):
-            if not feature.get("excluded"):
-                feature["type"]["label"] = HOSTILE_LABEL
-                relabelled += 1
-                break
-        f.write_text(json.dumps(packet))
-    assert relabelled >= 12
-    defs = build_definitions(LakeResource(home=str(paths.home)))
-    result = defs.resolve_job_def("refresh").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        first_terms.update(feat["type"]["id"] for feat in packet.get("phenotypicFeatures", [])
+                           if not feat.get("excluded"))
+    release = _hostile_release(root / "hpo", first_terms)
+
+    before = os.environ.get("ORPHANLAKE_HPO_DIR")
+    os.environ["ORPHANLAKE_HPO_DIR"] = str(release)
+    # the simulator parsed the default release; the refresh must parse this one
+    for cached in vars(hpo).values():
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+    try:
+        defs = build_definitions(LakeResource(home=str(paths.home)))
+        result = defs.resolve_job_def("refresh").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    finally:
+        if before is None:
+            os.environ.pop("ORPHANLAKE_HPO_DIR", None)
+        else:
+            os.environ["ORPHANLAKE_HPO_DIR"] = before
     assert result.success, "the refresh of the browser test's lake failed"
     return paths
 

@@ -65,6 +65,7 @@ color:var(--muted)}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:14px}
 th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
 td{overflow-wrap:anywhere}summary,dd,li,p{overflow-wrap:anywhere}
+td.g{min-width:7.5em}
 th{background:var(--bg);font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.top td{background:#eef5ff}
@@ -194,7 +195,7 @@ def _genes_table(report: PatientReport) -> str:
     rows = []
     for i, g in enumerate(report.genes, start=1):
         cells = [f'<td class="num">{esc(g.get("rank"))}</td>',
-                 f'<td><a href="#gene-{i}" class="gene">{esc(g.get("gene_symbol"))}</a></td>',
+                 f'<td class="g"><a href="#gene-{i}" class="gene">{esc(g.get("gene_symbol"))}</a></td>',
                  f'<td class="num"><b>{_num(g.get("score"))}</b></td>',
                  f'<td class="num">{_num(g.get("variant_score"), 2)}</td>',
                  f'<td class="num">{_num(g.get("pheno_score"), 2)}</td>']
