@@ -12,7 +12,9 @@ and ``kind="omim"``), so similarity scores computed on this index equal pyhpo's:
   non-NOT annotations of any aspect in the numerator.
 
 Disease term sets for disease-level scoring are the phenotype (aspect P) annotations of
-``load_disease_annotations``; gene ↔ disease links come from ``load_gene_diseases``.
+``load_disease_annotations``; gene ↔ disease links come from ``load_gene_diseases``. Each
+disease annotation keeps its annotated frequency (``disease_freq``, NaN where phenotype.hpoa
+gives none) for the likelihood-ratio scorer of ``models.phenotype_lr``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from orchestration.reference.hpo import (
 )
 from orchestration.settings import hpo_release_dir
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: disease annotation frequencies (disease_freq)
 INDEX_FILENAME = "phenotype_index.npz"
 
 
@@ -75,6 +77,9 @@ class PhenotypeIndex:
     disease_terms: sp.csr_array       # disease x term, direct annotations
     gene_diseases: sp.csr_array       # gene x disease links
     version: str = ""
+    # annotated frequency of each disease_terms entry (its .indices order), NaN when unknown;
+    # None: no frequencies known (every annotation then counts as unknown)
+    disease_freq: np.ndarray | None = None
     term_pos: dict[str, int] = field(init=False, repr=False)
     anc_csc: sp.csc_array = field(init=False, repr=False)
     gene_closure: sp.csc_array = field(init=False, repr=False)
@@ -85,6 +90,12 @@ class PhenotypeIndex:
     def __post_init__(self) -> None:
         self.term_pos = {t: i for i, t in enumerate(self.terms)}
         self.anc = sp.csr_array(self.anc, dtype=bool)
+        if self.disease_freq is None:
+            self.disease_freq = np.full(self.disease_terms.nnz, np.nan)
+        self.disease_freq = np.asarray(self.disease_freq, dtype=np.float64)
+        if len(self.disease_freq) != self.disease_terms.nnz:
+            raise ValueError(f"disease_freq has {len(self.disease_freq)} values for "
+                             f"{self.disease_terms.nnz} disease annotations")
         self.anc.sort_indices()
         self.anc_csc = sp.csc_array(self.anc)
         self.gene_closure = _closure(self.gene_terms, self.anc)
@@ -104,13 +115,15 @@ class PhenotypeIndex:
         gene_diseases: Mapping[str, Iterable[str]] | None = None,
         *,
         extra_ic: Mapping[str, Mapping[str, float]] | None = None,
+        disease_frequencies: Mapping[str, Mapping[str, float]] | None = None,
         version: str = "",
     ) -> "PhenotypeIndex":
         """Build from plain mappings: term → ancestors (is_a closure incl. itself),
         gene → terms, disease → terms, gene → diseases. The "gene" IC is computed from
         ``gene_terms`` over all its genes, the "disease" IC from ``disease_terms``;
-        ``extra_ic`` adds further kinds as term → IC (missing terms get 0).
-        Terms outside ``ancestors`` and diseases without terms are dropped."""
+        ``extra_ic`` adds further kinds as term → IC (missing terms get 0);
+        ``disease_frequencies`` gives disease → term → annotated frequency (0..1; absent or
+        None: unknown). Terms outside ``ancestors`` and diseases without terms are dropped."""
         terms = sorted(ancestors)
         pos = {t: i for i, t in enumerate(terms)}
         anc = _bool_csr([[pos[a] for a in ancestors[t] if a in pos] + [pos[t]] for t in terms],
@@ -134,9 +147,18 @@ class PhenotypeIndex:
         }
         for kind, values in (extra_ic or {}).items():
             ic[kind] = np.array([float(values.get(t, 0.0)) for t in terms])
+        freqs = disease_frequencies or {}
+        d_freq = np.full(d_mat.nnz, np.nan)
+        for r, d in enumerate(diseases):
+            known = freqs.get(d) or {}
+            for j in range(d_mat.indptr[r], d_mat.indptr[r + 1]):
+                f = known.get(terms[d_mat.indices[j]])
+                if f is not None:
+                    d_freq[j] = float(f)
         return cls(terms=terms, anc=anc_csr, ic=ic, genes=genes, gene_terms=g_mat,
                    diseases=diseases, disease_terms=d_mat,
-                   gene_diseases=_bool_csr(gd_rows, len(diseases)), version=version)
+                   gene_diseases=_bool_csr(gd_rows, len(diseases)), version=version,
+                   disease_freq=d_freq)
 
     @classmethod
     def build(cls, release_dir: str | None = None) -> "PhenotypeIndex":
@@ -151,10 +173,16 @@ class PhenotypeIndex:
         gene_terms = _pyhpo_gene_terms(folder / "genes_to_phenotype.txt", live)
         ann = load_disease_annotations(key)
         disease_terms: dict[str, set[str]] = {}
-        for d, t in ann.select("disease_id", "hpo_id").iter_rows():
+        disease_freqs: dict[str, dict[str, float]] = {}
+        for d, t, f in ann.select("disease_id", "hpo_id", "frequency").iter_rows():
             r = live(t)
             if r is not None:
                 disease_terms.setdefault(d, set()).add(r)
+                if f is not None:
+                    # several rows (sex, onset, sources) or an alt id and its primary: the
+                    # largest stated frequency, as LIRICAL's propagation takes the maximum
+                    known = disease_freqs.setdefault(d, {})
+                    known[r] = max(f, known.get(r, 0.0))
         links = load_gene_diseases(key)
         gene_diseases: dict[str, set[str]] = {}
         for g, d in links.select("gene_symbol", "disease_id").iter_rows():
@@ -162,7 +190,7 @@ class PhenotypeIndex:
 
         omim_total, omim_terms = _omim_annotations(folder / "phenotype.hpoa", live)
         index = cls.from_annotations(onto.ancestors, gene_terms, disease_terms, gene_diseases,
-                                     version=onto.version)
+                                     disease_frequencies=disease_freqs, version=onto.version)
         om = _bool_csr([[index.term_pos[t] for t in ts] for ts in omim_terms.values()],
                        len(index.terms))
         index.ic["omim"] = _ic(_closure(om, index.anc), omim_total)
@@ -183,6 +211,7 @@ class PhenotypeIndex:
         }
         for kind, values in self.ic.items():
             arrays[f"ic__{kind}"] = values
+        arrays["disease_terms__freq"] = self.disease_freq
         for name in ("anc", "gene_terms", "disease_terms", "gene_diseases"):
             m: sp.csr_array = getattr(self, name)
             arrays[f"{name}__indices"] = m.indices
@@ -211,7 +240,8 @@ class PhenotypeIndex:
                        ic={k: z[f"ic__{k}"] for k in z["ic_kinds"].tolist()},
                        genes=z["genes"].tolist(), gene_terms=mat("gene_terms"),
                        diseases=z["diseases"].tolist(), disease_terms=mat("disease_terms"),
-                       gene_diseases=mat("gene_diseases"), version=str(z["version"]))
+                       gene_diseases=mat("gene_diseases"), version=str(z["version"]),
+                       disease_freq=z["disease_terms__freq"])
 
     # ------------------------------------------------------------------ lookups
     def split_known(self, hpo_ids: Iterable[str]) -> tuple[list[int], list[str]]:

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from models import phenotype_lr
 from models.hpo_index import PhenotypeIndex
 
 __all__ = ["PhenotypeIndex", "score_patient", "score_patients", "best_diseases",
@@ -33,6 +34,9 @@ SCORE_SCHEMA = {
     "best_disease_id": pl.String,
     "pheno_score": pl.Float64,
     "pheno_excluded_penalty": pl.Float64,
+    "pheno_lr_log10": pl.Float64,
+    "pheno_lr_disease_id": pl.String,
+    "pheno_lr_post": pl.Float64,
 }
 
 
@@ -150,13 +154,17 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
     when the gene has no annotated disease); pheno_score: the better of the two divided
     by the patient's self-similarity, clipped to 0..1; pheno_excluded_penalty: the
     IC-weighted share of excluded terms that the best disease (else the gene) is annotated
-    to. Ids not in the index are ignored (``index.split_known`` lists them).
+    to. pheno_lr_log10 / pheno_lr_disease_id: LIRICAL-style composite log10 likelihood ratio
+    of the observed and excluded terms for the gene's best disease and that disease (null
+    when the gene has none and is scored on its own annotations; ``models.phenotype_lr``);
+    pheno_lr_post: the gene's posterior under a uniform prior over all index genes. Ids not
+    in the index are ignored (``index.split_known`` lists them).
     """
     return _score(index, present, excluded, kind, combine)[0]
 
 
 def _score(index: PhenotypeIndex, present: list[str], excluded: list[str], kind: str,
-           combine: str) -> tuple[pl.DataFrame, np.ndarray, float]:
+           combine: str, with_lr: bool = True) -> tuple[pl.DataFrame, np.ndarray, float]:
     """``score_patient``'s frame plus the raw similarity to every disease and the patient's
     self-similarity, so disease matching reuses them."""
     ic = index.ic[kind]
@@ -181,6 +189,15 @@ def _score(index: PhenotypeIndex, present: list[str], excluded: list[str], kind:
 
     best_id = np.asarray(index.diseases + [""], dtype=object)[pick]
     best_id[~has_dis] = None
+
+    if with_lr:
+        x_pos, _ = index.split_known(excluded)
+        lr_val, lr_col, _ = phenotype_lr.gene_log10_lr(phenotype_lr.tables_for(index), q.pos,
+                                                       x_pos, phenotype_lr.LRParams())
+    else:  # callers that score the LR themselves (the real-case bench)
+        lr_val, lr_col = np.zeros(len(index.genes)), np.full(len(index.genes), -1)
+    lr_id = np.asarray(index.diseases + [None], dtype=object)[
+        np.where(lr_col >= 0, lr_col, len(index.diseases))]
     frame = pl.DataFrame({
         "gene_symbol": index.genes,
         "pheno_gene_bma": gene_sim,
@@ -188,6 +205,9 @@ def _score(index: PhenotypeIndex, present: list[str], excluded: list[str], kind:
         "best_disease_id": best_id.tolist(),
         "pheno_score": score,
         "pheno_excluded_penalty": penalty,
+        "pheno_lr_log10": lr_val,
+        "pheno_lr_disease_id": lr_id.tolist(),
+        "pheno_lr_post": phenotype_lr.gene_posterior(lr_val),
     }, schema=SCORE_SCHEMA)
     return frame, dis_sim, self_sim
 

@@ -26,7 +26,9 @@ RANKER_DIR = "gene_ranker"
                      deps=["stg_phenotypes", "phenotype_index"],
                      description="Per patient × gene HPO similarity (Resnik best-match "
                                  "average against the gene and its best disease), with "
-                                 "excluded terms counting against."),
+                                 "excluded terms counting against, and a LIRICAL-style "
+                                 "likelihood ratio of the terms for the gene's best disease "
+                                 "(pheno_lr_log10, pheno_lr_disease_id, pheno_lr_post)."),
         dg.AssetSpec("patient_disease_matches", kinds={"python", "parquet"},
                      deps=["stg_phenotypes", "phenotype_index"],
                      description="The diseases whose HPO profiles best match each "
