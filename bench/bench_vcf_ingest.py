@@ -132,20 +132,26 @@ print(json.dumps({"rows": rows, "seconds": time.perf_counter() - t,
 """
 
 
-def bench(vcf: Path, out_dir: Path, repeat: int, repo: Path) -> dict:
-    """Median of ``repeat`` runs of zcat, a cyvcf2 loop and the ingest on one file, in turn."""
-    env = {**os.environ, "PYTHONPATH": str(repo)}
+def bench(vcf: Path, out_dir: Path, repeat: int, repo: Path, before: Path | None) -> dict:
+    """Median of ``repeat`` runs of zcat, a cyvcf2 loop and the ingest (and the ingest of
+    the ``before`` checkout) on one file, taking turns."""
+    def ingest(checkout: Path):
+        return _timed([sys.executable, "-c", INGEST, str(vcf), str(out_dir / "out")],
+                      env={**os.environ, "PYTHONPATH": str(checkout)}, cwd=checkout)
     load = [os.getloadavg()[0]]
-    zc, cy, runs = [], [], []
+    zc, cy, runs, old = [], [], [], []
     for _ in range(repeat):
         zc.append(_timed(f"zcat '{vcf}' > /dev/null", shell=True))
         cy.append(_timed([sys.executable, "-c", CYVCF2_LOOP, str(vcf)]))
-        runs.append(_timed([sys.executable, "-c", INGEST, str(vcf), str(out_dir / "out")],
-                           env=env, cwd=repo))
+        runs.append(ingest(repo))
+        if before is not None:
+            old.append(ingest(before))
     load.append(os.getloadavg()[0])
     med = statistics.median
     stats = [json.loads(r[1]) for r in runs]
-    return {"file": vcf.name, "mib": vcf.stat().st_size / 2**20,
+    extra = {"before_s": med(r[0] for r in old), "before_cpu": med(r[2] for r in old),
+             "before_rows": json.loads(old[0][1])["rows"]} if old else {}
+    return {**extra, "file": vcf.name, "mib": vcf.stat().st_size / 2**20,
             "zcat_s": med(z[0] for z in zc), "zcat_cpu": med(z[2] for z in zc),
             "cyvcf2_s": med(c[0] for c in cy),
             "cyvcf2_rss": max(json.loads(c[1])["max_rss_mib"] for c in cy),
@@ -163,6 +169,9 @@ def main() -> None:
     ap.add_argument("--vcf", type=Path, nargs="*", default=[])
     ap.add_argument("--repo", type=Path, default=REPO,
                     help="checkout whose orchestration package the ingest imports")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="another checkout (e.g. `git worktree add /tmp/before <commit>`) whose "
+                         "ingest runs on the same files in turn with the others")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -173,7 +182,8 @@ def main() -> None:
                 files.append(generate(tmp / f"synthetic_{n}x{s}.vcf.gz", n, s))
                 print(f"generated {n} records x {s} samples in {time.perf_counter() - t:.1f}s",
                       file=sys.stderr)
-        rows = [bench(f, tmp, args.repeat, args.repo.resolve()) for f in files]
+        rows = [bench(f, tmp, args.repeat, args.repo.resolve(),
+                      args.before.resolve() if args.before else None) for f in files]
     print(f"median of {args.repeat} runs; wall seconds of a whole process (start + imports "
           f"included); CPU = user + system seconds of all its threads; ingest from {args.repo}")
     print("| file | MiB (gz) | zcat s | cyvcf2 loop s | ingest s | ingest s (parse+write) "
@@ -188,6 +198,14 @@ def main() -> None:
               f"{r['ingest_cpu'] / r['zcat_cpu']:.1f}x | "
               f"{' '.join(f'{k}={v}' for k, v in r['rows'].items())} | {r['cyvcf2_rss']:.0f} | "
               f"{r['rss_mib']:.0f} | {r['load'][0]:.1f}→{r['load'][1]:.1f} |")
+    if args.before:
+        print(f"\nbefore = the ingest of {args.before}, run in turn with the above")
+        print("| file | before s | before/zcat | before CPU s | CPU before/zcat | before rows |")
+        print("|---|---:|---:|---:|---:|---|")
+        for r in rows:
+            print(f"| {r['file']} | {r['before_s']:.2f} | {r['before_s'] / r['zcat_s']:.1f}x | "
+                  f"{r['before_cpu']:.2f} | {r['before_cpu'] / r['zcat_cpu']:.1f}x | "
+                  f"{' '.join(f'{k}={v}' for k, v in r['before_rows'].items())} |")
 
 
 if __name__ == "__main__":

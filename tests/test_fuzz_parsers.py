@@ -73,6 +73,9 @@ REQUIRED = {
                     "plate_cols", "signal"),
     "plate_maps": ("run_id", "plate_id", "well", "role"),
 }
+# The site key of a VCF's tables: every call's and no-call's key is one of variant_sites'.
+SITE_KEYS = {"variants": ("record", "allele"), "variant_sites": ("record", "allele"),
+             "no_calls": ("record",)}
 # Numbers the parsers promise to be finite (and, for these, not negative).
 FINITE_NON_NEGATIVE = {"expression": ("tpm",), "plate_maps": ("concentration_um",)}
 FINITE = {"variant_sites": ("qual", "allele_freq", "revel", "cadd_phred"),
@@ -171,12 +174,20 @@ def parse_outcome(parse, path: Path) -> str:
     try:
         result = parse(path)
         assert isinstance(result, ParseResult), type(result)
+        keys: dict[str, set] = {}
         for name, stream in result.tables.items():
             for chunk in stream:
                 check_table(name, chunk)
+                if name in SITE_KEYS:
+                    keys.setdefault(name, set()).update(
+                        zip(*(chunk.column(c).to_pylist() for c in SITE_KEYS[name])))
     except FileRejected as exc:
         assert str(exc).strip(), "FileRejected without a reason"
         return "rejected"
+    # a VCF's calls and no-calls point at sites it wrote (stg_variants joins on them)
+    sites = keys.get("variant_sites", set())
+    assert keys.get("variants", set()) <= sites, "a call without its site"
+    assert keys.get("no_calls", set()) <= {(r,) for r, _ in sites}, "a no-call without a site"
     for rec in result.quarantine:
         assert rec.granularity in GRANULARITIES and rec.granularity != "file", rec
         assert isinstance(rec.reason, str) and rec.reason.strip(), rec
