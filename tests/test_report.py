@@ -269,7 +269,7 @@ def test_refresh_writes_a_report_per_unsolved_patient(e2e_lake, tmp_path, capsys
     page = report_path(paths, unsolved[0]).read_text()
     assert html.escape(RESEARCH_USE, quote=False) in page and "Phenotype match" in page
     assert "Most informative common ancestor" in page and "candidate" in page
-    assert (reports_dir(paths) / "index.html").read_text().count("<tr>") == len(unsolved)
+    assert (reports_dir(paths) / "index.html").read_text().count("<tr><td>") == len(unsolved)
 
     out = tmp_path / "one.html"
     assert main(["report", "--patient", unsolved[0], "--out", str(out), "--top", "3"]) == 0
