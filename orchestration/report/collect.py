@@ -257,8 +257,10 @@ def _variants(con, gene_rows: list[dict]) -> tuple[dict[tuple[str, str], list[di
                   for g in gene_rows}
     raw: dict[tuple[str, str], list[dict]] = {}
     note = ""
-    calls = "raw_variants"
-    cols = _columns(con, calls)
+    # only the calls of the patients asked about: a lake holds every exome's calls
+    mine = "(select * from raw_variants where list_contains($patients, patient_id))"
+    calls = mine
+    cols = _columns(con, "raw_variants")
     site_cols = _columns(con, "raw_variant_sites")
     if "record" in cols and site_cols:
         # a VCF's annotation is stored once per site (raw_variant_sites), its calls per sample
@@ -267,28 +269,33 @@ def _variants(con, gene_rows: list[dict]) -> tuple[dict[tuple[str, str], list[di
                                                              "batch_id"}]
         calls = ("(select c.patient_id, c.genotype, c.zygosity, c.source_file, c.ingested_at"
                  + "".join(f", s.{c}" for c in site) +
-                 " from raw_variants c join raw_variant_sites s on s.source_file = c.source_file "
+                 f" from {mine} c join (select * from raw_variant_sites where "
+                 "list_contains($genes, gene_symbol)) s on s.source_file = c.source_file "
                  "and s.record = c.record and s.allele = c.allele)")
-        cols = _columns(con, calls)
+        cols = [*per_call, *site]
     needed = {"patient_id", "gene_symbol", "chrom", "pos", "ref", "alt", "consequence",
               "zygosity", "allele_freq", "source_file", "ingested_at"}
     if wanted and needed <= set(cols):
         extra = [c for c in ("impact", "revel", "cadd_phred", "filter", *OPTIONAL_VARIANT_COLUMNS)
                  if c in cols]
-        pairs = sorted(f"{p}\t{g}" for p, g in wanted)
         sql = (
-            "with cur as (select patient_id, arg_max(source_file, ingested_at) as f "
-            f"from {calls} where list_contains(?, patient_id) group by 1) "
+            # the newest VCF of each patient (calls carry their file's lineage)
+            f"with cur as (select patient_id, arg_max(source_file, ingested_at) as f from {mine} "
+            "group by 1) "
             "select v.patient_id, v.gene_symbol, v.chrom || ':' || v.pos || ':' || v.ref || ':' "
             "|| v.alt as variant_key, v.consequence, v.zygosity, v.allele_freq"
             + "".join(f", v.{c}" for c in extra) +
             f" from {calls} v join cur on cur.patient_id = v.patient_id "
-            "and cur.f = v.source_file where list_contains(?, v.patient_id || chr(9) || "
-            "v.gene_symbol) and (v.allele_freq is null or v.allele_freq <= ?)"
+            "and cur.f = v.source_file where list_contains($pairs, v.patient_id || chr(9) || "
+            "v.gene_symbol) and (v.allele_freq is null or v.allele_freq <= $rare)"
             + (" and coalesce(v.filter, 'PASS') in ('PASS', '.')" if "filter" in extra else "")
             + " order by v.patient_id, v.gene_symbol, v.chrom, v.pos, v.ref, v.alt")
+        params = {"patients": sorted({p for p, _ in wanted}), "genes": sorted({g for _, g in wanted}),
+                  "pairs": sorted(f"{p}\t{g}" for p, g in wanted), "rare": RARE_AF}
+        if "$genes" not in sql:
+            params.pop("genes")
         try:
-            for row in _dicts(con.execute(sql, [sorted({p for p, _ in wanted}), pairs, RARE_AF])):
+            for row in _dicts(con.execute(sql, params)):
                 row.pop("filter", None)
                 calls = raw.setdefault((row.pop("patient_id"), row.pop("gene_symbol")), [])
                 # VEP --merged lists a gene under two ids: one row per call
