@@ -16,12 +16,10 @@ from orchestration.feature_store.sync import read_history
 from orchestration.feature_store.tables import table
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.settings import LakePaths
+from models.ranker_data import FEATURES as RANKER_FEATURES
 
-EVIDENCE_FLOATS = ["variant_score", "var_max_pathogenicity", "var_freq_score", "var_n_rare",
-                   "var_has_lof", "var_biallelic", "var_moi_consistent", "var_max_revel",
-                   "var_max_cadd", "pheno_score", "pheno_gene_bma", "pheno_disease_bma",
-                   "pheno_excluded_penalty", "pheno_rank_pct", "expr_z", "expr_abs_z",
-                   "expr_score"]
+# the view holds the ranker's features (models.ranker_data.FEATURES), in that order
+EVIDENCE_FLOATS = list(RANKER_FEATURES)
 DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
                "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
 
