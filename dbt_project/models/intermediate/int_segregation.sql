@@ -64,6 +64,17 @@ per_gene as (
             as any_paternal_only,
         bool_or(in_mother and not in_father and not father_no_call and not is_hemi)
             as any_maternal_only,
+        -- alleles that may come from one parent only, if a no-call hides a carrier: with
+        -- two of them, one each way, "in trans" is unknown rather than false
+        count(*) filter (where (in_father or father_no_call) and not in_mother and not is_hemi)
+            as n_may_paternal,
+        count(*) filter (where (in_mother or mother_no_call) and not in_father and not is_hemi)
+            as n_may_maternal,
+        count(*) filter (where ((in_father or father_no_call) and not in_mother
+                                or (in_mother or mother_no_call) and not in_father)
+                               and not is_hemi) as n_may_one_parent,
+        bool_or(zygosity = 'hom_alt' and not is_hemi and (in_father or father_no_call)
+                and (in_mother or mother_no_call)) as hom_may_be_from_both,
         bool_or(zygosity = 'hom_alt' and not is_hemi and in_father and in_mother)
             as hom_from_both,
         bool_or(is_hemi and in_mother and not in_father) as hemi_from_mother,
@@ -87,7 +98,10 @@ features as (
              then case when any_in_neither then 1 when any_unknown_origin then null else 0 end
         end as seg_de_novo,
         case when father_id is not null and mother_id is not null
-             then ((any_paternal_only and any_maternal_only) or hom_from_both)::int
+             then case when (any_paternal_only and any_maternal_only) or hom_from_both then 1
+                       when (n_may_paternal > 0 and n_may_maternal > 0 and n_may_one_parent > 1)
+                            or hom_may_be_from_both then null
+                       else 0 end
         end as seg_biallelic_trans,
         case when mother_id is not null then hemi_from_mother::int end as seg_hemi_maternal
     from per_gene
