@@ -21,6 +21,8 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Bool, Bytes, Float64, Int64, String
 from feast.value_type import ValueType
 
+from models.ranker_data import FEATURES as RANKER_FEATURES
+
 LAKE = Path(os.environ.get("ORPHANLAKE_HOME") or Path(__file__).resolve().parents[1] / "data_lake")
 OFFLINE = LAKE / "features" / "offline"
 
@@ -55,28 +57,7 @@ patient_gene_evidence = FeatureView(
     entities=[patient, gene],
     ttl=NO_EXPIRY,
     schema=[
-        Field(name="variant_score", dtype=Float64),
-        Field(name="var_max_pathogenicity", dtype=Float64),
-        Field(name="var_freq_score", dtype=Float64),
-        Field(name="var_n_rare", dtype=Float64),
-        Field(name="var_has_lof", dtype=Float64),
-        Field(name="var_biallelic", dtype=Float64),
-        Field(name="var_moi_consistent", dtype=Float64),
-        Field(name="var_max_revel", dtype=Float64),
-        Field(name="var_max_cadd", dtype=Float64),
-        Field(name="pheno_score", dtype=Float64),
-        Field(name="pheno_gene_bma", dtype=Float64),
-        Field(name="pheno_disease_bma", dtype=Float64),
-        Field(name="pheno_excluded_penalty", dtype=Float64),
-        Field(name="pheno_rank_pct", dtype=Float64),
-        Field(name="expr_z", dtype=Float64),
-        Field(name="expr_abs_z", dtype=Float64),
-        Field(name="expr_score", dtype=Float64),
-        Field(name="seg_de_novo", dtype=Float64),
-        Field(name="seg_biallelic_trans", dtype=Float64),
-        Field(name="seg_hemi_maternal", dtype=Float64),
-        Field(name="seg_inherited_unaffected", dtype=Float64),
-        Field(name="seg_n_parents", dtype=Float64),
+        *[Field(name=name, dtype=Float64) for name in RANKER_FEATURES],
         Field(name="best_disease_id", dtype=String),
     ],
     source=_source("patient_gene_evidence"),
@@ -245,12 +226,7 @@ def compound_query_similarity(inputs: pd.DataFrame) -> pd.DataFrame:
 # ---- feature services: one per model, one per lookup ----------------------------------
 target_ranking_v1 = FeatureService(
     name="target_ranking_v1",
-    features=[patient_gene_evidence[[
-        "variant_score", "var_max_pathogenicity", "var_freq_score", "var_n_rare", "var_has_lof",
-        "var_biallelic", "var_moi_consistent", "var_max_revel", "var_max_cadd", "pheno_score",
-        "pheno_gene_bma", "pheno_disease_bma", "pheno_excluded_penalty", "pheno_rank_pct",
-        "expr_z", "expr_abs_z", "expr_score", "seg_de_novo", "seg_biallelic_trans",
-        "seg_hemi_maternal", "seg_inherited_unaffected", "seg_n_parents"]]],
+    features=[patient_gene_evidence[list(RANKER_FEATURES)]],
     description="The gene ranker's inputs (models.ranker_data.FEATURES), for training and scoring.",
 )
 

@@ -1,5 +1,7 @@
-"""An Exomiser-style gene ranking, built independently of the shipped ranker, as the peer
-the ranker is measured against on the replayed published cases.
+"""An Exomiser-style gene ranking: the peer the shipped ranker is measured against on the
+replayed published cases (``orchestration.ranker_training``). Its phenotype score is also one
+of the lake's phenotype scorers (``pheno_phenodigm`` in phenotype_evidence): Exomiser's own
+evidence is fair input for a model that combines evidence; the peer is its fixed combination.
 
 * variant score: Exomiser's frequency × pathogenicity under the gene's modes of inheritance
   (the lake's ``variant_score``: Exomiser's frequency curve, its consequence defaults and

@@ -7,6 +7,7 @@ import polars as pl
 
 from models import phenotype, ranker
 from models.hpo_index import INDEX_FILENAME
+from models.exomiser_style import exomiser_phenotype
 from models.explain import add_explanations
 from models.fingerprint import UNCHANGED
 from orchestration.assets.features import feature_key
@@ -25,10 +26,13 @@ RANKER_DIR = "gene_ranker"
         dg.AssetSpec("phenotype_evidence", kinds={"python", "parquet"},
                      deps=["stg_phenotypes", "phenotype_index"],
                      description="Per patient × gene HPO similarity (Resnik best-match "
-                                 "average against the gene and its best disease), with "
-                                 "excluded terms counting against, and a LIRICAL-style "
-                                 "likelihood ratio of the terms for the gene's best disease "
-                                 "(pheno_lr_log10, pheno_lr_disease_id, pheno_lr_post)."),
+                                 "average against the gene and its best disease; the "
+                                 "share of excluded terms that disease has), and a "
+                                 "LIRICAL-style likelihood ratio of the observed and "
+                                 "excluded terms for the gene's best disease "
+                                 "(pheno_lr_log10, pheno_lr_disease_id, pheno_lr_post), "
+                                 "and Exomiser's human-disease (PhenoDigm) score with "
+                                 "Resnik similarity (pheno_phenodigm)."),
         dg.AssetSpec("patient_disease_matches", kinds={"python", "parquet"},
                      deps=["stg_phenotypes", "phenotype_index"],
                      description="The diseases whose HPO profiles best match each "
@@ -43,6 +47,11 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     index = phenotype.PhenotypeIndex.load(paths.reference / INDEX_FILENAME)
     terms = read_model(paths, "stg_phenotypes").select("patient_id", "hpo_id", "excluded")
     evidence, match_df = phenotype.score_patients_with_matches(index, terms, k=5)
+    # Exomiser's phenotype score, a separate scorer of the same terms: on published cases it
+    # ranks the causal gene first more often than the Resnik set similarities alone
+    phenodigm = exomiser_phenotype(index, terms).rename({"exomiser_pheno": "pheno_phenodigm"})
+    evidence = evidence.join(phenodigm.with_columns(pl.col("patient_id").cast(
+        evidence.schema["patient_id"])), on=["patient_id", "gene_symbol"], how="left")
     write_parquet_atomic(evidence, paths.evidence / "phenotype_evidence.parquet")
     write_parquet_atomic(match_df, paths.evidence / "patient_disease_matches.parquet")
 

@@ -32,6 +32,7 @@ select
     ph.pheno_gene_bma, ph.pheno_disease_bma, ph.best_disease_id,
     coalesce(ph.pheno_excluded_penalty, 0) as pheno_excluded_penalty,
     coalesce(ph.pheno_rank_pct, 0) as pheno_rank_pct,
+    ph.pheno_lr_log10, ph.pheno_lr_post, ph.pheno_phenodigm,
     e.expr_z, e.expr_abs_z,
     -- 0 = measured and unremarkable; null = no RNA-seq for this patient, so a missing
     -- modality stays missing instead of reading as "no outlier" on every gene
