@@ -142,7 +142,13 @@ def _row_best(links: sp.csr_array, values: np.ndarray) -> tuple[np.ndarray, np.n
     return best_col, best_val
 
 
-EXCLUDED_WEIGHT = 0.5
+# How much pheno_score loses for excluded terms its best disease has (0: nothing). It was 0.5
+# until issue 10: on 6,323 published cases (bench/bench_phenotype_real.py) excluded terms are
+# mostly features of the TRUE disease that this patient lacks (case reports list the cohort's
+# features), so marking diseases down for them sank the causal gene (candidate-set top-1 0.22
+# with 0.5, 0.53 with 0; 0 chosen in every gene-grouped CV fold). pheno_excluded_penalty still
+# carries the share for the ranker, and pheno_lr_log10 weighs exclusions by annotated frequency.
+EXCLUDED_WEIGHT = 0.0
 
 
 def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str], *,
@@ -152,7 +158,8 @@ def score_patient(index: PhenotypeIndex, present: list[str], excluded: list[str]
     pheno_gene_bma: similarity to the gene's union of annotated terms (raw IC units);
     pheno_disease_bma / best_disease_id: the gene's best-matching linked disease (null
     when the gene has no annotated disease); pheno_score: the better of the two divided
-    by the patient's self-similarity, clipped to 0..1; pheno_excluded_penalty: the
+    by the patient's self-similarity, clipped to 0..1, times (1 - EXCLUDED_WEIGHT ·
+    pheno_excluded_penalty); pheno_excluded_penalty: the
     IC-weighted share of excluded terms that the best disease (else the gene) is annotated
     to. pheno_lr_log10 / pheno_lr_disease_id: LIRICAL-style composite log10 likelihood ratio
     of the observed and excluded terms for the gene's best disease and that disease (null
@@ -183,8 +190,7 @@ def _score(index: PhenotypeIndex, present: list[str], excluded: list[str], kind:
     pen_dis = _penalty(index, excluded, index.disease_closure, ic)
     pick = np.where(has_dis, best_col, len(index.diseases))  # sentinel slot when no disease
     penalty = np.where(has_dis, np.append(pen_dis, 0.0)[pick], pen_gene)
-    # excluded terms count against: a disease that has every excluded feature keeps half
-    # its match (the exclusion may be an examination gap, not a true absence)
+    # excluded terms the disease has count against it by EXCLUDED_WEIGHT (see there)
     score = score * (1.0 - EXCLUDED_WEIGHT * penalty)
 
     best_id = np.asarray(index.diseases + [""], dtype=object)[pick]

@@ -45,10 +45,13 @@ class LRParams:
     published cases (bench/bench_phenotype_real.py); ``LRParams.lirical()`` is the paper's."""
 
     default_freq: float = 1.0   # frequency of an annotation that states none
-    partial: float = 0.03       # discount on the LR of a shared ancestor (LIRICAL: 1)
+    partial: float = 0.01       # discount on the LR of a shared ancestor (LIRICAL: 1)
     no_match: float = 0.01      # LR floor for a term the disease shares nothing with
-    excluded_floor: float = 0.3  # P(excluded | disease has the term) at least (LIRICAL: 0.01)
-    size_penalty: float = 1.0   # log10 LR lost per log10 of the disease's annotation count
+    # P(excluded | disease has the term) is at least this (LIRICAL: 0.01). 1.0 makes an
+    # excluded term neutral: in published cases excluded terms are mostly features of the
+    # true disease that this patient lacks, and penalising them ranked it lower
+    excluded_floor: float = 1.0
+    size_penalty: float = 2.0   # log10 LR lost per log10 of the disease's annotation count
 
     @classmethod
     def lirical(cls) -> "LRParams":
