@@ -80,7 +80,7 @@ def test_every_bad_file_is_quarantined_and_the_rest_ingested(e2e_lake):
     quarantine = pl.read_parquet(paths.marts / "quarantine.parquet")
     with open(summary["bad_files_path"]) as fh:
         bad = list(csv.DictReader(fh, delimiter="\t"))
-    assert len(bad) == 7
+    assert len(bad) == 13           # 7 bad files + one bad PED with 6 family faults
     for b in bad:
         rows = quarantine.filter(pl.col("source_file") == b["file"])
         assert rows.height >= 1, f"{b['file']} ({b['defect']}) was not quarantined"
@@ -226,6 +226,36 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     # model folders are safe slugs of the target; the summary names the target itself
     for target in (t for t, status in activity_runs.items() if status):
         assert f"activity model for {target}:" in printed, printed
+
+
+def test_trio_probands_get_segregation_and_singletons_do_not(e2e_lake):
+    """The batch's trios: their causal gene segregates as the mode says (de novo, in trans,
+    both parents carriers, from a carrier mother); every other patient's seg_* are null;
+    the bad PED's proband (sex conflict) is ranked without family evidence."""
+    paths, summary = e2e_lake
+    feats = pl.read_parquet(paths.marts / "int_patient_gene_features.parquet")
+    families = pl.read_csv(summary["families_path"], separator="\t")
+    trio = set(families["patient_id"])
+    seg = ["seg_de_novo", "seg_biallelic_trans", "seg_hemi_maternal",
+           "seg_inherited_unaffected", "seg_n_parents"]
+    others = feats.filter(~pl.col("patient_id").is_in(list(trio)))
+    assert others.height and others.select(pl.any_horizontal(pl.col(seg).is_not_null()).sum()).item() == 0
+    truth = {r["patient_id"]: r for r in _truth(paths)}
+    for pid in trio:
+        row = feats.filter((pl.col("patient_id") == pid)
+                           & (pl.col("gene_symbol") == truth[pid]["gene_symbol"]))
+        assert row.height == 1 and row["seg_n_parents"][0] == 2, pid
+        mode, zyg = truth[pid]["inheritance"], truth[pid]["causal_zygosity"]
+        flag = ("seg_biallelic_trans" if mode == "AR" else "seg_hemi_maternal"
+                if zyg == "hemi" and mode in ("XL", "XR") else "seg_de_novo")
+        # a parent's simulated no-call (1 %) where they are reference leaves a de novo or
+        # an in-trans call unknown (null); a carrier parent is never a no-call
+        assert row[flag][0] in ((1,) if flag == "seg_hemi_maternal" else (1, None)), (pid, row)
+        assert row["seg_inherited_unaffected"][0] == 0, pid
+    bad_proband = next(b["patient_id"] for b in csv.DictReader(
+        open(summary["bad_files_path"]), delimiter="\t") if b["defect"] == "pedigree_sex_conflict")
+    assert feats.filter(pl.col("patient_id") == bad_proband)["seg_n_parents"].null_count() == \
+        feats.filter(pl.col("patient_id") == bad_proband).height > 0
 
 
 def test_rank_genes_puts_a_clear_cut_causal_gene_first(e2e_lake, tmp_path, capsys):
