@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 from google.protobuf.json_format import ParseError, Parse
-from phenopackets import Phenopacket
+from phenopackets import Family, Phenopacket
 
 from orchestration.reference.hpo import load_ontology
 from orchestration.simulate import generate_batch
@@ -148,7 +148,7 @@ def test_phenopackets_are_schema_valid_and_match_the_truth(batch):
     assert len(packets) == N + 3  # + the extra patients whose bad file is a VCF
     aliased = 0
     for path in packets:
-        pp = Parse(path.read_text(), Phenopacket())
+        pp = _proband(path)
         row = truth[pp.subject.id]
         assert pp.subject.id.startswith("OL-P") and path.name == f"{pp.subject.id}.json"
         assert pp.meta_data.phenopacket_schema_version == "2.0"
@@ -179,8 +179,16 @@ def test_phenopackets_are_schema_valid_and_match_the_truth(batch):
         else:
             assert solved == [] and len(pp.diseases) == 0
             assert row["disease_id"] not in path.read_text()
-    assert sum(int(truth[Parse(p.read_text(), Phenopacket()).subject.id]["n_aliased_terms"])
+    assert sum(int(truth[_proband(p).subject.id]["n_aliased_terms"])
                for p in packets) == aliased
+
+
+def _proband(path: Path) -> Phenopacket:
+    """The patient's phenopacket: the file itself, or a Family phenopacket's proband."""
+    text = path.read_text()
+    if '"proband"' in text:
+        return Parse(text, Family()).proband
+    return Parse(text, Phenopacket())
 
 
 def test_truth_lives_outside_landing(batch):
@@ -253,12 +261,21 @@ def test_trios_are_mendelian_with_causal_variants_segregating_by_mode(batch):
     truth = {r["patient_id"]: r for r in batch["truth"].iter_rows(named=True)}
     calls = _records(batch)
     ped = Path(batch["ped_path"]).read_text().splitlines()
-    assert families.height == round(0.4 * N) and len(ped) == 1 + 3 * families.height
+    in_ped = families.filter(pl.col("pedigree_file").str.ends_with(".ped"))
+    assert families.height == round(0.4 * N) and len(ped) == 1 + 3 * in_ped.height
+    assert 0 < in_ped.height < families.height        # both a PED and Family phenopackets
+    home = batch["home"]
     for fam in families.iter_rows(named=True):
         kid, dad, mum = fam["patient_id"], fam["father_id"], fam["mother_id"]
         row = truth[kid]
         sex = "1" if row["sex"] == "MALE" else "2"
-        assert f"FAM-{kid}\t{kid}\t{dad}\t{mum}\t{sex}\t2" in ped
+        if fam["pedigree_file"].endswith(".ped"):
+            assert f"FAM-{kid}\t{kid}\t{dad}\t{mum}\t{sex}\t2" in ped
+        else:
+            family = Parse((home / "landing" / fam["pedigree_file"]).read_text(), Family())
+            persons = {p.individual_id: p for p in family.pedigree.persons}
+            assert family.proband.subject.id == kid and set(persons) == {kid, dad, mum}
+            assert (persons[kid].paternal_id, persons[kid].maternal_id) == (dad, mum)
         causal = {(c.split(":")[0], int(c.split(":")[1])) for c in row["causal_variants"].split(";")}
         child, f, m = calls[kid], calls.get(dad, {}), calls.get(mum, {})
         bad = [k for k in child if k not in causal and k not in f and k not in m]

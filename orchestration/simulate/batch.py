@@ -75,8 +75,9 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
     """Write a simulated landing batch under home/landing and its truth under home/truth.
 
     ``trio_fraction`` of the patients are sequenced with both parents: one 3-sample VCF
-    each (proband, father, mother; Mendelian backgrounds) and a line in the batch's PED
-    file; their truth is in truth/<batch>/families.tsv. Same arguments give byte-identical
+    each (proband, father, mother; Mendelian backgrounds) and the family in the batch's PED
+    file (every other trio) or in a GA4GH Family phenopacket in place of the proband's
+    phenopacket (the rest); their truth is in truth/<batch>/families.tsv. Same arguments give byte-identical
     files. Returns paths and counts.
     """
     if not 1 <= n_patients <= 8000:
@@ -199,11 +200,13 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         submit(dirs["genomic"] / name, render([i, ("father", i), ("mother", i)], pick_layout()),
                "bgzf")
         written[i] = name
+    # every other trio describes its family in a PED file, the rest in a Family phenopacket
+    in_ped = sorted(trios)[::2]
     ped_path = None
-    if trios:
+    if in_ped:
         ped_path = dirs["genomic"] / f"{batch_id}.ped"
         ped_path.write_text("#family\tindividual\tfather\tmother\tsex\tphenotype\n" + "".join(
-            "\n".join(family.ped_lines(patients[i], trios[i])) + "\n" for i in sorted(trios)))
+            "\n".join(family.ped_lines(patients[i], trios[i])) + "\n" for i in in_ped))
     for i, p in enumerate(patients):
         if i in written:
             continue
@@ -252,7 +255,8 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         pp = build_phenopacket(p, features[i], cv, cat.ontology.version,
                                created_at(seed, i), int(rng["files"].integers(0, 40)),
                                rng["files"])
-        text = to_json(pp)
+        text = to_json(pp) if i not in trios or i in in_ped else \
+            family.family_json(pp, p, trios[i])
         name = f"{p.patient_id}.json"
         if p.defect == "schema_invalid":
             text, where = bad_files.schema_invalid(text)
@@ -321,10 +325,11 @@ def generate_batch(home: Path, n_patients: int, seed: int, batch_id: str | None 
         pl.DataFrame([{"patient_id": patients[i].patient_id, "father_id": t.father_id,
                        "mother_id": t.mother_id, "inheritance": patients[i].mode,
                        "vcf_file": f"genomic/{batch_id}/{written[i]}",
-                       "ped_file": f"genomic/{batch_id}/{ped_path.name}"}
+                       "pedigree_file": f"genomic/{batch_id}/{ped_path.name}" if i in in_ped
+                       else f"clinical/{batch_id}/{patients[i].patient_id}.json"}
                       for i, t in sorted(trios.items())],
                      schema={k: pl.String for k in ("patient_id", "father_id", "mother_id",
-                                                   "inheritance", "vcf_file", "ped_file")}
+                                                   "inheritance", "vcf_file", "pedigree_file")}
                      ).write_csv(families_path, separator="\t")
 
     lap("truth")

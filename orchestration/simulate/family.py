@@ -102,6 +102,27 @@ def ped_lines(patient: Patient, trio: Trio) -> list[str]:
             f"{fam}\t{trio.mother_id}\t0\t0\t2\t1"]
 
 
+def family_json(proband, patient: Patient, trio: Trio) -> str:
+    """The proband's phenopacket wrapped in a GA4GH Family message with the trio's pedigree
+    (parents have no phenopacket of their own: they are samples, not patients)."""
+    from google.protobuf.json_format import MessageToJson
+    from phenopackets import Family, Pedigree, Sex
+
+    person = Pedigree.Person
+    fam = f"FAM-{patient.patient_id}"
+    persons = [
+        person(family_id=fam, individual_id=patient.patient_id, paternal_id=trio.father_id,
+               maternal_id=trio.mother_id, sex=Sex.Value(patient.sex),
+               affected_status=person.AffectedStatus.Value("AFFECTED")),
+        person(family_id=fam, individual_id=trio.father_id, sex=Sex.Value("MALE"),
+               affected_status=person.AffectedStatus.Value("UNAFFECTED")),
+        person(family_id=fam, individual_id=trio.mother_id, sex=Sex.Value("FEMALE"),
+               affected_status=person.AffectedStatus.Value("UNAFFECTED"))]
+    family = Family(id=fam, proband=proband, pedigree=Pedigree(persons=persons),
+                    meta_data=proband.meta_data)
+    return MessageToJson(family, indent=2) + "\n"
+
+
 def bad_ped_lines(singleton: Patient) -> tuple[str, list[dict]]:
     """A PED with one of each family fault ingest and dbt must report, and what each is:
     a father who is female, an affected mother, parents absent from every VCF and a sex
