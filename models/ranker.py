@@ -211,15 +211,17 @@ def train(
     return artifact
 
 
-def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
+def score(artifact: RankerArtifact, features: pl.DataFrame, contributions: bool = True) -> pl.DataFrame:
     """Score and rank every patient's candidates; adds score, rank, ranking_method, contrib_<feature>, contrib_bias.
 
     ``rank`` is 1..n per patient (1 = best; ties broken by gene_symbol). The contributions are
     additive in the model's margin (log-odds for both default weights and binary:logistic;
     XGBoost's via TreeSHAP): ``sum(contrib_*) + contrib_bias`` equals ``margin`` for every
     row. ``score`` is the calibrated probability that the gene is the patient's causal gene
-    (``ranker_calibration``) when the artifact is calibrated, else the margin's sigmoid. Rows come back sorted by patient_id and rank; the input
-    columns are kept (keys cast to string).
+    (``ranker_calibration``) when the artifact is calibrated, else the margin's sigmoid. Rows
+    come back sorted by patient_id and rank; the input columns are kept (keys cast to string).
+    ``contributions=False`` skips the per-feature TreeSHAP terms (evaluation needs the margin
+    only, and TreeSHAP over millions of candidates costs more than the fit).
     """
     frame = prepare(features, artifact.features)
     x = matrix(frame, artifact.features)
@@ -227,6 +229,9 @@ def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
         if artifact.booster is None:
             raise ValueError("xgboost ranker artifact has no booster")
         dm = xgb.DMatrix(x, missing=np.nan, feature_names=artifact.features, nthread=2)
+        if not contributions:
+            return _scored(artifact, features, frame, artifact.booster.predict(
+                dm, output_margin=True).astype(np.float64), None)
         contribs = artifact.booster.predict(dm, pred_contribs=True).astype(np.float64)
     elif artifact.mode == "default_weights":
         terms, intercept = default_logit_terms(x.astype(np.float64), artifact.features, artifact.weights)
@@ -234,7 +239,12 @@ def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
     else:
         raise ValueError(f"unknown ranker mode {artifact.mode!r}")
     contribs = contribs.reshape(frame.height, len(artifact.features) + 1)
-    margin = contribs.sum(axis=1)
+    return _scored(artifact, features, frame, contribs.sum(axis=1), contribs)
+
+
+def _scored(artifact: RankerArtifact, features: pl.DataFrame, frame: pl.DataFrame,
+            margin: np.ndarray, contribs: np.ndarray | None) -> pl.DataFrame:
+    """``features`` with score, margin, (contributions), ranking_method and the rank."""
     if artifact.calibration:
         scores = ranker_calibration.probabilities(margin, frame["patient_id"].to_numpy(),
                                                   artifact.calibration)
@@ -245,7 +255,8 @@ def score(artifact: RankerArtifact, features: pl.DataFrame) -> pl.DataFrame:
         {
             "score": pl.Series(scores, dtype=pl.Float64),
             "margin": pl.Series(margin, dtype=pl.Float64),
-            **{n: pl.Series(contribs[:, i], dtype=pl.Float64) for i, n in enumerate(names)},
+            **({n: pl.Series(contribs[:, i], dtype=pl.Float64) for i, n in enumerate(names)}
+               if contribs is not None else {}),
         },
         height=frame.height,
     )
@@ -446,7 +457,7 @@ def train_shipped(features: pl.DataFrame, gene_of: pl.DataFrame, baselines: dict
             continue
         model = _xgb_artifact(_fit(train_rows, train_ids, params, SHIPPED_ROUNDS), params,
                               len(train_ids), trained_at, seed)
-        part = score(model, frame.filter(pl.col("patient_id").is_in(held)))
+        part = score(model, frame.filter(pl.col("patient_id").is_in(held)), contributions=False)
         oof.append(part.with_columns(pl.lit(f).alias("fold")))
     scored = pl.concat(oof, how="diagonal_relaxed")
     # nested calibration: each fold's scores calibrated on the other folds' held-out margins
@@ -555,9 +566,10 @@ def refine(shipped: RankerArtifact, features: pl.DataFrame, folds: int = 5, seed
         train_ids = sorted(set(usable) - set(held))
         booster = _fit(frame, train_ids, params, REFINE_ROUNDS, base=shipped.booster)
         model = _refined_artifact(shipped, booster, len(train_ids))
-        refined_parts.append(score(model, frame.filter(pl.col("patient_id").is_in(held))))
+        refined_parts.append(score(model, frame.filter(pl.col("patient_id").is_in(held)),
+                                   contributions=False))
     solved = frame.filter(pl.col("patient_id").is_in(ids))
-    base = evaluate_topk(score(shipped, solved), KS)
+    base = evaluate_topk(score(shipped, solved, contributions=False), KS)
     tuned = evaluate_topk(pl.concat(refined_parts, how="diagonal_relaxed"), KS)
     decision["heldout_recall"] = {"shipped": base, "refined": tuned}
     better = (tuned["recall_at_1"] > base["recall_at_1"]
