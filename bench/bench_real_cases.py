@@ -2,13 +2,13 @@
 
 1. Real cases. Every replayable case of phenopacket-store (5,963 of 6,392; 465 genes) is
    written as a landing batch over a simulated exome (``simulate.replay``) and built into a
-   lake by the refresh's own assets; so are 600 simulated solved patients (400 normal, 200
+   lake by the refresh's own assets; so are 450 simulated solved patients (300 normal, 150
    hard). The ranker is measured by 5-fold cross-validation grouped by causal gene (no gene on
    both sides) on the published cases, next to phenotype-only (the lake's pheno_score),
    variant-only (variant_score), an Exomiser-style peer (frequency × pathogenicity, PhenoDigm
    with Resnik, Exomiser's logistic weights; ``models.exomiser_style``) and that peer's
    phenotype score alone, all on the same cases, with 95 % gene-bootstrap intervals and the
-   paired difference ranker − peer. Every 5th case is replayed again with 2 observed terms and
+   paired difference ranker − peer. Every 10th case is replayed again with 2 observed terms and
    no excluded ones, and with no excluded terms; those copies are only scored, by the fold
    model that never saw their gene. Breakdowns: observed terms, consequence class, source,
    case variant. Calibration (Brier, ECE, reliability) of the held-out scores.

@@ -25,9 +25,9 @@ from orchestration.settings import REPO_ROOT, LakePaths
 
 SHIPPED_DIR = REPO_ROOT / "models" / "pretrained" / "gene_ranker"
 BASELINES = {"exomiser_style": "exomiser_score", "exomiser_phenotype_only": "exomiser_pheno"}
-STRESS_EVERY = 5  # every 5th case is replayed again under each stress
-SIMULATED = ({"name": "simulated", "patients": 400, "seed": 9101, "hard": 0.1},
-             {"name": "simulated_hard", "patients": 200, "seed": 9102, "hard": 1.0})
+STRESS_EVERY = 10  # every 10th case is replayed again under each stress
+SIMULATED = ({"name": "simulated", "patients": 300, "seed": 9101, "hard": 0.1},
+             {"name": "simulated_hard", "patients": 150, "seed": 9102, "hard": 1.0})
 
 
 def _lake(workdir: Path, name: str, write_landing) -> tuple[pl.DataFrame, LakePaths]:
