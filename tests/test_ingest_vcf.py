@@ -231,3 +231,27 @@ def test_trio_stores_each_site_once_and_keeps_no_calls(tmp_path):
     joined = _rows(parse_vcf(_vcf(tmp_path, body, samples=samples)))
     assert joined.height == 7 and joined.filter(pl.col("pos") == 200)["consequence"].to_list() == \
         ["frameshift_variant"]
+
+
+def test_hgvs_of_the_kept_entry_per_gene(tmp_path):
+    fields = [*CSQ_FIELDS, "HGVSc", "HGVSp"]
+    body = ["1\t100\t.\tA\tG\t50\tPASS\tCSQ=" + ",".join([
+        # GENE1: the missense transcript is kept (most severe), its HGVS with it
+        csq(fields, Allele="G", Consequence="synonymous_variant", SYMBOL="GENE1",
+            HGVSc="NM_001.1:c.9A>G", HGVSp="NP_001.1:p.Leu3%3D"),
+        csq(fields, Allele="G", Consequence="missense_variant", SYMBOL="GENE1",
+            HGVSc="NM_002.2:c.12A>G", HGVSp="NP_002.2:p.Lys4Arg"),
+        # GENE2: a synonymous only, VEP's %3D read back as '=', other escapes too
+        csq(fields, Allele="G", Consequence="synonymous_variant", SYMBOL="GENE2",
+            HGVSc="NM_003.3:c.5A>G", HGVSp="NP_003.3:p.Leu2%3D%2C"),
+        # GENE3: intronic, VEP gives no HGVSp
+        csq(fields, Allele="G", Consequence="intron_variant", SYMBOL="GENE3",
+            HGVSc="NM_004.1:c.100+5A>G")]) + "\tGT\t0/1\t0/0"]
+    sites = _table(parse_vcf(_vcf(tmp_path, body, csq_fields=fields)), "variant_sites")
+    assert sites.select("gene_symbol", "consequence", "hgvsc", "hgvsp").rows() == [
+        ("GENE1", "missense_variant", "NM_002.2:c.12A>G", "NP_002.2:p.Lys4Arg"),
+        ("GENE2", "synonymous_variant", "NM_003.3:c.5A>G", "NP_003.3:p.Leu2=,"),
+        ("GENE3", "intron_variant", "NM_004.1:c.100+5A>G", None)]
+    # a CSQ without the HGVS fields: the columns are there, null
+    plain = _table(parse_vcf(_vcf(tmp_path, BODY[:1], name="b.vcf.gz")), "variant_sites")
+    assert plain.height and plain["hgvsc"].null_count() == plain["hgvsp"].null_count() == plain.height

@@ -173,8 +173,10 @@ def test_collect_reads_calls_joined_to_their_sites(tiny):
     _lake(con, segregation=False)
     con.execute("create table numbered as select row_number() over (order by pos) as record, "
                 "1 as allele, * from raw_variants")
+    # the ingest keeps VEP's HGVSc/HGVSp per site x gene (null where VEP gives none)
     con.execute("create table raw_variant_sites as select * exclude (patient_id, zygosity, "
-                "ingested_at) from numbered")
+                "ingested_at), case when pos = 10 then 'NM_1.1:c.10A>T' end as hgvsc, "
+                "case when pos = 10 then 'NP_1.1:p.Lys4=' end as hgvsp from numbered")
     con.execute("create or replace table raw_variants as select patient_id, record, allele, "
                 "'0/1' as genotype, zygosity, source_file, ingested_at from numbered")
     con.execute("""insert into raw_variants select 'P1-father', record, allele, '0/1', 'het',
@@ -183,6 +185,10 @@ def test_collect_reads_calls_joined_to_their_sites(tiny):
     assert [v["variant_key"] for v in r.variants["G2"]] == ["chr1:10:A:T", "chr1:20:G:GA",
                                                             "chr1:40:C:G"]
     assert r.variants["G2"][0]["revel"] == 0.8 and not r.notes
+    assert [(v.get("hgvsc"), v.get("hgvsp")) for v in r.variants["G2"]] == [
+        ("NM_1.1:c.10A>T", "NP_1.1:p.Lys4="), (None, None), (None, None)]
+    page = render(r)
+    assert "HGVSC" in page and "NP_1.1:p.Lys4=" in page
 
 
 def test_collect_without_optional_columns_and_tables(tiny):

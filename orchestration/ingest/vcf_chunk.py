@@ -14,6 +14,8 @@ splitting and exploding every call.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import polars as pl
 import pyarrow as pa
 
@@ -28,8 +30,9 @@ AF_FIELDS = ("gnomADe_AF", "gnomADg_AF", "gnomAD_AF", "MAX_AF")
 REVEL_FIELDS = ("REVEL", "REVEL_score")
 CADD_FIELDS = ("CADD_PHRED", "CADD_phred")
 NOT_CARRIED = ["*", ".", "<NON_REF>", "<*>"]   # alleles that are not a variant to report
-_TEXT_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "ALLELE_NUM")
-_NULLABLE_TEXT = {"Consequence", "IMPACT", "SYMBOL", "Gene"}
+HGVS_FIELDS = {"HGVSc": "hgvsc", "HGVSp": "hgvsp"}   # CSQ field -> variant_sites column
+_TEXT_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "ALLELE_NUM", *HGVS_FIELDS)
+_NULLABLE_TEXT = {"Consequence", "IMPACT", "SYMBOL", "Gene", *HGVS_FIELDS}
 _BAD_GT = "genotype '{}' of sample #{} names allele {} but the record has {} ALT allele(s)"
 
 
@@ -64,6 +67,17 @@ def _csq_value(info: pl.Expr) -> pl.Expr:
     start = (pl.when(info.str.starts_with("CSQ=")).then(pl.lit(0, pl.UInt32))
              .otherwise(info.str.find(";CSQ=", literal=True).cast(pl.UInt32) + 1) + 4)
     return info.str.slice(start).str.splitn(";", 2).struct.field("field_0")
+
+
+def _unescape_hgvs(values: pl.Series) -> pl.Series:
+    """VEP URI-escapes HGVS strings in VCF output (unless --no_escape): '=' of a synonymous
+    p.(=) becomes %3D, and a ',' or '|' would break the CSQ field. A real HGVS never holds a
+    '%', so any %XX is an escape: %3D in bulk, the rare others one distinct value at a time."""
+    out = values.str.replace_all("%3D", "=", literal=True)
+    rest = out.str.contains("%", literal=True).fill_null(False)
+    if rest.any():
+        out = out.scatter(rest.arg_true(), [unquote(v) for v in out.filter(rest).to_list()])
+    return out
 
 
 def _consequence_ranks(consequences: pl.Series) -> pl.DataFrame:
@@ -143,6 +157,7 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         pl.coalesce([text("Gene"), text("SYMBOL")]).alias("gene_key"),
         text("SYMBOL").alias("gene_symbol"), text("Gene").alias("gene_id"),
         "consequence", "rank", text("IMPACT").alias("impact"),
+        *[text(f).alias(col) for f, col in HGVS_FIELDS.items()],
     ).with_columns(*numbers.values())
     best = pl.col("rank").arg_min()      # first most-severe entry, in CSQ order
     # in CSQ order, so the sites come out in a fixed order without sorting them by gene
@@ -151,7 +166,10 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
         pl.col("gene_id").drop_nulls().first(),
         pl.col("consequence").get(best), pl.col("impact").get(best),
         pl.col("allele_freq", "revel", "cadd_phred").max(),
-    )
+        # the HGVS of the entry whose consequence is kept (first most severe, in CSQ order)
+        *[pl.col(col).get(best) for col in HGVS_FIELDS.values()],
+    ).with_columns(*[pl.col(col).map_batches(_unescape_hgvs, return_dtype=pl.String)
+                     for f, col in HGVS_FIELDS.items() if f in pick])
     # Gene-less entries (intergenic, regulatory) only stand for an allele that hits no gene;
     # they are rare, so the check is an anti-join of just those rows, not a window over all.
     no_gene = pl.col("gene_key").is_null()

@@ -48,6 +48,8 @@ VARIANT_SITES = pa.schema([
     pa.field("allele_freq", pa.float64()),      # max of gnomADe_AF/gnomAD_AF/MAX_AF; null = unseen
     pa.field("revel", pa.float64()),
     pa.field("cadd_phred", pa.float64()),
+    pa.field("hgvsc", pa.string()),             # VEP HGVSc of the kept entry (NM_...:c.123A>G)
+    pa.field("hgvsp", pa.string()),             # VEP HGVSp of that entry, %3D read back as '='
     *LINEAGE,
 ])
 

@@ -21,7 +21,10 @@ select
     s.cadd_phred,
     c.source_file,
     c.batch_id,
-    c.ingested_at
+    c.ingested_at,
+    -- VEP HGVS of the CSQ entry whose consequence is kept (null when the CSQ lacks them)
+    s.hgvsc,
+    s.hgvsp
 from {{ source('raw', 'variants') }} c
 join {{ source('raw', 'variant_sites') }} s
     on s.source_file = c.source_file and s.record = c.record and s.allele = c.allele
