@@ -20,7 +20,8 @@
     PYTHONPATH=. .venv/bin/python bench/bench_real_cases.py --workdir build/ranker-training
 
 The training lakes are cached in --workdir (the first run builds them: about an hour on 2
-cores); ``orphanlake train-ranker`` uses the same lakes and writes the shipped model.
+cores); ``orphanlake train-ranker`` uses the same lakes and writes the shipped model, after
+which ``--reuse-metrics`` reports its cross-validation and runs only part 2.
 """
 
 from __future__ import annotations
@@ -83,12 +84,17 @@ def main() -> int:
     ap.add_argument("--max-cases", type=int)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--out", default=str(HERE / "results" / "real_cases.json"))
+    ap.add_argument("--reuse-metrics", action="store_true",
+                    help="take part 1 from the last `orphanlake train-ranker` run on this workdir "
+                         "(its metrics.json) instead of training again")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     t0 = time.time()
-    artifact = ranker_training.train(workdir, save=False, n_boot=args.bootstrap,
-                                     max_cases=args.max_cases)
-    m = artifact.metrics
+    if args.reuse_metrics:
+        m = json.loads((workdir / "metrics.json").read_text())
+    else:
+        m = ranker_training.train(workdir, save=False, n_boot=args.bootstrap,
+                                  max_cases=args.max_cases).metrics
     print("\n".join(ranker_training.summary_lines(m)))
     cal = m["calibration"]
     print(f"calibration, held out: top gene Brier {cal['top1']['brier']:.3f} ECE "
