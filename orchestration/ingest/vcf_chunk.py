@@ -137,11 +137,15 @@ def _annotations(sites: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
                                  .with_columns(pl.lit(1, pl.Int64).alias("allele_idx")), multi])
         else:
             entries = entries.with_columns(pl.lit(1, pl.Int64).alias("allele_idx"))
-    entries = entries.drop_nulls("allele_idx")
+    if entries["allele_idx"].null_count():
+        entries = entries.drop_nulls("allele_idx")
     if "Consequence" in pick:
-        entries = entries.with_columns(pl.col("Consequence").fill_null(""))
-        entries = entries.join(_consequence_ranks(entries["Consequence"]), on="Consequence",
-                               how="left", maintain_order="left")
+        # the join touches the one key column: joining the entries themselves would gather
+        # every text column of every entry again
+        terms = entries["Consequence"].fill_null("").to_frame()
+        ranked = terms.join(_consequence_ranks(terms["Consequence"]), on="Consequence",
+                            how="left", maintain_order="left")
+        entries = entries.with_columns(ranked["consequence"], ranked["rank"])
     else:
         entries = entries.with_columns(pl.lit(None, pl.String).alias("consequence"),
                                        pl.lit(UNKNOWN_RANK, pl.Int32).alias("rank"))
@@ -292,7 +296,9 @@ def transform(batch: pa.RecordBatch, offset: int, samples: list[str | None],
                .drop("alt_raw"))
     n_alleles = alleles.height
     alleles = alleles.filter(~pl.col("alt").is_in(NOT_CARRIED))
-    carried = sites.filter(pl.col("rec").is_in(alleles["rec"].unique().implode()))
+    # without refused records or '*' alleles every site is carried: no filter to copy it
+    carried = (sites if alleles.height == n_alleles and not bad_gt.height else
+               sites.filter(pl.col("rec").is_in(alleles["rec"].unique().implode())))
     ann = _annotations(carried, csq_fields)
     names = pl.lit(pl.Series([s or "" for s in samples])).gather(pl.col("sample_idx"))
     record = pl.col("rec").cast(pl.Int64).alias("record")
