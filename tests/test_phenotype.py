@@ -20,36 +20,14 @@ from models.phenotype import (
     set_similarity,
 )
 
-# R ─┬─ A ─┬─ A1 ── A3        C (child of R, never annotated)
-#    │     ├─ A2
-#    │     └─ AB (also under B)
-#    └─ B ─┬─ B1
-#          └─ AB
-PARENTS = {"R": [], "A": ["R"], "B": ["R"], "A1": ["A"], "A2": ["A"], "B1": ["B"],
-           "AB": ["A", "B"], "A3": ["A1"], "C": ["R"]}
-GENES = {"G1": ["A1"], "G2": ["A2", "B1"], "G3": ["AB"], "G4": ["B1"], "G5": ["A1"]}
+from fixtures.tiny_ontology import ANC, GENES, PARENTS  # noqa: E402
+
 DISEASES = {"D1": ["A1", "B1"], "D2": ["A2"], "D3": ["AB"], "D4": []}
 GENE_DISEASES = {"G2": ["D1", "D2"], "G3": ["D3"], "G4": ["D4"]}
 
 LN = math.log
 IC = {"R": 0.0, "A": LN(5 / 4), "B": LN(5 / 3), "A1": LN(5 / 2), "A2": LN(5), "B1": LN(5 / 2),
       "AB": LN(5), "A3": 0.0, "C": 0.0}
-
-
-def _ancestors(parents: dict[str, list[str]]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-
-    def visit(t: str) -> set[str]:
-        if t not in out:
-            out[t] = {t}.union(*[visit(p) for p in parents[t]])
-        return out[t]
-
-    for t in parents:
-        visit(t)
-    return out
-
-
-ANC = _ancestors(PARENTS)
 
 
 @pytest.fixture(scope="module")
