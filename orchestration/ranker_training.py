@@ -71,7 +71,8 @@ def training_sets(workdir: Path, seed: int = 0, max_cases: int | None = None
     replayed corpus and the simulated cohorts, building their lakes under ``workdir``."""
     from orchestration.simulate import cohort
     from orchestration.simulate.batch import generate_batch
-    from orchestration.simulate.replay import STRESS, load_cases, replay_batch, stressed
+    from orchestration.simulate.replay import (STRESS, consequence_class, load_cases,
+                                               replay_batch, stressed)
 
     cases, _ = load_cases()
     cases = cases[:max_cases] if max_cases else cases
@@ -110,8 +111,8 @@ def training_sets(workdir: Path, seed: int = 0, max_cases: int | None = None
         genes.append(truth.select((pl.lit(prefix) + pl.col("patient_id")).alias("patient_id"),
                                   "gene_symbol"))
         cls = (pl.col("consequence_class") if "consequence_class" in truth.columns else
-               pl.col("causal_consequences").str.split(";").list.first()
-               .str.split("&").list.first())
+               pl.col("causal_consequences").map_elements(
+                   lambda s: consequence_class(set(s.split(";"))), return_dtype=pl.String))
         strata.append(truth.select(
             (pl.lit(prefix) + pl.col("patient_id")).alias("patient_id"),
             pl.lit(name).alias("source"),

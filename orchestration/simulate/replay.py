@@ -126,16 +126,21 @@ class ReplayCase:
     @property
     def consequence_class(self) -> str:
         """The most damaging class among the causal variants (for breakdowns)."""
-        terms = {v.consequence for v in self.variants}
-        if terms & {"stop_gained", "frameshift_variant", "start_lost"}:
-            return "truncating"
-        if terms & {"splice_donor_variant", "splice_acceptor_variant"}:
-            return "canonical_splice"
-        if "missense_variant" in terms:
-            return "missense"
-        if terms & {"inframe_deletion", "inframe_insertion", "stop_lost"}:
-            return "inframe"
-        return "other"
+        return consequence_class({v.consequence for v in self.variants})
+
+
+def consequence_class(terms: set[str]) -> str:
+    """truncating | canonical_splice | missense | inframe | other, the most damaging first."""
+    terms = {t.split("&")[0] for t in terms}
+    if terms & {"stop_gained", "frameshift_variant", "start_lost"}:
+        return "truncating"
+    if terms & {"splice_donor_variant", "splice_acceptor_variant"}:
+        return "canonical_splice"
+    if "missense_variant" in terms:
+        return "missense"
+    if terms & {"inframe_deletion", "inframe_insertion", "stop_lost"}:
+        return "inframe"
+    return "other"
 
 
 _MISSENSE = re.compile(r"p\.\(?([A-Z][a-z]{2})(\d+)([A-Z][a-z]{2})\)?$")
