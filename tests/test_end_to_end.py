@@ -70,9 +70,14 @@ def test_model_metrics_are_recorded_on_the_asset(e2e_lake):
     meta = event.asset_materialization.metadata
     metrics = meta["metrics"].value
     text = json.dumps(metrics)
-    for needle in ("recall_at_1", "recall_at_10", "phenotype_only", "variant_only"):
+    # the shipped model's gene-grouped CV on published cases, next to its baselines
+    for needle in ("recall_gene_cv", "top1", "top10", "phenotype_only", "variant_only",
+                   "exomiser_style", "calibration"):
         assert needle in text, f"{needle} missing from the model's metrics"
     assert 0.0 <= meta["heldout_top1"].value <= 1.0
+    assert 0.0 <= meta["calibration_top1_ece"].value <= 1.0
+    # which model this lake uses, and why
+    assert meta["model"].value in ("shipped", "refined") and meta["why"].value
 
 
 def test_every_bad_file_is_quarantined_and_the_rest_ingested(e2e_lake):
