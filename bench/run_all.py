@@ -25,6 +25,7 @@ def main() -> int:
         ["bench_vcf_ingest.py", "--records", *(["30000"] if args.quick else ["30000", "300000", "1000000"])],
         ["bench_phenotype.py", "--patients", "5" if args.quick else "20"],
         ["bench_phenotype_real.py", *(["--sample", "300"] if args.quick else [])],
+        ["bench_real_cases.py", *(["--max-cases", "300", "--bootstrap", "200"] if args.quick else [])],
         ["bench_demo.py", "--sizes", *(["20"] if args.quick else ["80", "800"])],
         ["bench_compounds.py", "--n", "2000" if args.quick else "20000"],
         ["bench_plates.py", "--plates", "100" if args.quick else "1000"],
