@@ -547,7 +547,9 @@ def refine(shipped: RankerArtifact, features: pl.DataFrame, folds: int = 5, seed
     frame = prepare(features, FEATURES)
     usable, missed = solved_patients(frame)
     decision: dict = {"n_solved_patients": len(usable) + len(missed),
-                      "n_solved_causal_not_candidate": len(missed)}
+                      "n_solved_causal_not_candidate": len(missed),
+                      "n_candidate_rows": frame.height,
+                      "n_patients": frame["patient_id"].n_unique()}
     if shipped.mode != "xgboost" or shipped.features != FEATURES:
         decision.update(model="shipped", why="the shipped model's features differ from this "
                         "code's; it is used as shipped (retrain it: orphanlake train-ranker)")

@@ -171,8 +171,9 @@ def test_models_were_trained_on_the_feast_frames(e2e_lake):
     meta = json.loads((paths.models / "gene_ranker" / "ranker_meta.json").read_text())
     training, unusable = ranker_training_frame(paths, store)
     assert training.height > 0
-    assert meta["metrics"]["n_candidate_rows"] == training.height
-    assert meta["metrics"]["n_patients"] == training["patient_id"].n_unique()
+    # the lake's own solved patients, as the refinement decision saw them
+    assert meta["metrics"]["lake"]["n_candidate_rows"] == training.height
+    assert meta["metrics"]["lake"]["n_patients"] == training["patient_id"].n_unique()
     assert _metadata("gene_ranking_model")["n_solved_without_features_at_diagnosis"] == len(unusable)
 
     # one label per solved patient of stg_patients, gene or no gene
