@@ -21,9 +21,15 @@ from scipy.optimize import minimize
 IDENTITY = {"temperature": 1.0, "none_logit": 0.0, "method": "none"}
 
 
-def _groups(patient_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(order that makes each patient's rows contiguous, start of each patient's run)."""
-    order = np.argsort(patient_ids, kind="stable")
+def _groups(patient_ids: np.ndarray, values: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(order that makes each patient's rows contiguous, start of each patient's run).
+
+    With ``values``, rows are ordered by value within a patient, so sums over a patient run
+    in the same order whatever order the rows came in (the same candidates must give
+    bit-identical scores on every refresh)."""
+    order = (np.lexsort((values, patient_ids)) if values is not None
+             else np.argsort(patient_ids, kind="stable"))
     sorted_ids = patient_ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
     return order, starts
@@ -34,7 +40,7 @@ def probabilities(margins: np.ndarray, patient_ids: np.ndarray, calibration: dic
     if len(margins) == 0:
         return np.zeros(0)
     t, b = float(calibration["temperature"]), float(calibration["none_logit"])
-    order, starts = _groups(np.asarray(patient_ids))
+    order, starts = _groups(np.asarray(patient_ids), np.asarray(margins, dtype=np.float64))
     z = t * np.asarray(margins, dtype=np.float64)[order]
     # log-sum-exp per patient, including the "none" option
     top = np.maximum(np.maximum.reduceat(z, starts), b)
