@@ -61,7 +61,7 @@ def simulated_regression(workdir: Path, shipped: ranker.RankerArtifact, n: int =
             finally:
                 cohort.HARD_FRACTION = saved
         features, paths = ranker_training._lake(workdir, spec["name"], write)
-        features = ranker_training._with_baselines(features, paths)
+        features = ranker_training._with_baselines(features)
         truth = pl.read_csv(next(paths.truth.glob("*/truth.tsv")), separator="\t")
         causal = truth.select("patient_id", pl.col("gene_symbol").alias("truth_gene"))
         unsolved = (features.filter(~pl.col("is_training"))

@@ -18,9 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from models import ranker
-from models.exomiser_style import exomiser_phenotype, exomiser_score
-from models.hpo_index import INDEX_FILENAME, PhenotypeIndex
-from orchestration.lake.io import read_model
+from models.exomiser_style import exomiser_score
 from orchestration.settings import REPO_ROOT, LakePaths
 
 SHIPPED_DIR = REPO_ROOT / "models" / "pretrained" / "gene_ranker"
@@ -42,12 +40,11 @@ def _lake(workdir: Path, name: str, write_landing) -> tuple[pl.DataFrame, LakePa
     return features, paths
 
 
-def _with_baselines(features: pl.DataFrame, paths: LakePaths) -> pl.DataFrame:
-    index = PhenotypeIndex.load(paths.reference / INDEX_FILENAME)
-    terms = read_model(paths, "stg_phenotypes").select("patient_id", "hpo_id", "excluded")
-    pheno = exomiser_phenotype(index, terms)
-    out = features.join(pheno, on=["patient_id", "gene_symbol"], how="left").with_columns(
-        pl.col("exomiser_pheno").fill_null(0.0))
+def _with_baselines(features: pl.DataFrame) -> pl.DataFrame:
+    """The Exomiser-style peer's columns: its phenotype score is the lake's own
+    ``pheno_phenodigm`` (``models.exomiser_style.exomiser_phenotype``, computed in
+    phenotype_scoring; 0 for a gene without a disease, as Exomiser scores it)."""
+    out = features.with_columns(pl.col("pheno_phenodigm").fill_null(0.0).alias("exomiser_pheno"))
     return out.with_columns(exomiser_score(out))
 
 
@@ -106,7 +103,7 @@ def training_sets(workdir: Path, seed: int = 0, max_cases: int | None = None
         truth = pl.concat([pl.read_csv(t, separator="\t", infer_schema_length=0)
                            for t in sorted(paths.truth.glob("*/truth.tsv"))], how="diagonal")
         prefix = f"{name}:"
-        frames.append(_with_baselines(features, paths).with_columns(
+        frames.append(_with_baselines(features).with_columns(
             (pl.lit(prefix) + pl.col("patient_id")).alias("patient_id")))
         genes.append(truth.select((pl.lit(prefix) + pl.col("patient_id")).alias("patient_id"),
                                   "gene_symbol"))
