@@ -588,12 +588,13 @@ def _truth_row(case: ReplayCase, pid: str, solved: bool) -> dict:
 
 
 def rare_background_counts(seed: int = 0, n: int = 200) -> dict:
-    """Measured per-exome counts of what ``replay_batch`` simulates (mean over ``n`` exomes)."""
+    """Measured per-exome counts of what ``replay_batch`` simulates for a singleton, with the
+    per-exome settings drawn as it draws them (mean over ``n`` exomes)."""
     rng = np.random.default_rng([seed, 7])
     g = _genome(rng, [])
     rows = []
     for _ in range(n):
-        sites, codes = _background(rng, g)
+        sites, codes = _background(rng, g, _exome_params(rng))
         top = np.array([c.split("&")[0] for c in sites["consequence"]])
         af = np.nan_to_num(sites["af"], nan=0.0)
         rare = af < 0.01
