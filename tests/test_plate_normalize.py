@@ -105,7 +105,7 @@ def test_normalize_by_hand(activation):
     df, sig = _hand_plate(activation)
     wells, plates = normalize_plates(df)
     assert wells.columns == df.columns + ["percent_inhibition", "npi", "robust_z", "b_score",
-                                          "corrected"]
+                                          "corrected", "percent_effect"]
     d05 = wells.filter(pl.col("well") == "D05").row(0, named=True)
     # 100·(1000 − 600)/(1000 − 200) = 50, and 100·(1000 − 1400)/(1000 − 1800) = 50
     assert d05["percent_inhibition"] == pytest.approx(50.0)
@@ -130,6 +130,10 @@ def test_normalize_by_hand(activation):
     assert p["passed"] and p["qc_reason"].startswith("robust Z′")
     assert not p["bias_corrected"]
     assert wells["corrected"].equals(wells["robust_z"])
+    # no positional correction: percent_effect is the NPI, oriented (D05 = 50 either way)
+    assert wells["percent_effect"].equals(wells["npi"]) and d05["percent_effect"] == 50.0
+    # 1.4826·MAD of the neutral controls (10) over the window |1000 − 200| = 800
+    assert p["control_noise_pct"] == pytest.approx(100 * 1.4826 * 10 / 800)
 
 
 def test_plate_without_pos_ctrl_is_kept_unscored():
@@ -197,10 +201,58 @@ def test_b_score_beats_robust_z_on_a_biased_plate():
 
 def test_no_bias_detected_on_unbiased_plates():
     frames = [_biased_plate(s, bias=False, plate=f"P{s}")[0] for s in range(10)]
-    _, plates = normalize_plates(pl.concat(frames))
+    wells, plates = normalize_plates(pl.concat(frames))
     assert plates.height == 10
     assert not plates["bias_corrected"].any()
+    assert wells["percent_effect"].equals(wells["npi"])
     assert plates["bias_reason"][0].startswith("no systematic row/column effect (row p=")
+
+
+def _gradient_plate(seed: int, additive: bool = False):
+    """384 wells, neg_ctrl (10,000) in columns 1–2 and pos_ctrl (1,000) in 23–24, 1 % noise;
+    the compound area reads 30 % low on row A rising linearly to 30 % high on row P (the
+    controls are dispensed apart and unaffected); 16 wells, one per row, hold a compound
+    at exactly 60 % of the window (signal 10,000 − 0.6·9,000 before the gradient)."""
+    R, C = 16, 24
+    rng = np.random.default_rng(seed)
+    sig = 10_000 * (1 + rng.normal(0, 0.01, (R, C)))
+    role = np.full((R, C), "sample", dtype=object)
+    role[:, :2], role[:, -2:] = "neg_ctrl", "pos_ctrl"
+    sig[:, -2:] = 1_000 * (1 + rng.normal(0, 0.01, (R, 2)))
+    cols = rng.integers(2, C - 2, R)
+    sig[np.arange(R), cols] -= 0.6 * 9_000
+    ramp = np.linspace(-0.3, 0.3, R)[:, None]
+    if additive:
+        sig[:, 2:-2] += 10_000 * ramp
+    else:
+        sig[:, 2:-2] *= 1 + ramp
+    frame = _frame(sig, role)
+    return frame, {well_name(r, int(c)) for r, c in enumerate(cols)}
+
+
+@pytest.mark.parametrize("additive", [False, True])
+def test_percent_effect_removes_the_positional_effect(additive):
+    df, sixty = _gradient_plate(7, additive)
+    wells, plates = normalize_plates(df)
+    p = plates.row(0, named=True)
+    assert p["bias_corrected"] and p["row_effect_p"] < 1e-6
+    noise = p["control_noise_pct"]
+    assert 0.5 < noise < 2.5                      # 1 % of 10,000 over a 9,000 window ≈ 1.1
+    got = wells.filter(pl.col("well").is_in(sorted(sixty)))
+    pe, npi = got["percent_effect"].to_numpy(), got["npi"].to_numpy()
+    assert np.abs(npi - 60).max() > 10            # uncorrected NPI is far off at the ends
+    if additive:
+        # the removal assumes a gain (see _positional_signal): an additive ramp is only
+        # partly undone for active wells, but never made worse than no correction
+        assert (np.abs(pe - 60) <= np.abs(npi - 60) + 1e-9).all()
+    else:
+        assert np.abs(pe - 60).max() < 4 * noise
+        assert abs(np.median(pe) - 60) < noise
+    inactive = wells.filter((pl.col("role") == "sample") & ~pl.col("well").is_in(sorted(sixty)))
+    assert abs(inactive["percent_effect"].median()) < noise
+    assert np.percentile(np.abs(inactive["percent_effect"].to_numpy()), 95) < 4 * noise
+    ctrl = wells.filter(pl.col("role") != "sample")
+    assert ctrl["percent_effect"].equals(ctrl["npi"])      # the controls define the window
 
 
 def test_mixed_formats_and_runs_are_scored_per_plate():

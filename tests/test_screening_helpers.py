@@ -52,11 +52,13 @@ def test_the_newest_export_of_a_plate_wins_and_ties_are_decided_by_file_name():
 
 
 def test_dose_response_plates_keep_robust_z():
-    wells = pl.DataFrame({"run_id": ["DR", "PRI"], "robust_z": [1.0, 1.0], "corrected": [5.0, 5.0]})
+    wells = pl.DataFrame({"run_id": ["DR", "PRI"], "robust_z": [1.0, 1.0], "corrected": [5.0, 5.0],
+                          "npi": [40.0, 40.0], "percent_effect": [55.0, 55.0]})
     plates = pl.DataFrame({"run_id": ["DR", "PRI"], "bias_corrected": [True, True],
                            "bias_reason": ["row effect", "row effect"]})
     w, p = no_positional_correction(wells, plates, {"DR"})
     assert w["corrected"].to_list() == [1.0, 5.0]
+    assert w["percent_effect"].to_list() == [40.0, 55.0]      # uncorrected NPI on DR plates
     assert p["bias_corrected"].to_list() == [False, True]
     assert p["bias_reason"][0].startswith("not applied")
 

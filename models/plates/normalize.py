@@ -22,7 +22,12 @@ BIAS_ALPHA = 0.01          # family-wise, Bonferroni over the row, column and ed
 MIN_SAMPLES_FOR_TEST = 12
 ZPRIME_MIN = 0.5
 MIN_CONTROLS = 3
-SCORE_COLUMNS = ["percent_inhibition", "npi", "robust_z", "b_score", "corrected"]
+SCORE_COLUMNS = ["percent_inhibition", "npi", "robust_z", "b_score", "corrected",
+                 "percent_effect"]
+# The positional gain (local fitted level / plate level) is trusted between these bounds;
+# outside them (signals near zero or negative, e.g. background-subtracted reads) the
+# row/column effects are removed additively instead (see ``_positional_signal``).
+MIN_GAIN, MAX_GAIN = 0.25, 4.0
 
 
 def _masked_median(a: np.ndarray, axis: int) -> np.ndarray:
@@ -93,6 +98,40 @@ def median_polish(matrix: np.ndarray, mask: np.ndarray, max_iter: int = 10, tol:
     x = np.where(np.asarray(mask, dtype=bool), m, np.nan)
     t, r, c, z = _polish_stack(x[None], max_iter, tol)
     return float(t[0]), r[0], c[0], z[0]
+
+
+def _positional_signal(sig: np.ndarray, effect: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """A sample well's signal with the median polish's positional effects removed.
+
+    Why this is the right percent effect on a B-scored plate: the polish fits the sample
+    wells as overall + row_i + col_j + residual, and since nearly all samples are inactive
+    (a screen's hit rate is a few percent, and medians ignore the rest), overall + row_i +
+    col_j is the *neutral* level at that position. The control medians, taken over wells
+    spread across the plate's rows, sit at the polish's centre (row and column effects
+    have median 0), so dividing out the local/centre ratio puts every sample well on the
+    scale its plate's controls describe, and NPI against the control medians is then the
+    percent of the control window the compound itself produced.
+
+    Removal is multiplicative, ``x · overall / (overall + row_i + col_j)``, because the
+    artefacts of a plate (evaporation at the edge, dispensed volume, incubation timing,
+    reader gain) scale the whole signal: for an inactive well the additive and
+    multiplicative removals agree exactly, but for an active well the additive one would
+    leave an error of the effect times the local gain deviation (a 60 % well in a row
+    reading 20 % high would come out at 72 %). Where the local level is not a plausible
+    gain of the overall one (``MIN_GAIN``..``MAX_GAIN``, e.g. signals near zero or
+    background-subtracted negatives) the effects are subtracted instead.
+
+    Assumptions, stated: (1) the positional effect is smooth enough for row + column terms
+    (an edge ring is fitted approximately by the row and column terms of the outer rows
+    and columns); (2) most sample wells are inactive, so the polish fits the neutral level;
+    (3) the control wells are not themselves biased relative to the plate centre (controls
+    in edge columns under strong evaporation violate this, and Z′ and the control noise
+    then show it).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = (level + effect) / level
+        ok = np.isfinite(gain) & (level > 0) & (gain >= MIN_GAIN) & (gain <= MAX_GAIN)
+        return np.where(ok, sig / np.where(ok, gain, 1.0), sig - effect)
 
 
 def _average_ranks(y: np.ndarray) -> np.ndarray:
@@ -225,16 +264,24 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     Input columns: run_id, plate_id, well, row_idx, col_idx, plate_rows, plate_cols, signal,
     role, compound_id, concentration_um. Returns (wells, plates):
 
-    * wells = input + percent_inhibition, npi, robust_z, b_score, corrected (Float64).
+    * wells = input + percent_inhibition, npi, robust_z, b_score, corrected,
+      percent_effect (Float64).
       percent_inhibition = 100·(mean_neg − x)/(mean_neg − mean_pos); npi the same with
       control medians; robust_z relative to the plate's sample median and 1.4826·MAD;
       b_score from the median polish of the sample wells (null for non-sample wells);
       corrected = b_score on plates with a detected row/column/edge effect, else robust_z.
+      percent_effect = percent of the control window after positional correction (0 =
+      neutral control median, 100 = positive control median, positive = active in the
+      assay's direction whichever way the signal moves): on plates where the B-score is
+      applied, the NPI of the sample signal with the polish's row/column effects removed
+      (``_positional_signal``); elsewhere (and for control wells) it equals npi.
       All null on a plate without pos_ctrl or neg_ctrl wells, and for wells whose signal
       is missing or non-finite.
     * plates: run_id, plate_id, plate_rows, plate_cols, n_wells, n_samples, n_pos, n_neg,
       mean_pos, mean_neg, sd_pos, sd_neg, z_prime, z_prime_robust, ssmd,
-      signal_to_background, cv_pos, cv_neg, row_effect_p, col_effect_p, edge_effect_p,
+      signal_to_background, cv_pos, cv_neg, control_noise_pct (1.4826·MAD of the neutral
+      controls in percent of the control window |median neg − median pos|: the noise of one
+      well on the percent_effect scale), row_effect_p, col_effect_p, edge_effect_p,
       bias_corrected, bias_reason, passed, qc_reason.
     """
     valid = pl.col("signal").is_not_null() & pl.col("signal").is_finite()
@@ -272,6 +319,8 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     prows = st["plate_rows"].cast(pl.Int64).fill_null(0).to_numpy()
     pcols = st["plate_cols"].cast(pl.Int64).fill_null(0).to_numpy()
     resid = np.full(w.height, np.nan)
+    pos_eff = np.zeros(w.height)                   # fitted row + column effect of the well
+    level = np.full(P, np.nan)                     # the polish's overall (typical sample) level
     mad_res = np.full(P, np.nan)
     p_row, p_col, p_edge = (np.full(P, np.nan) for _ in range(3))
     for R, C in {(int(a), int(b)) for a, b in zip(prows, pcols) if a > 0 and b > 0}:
@@ -284,6 +333,8 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         x[lp[sel], ri[sel], ci[sel]] = sig[sel]
         t, r, c, z = _polish_stack(x)
         resid[sel] = z[lp[sel], ri[sel], ci[sel]]
+        pos_eff[sel] = r[lp[sel], ri[sel]] + c[lp[sel], ci[sel]]
+        level[members] = t
         flat = z.reshape(members.size, -1)
         med = _masked_median(flat, axis=1)
         mad_res[members] = MAD_SCALE * _masked_median(np.abs(flat - med[:, None]), axis=1)
@@ -311,6 +362,12 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         bs = sign[pidx] * resid / mad_res[pidx]
     corr = np.where(bias[pidx], bs, rz)
     keep = normalizable[pidx]
+    # percent effect: NPI of the signal with the fitted positional effects removed, on
+    # plates where the B-score is applied (sample wells only; controls define the window)
+    fixed = np.where(bias[pidx] & is_sample, _positional_signal(sig, pos_eff, level[pidx]), sig)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pe = 100 * (med_neg[pidx] - fixed) / (med_neg - med_pos)[pidx]
+        noise_pct = np.where(n_neg >= 2, 100 * mad_neg / rsep, np.nan)
 
     def clean(v: np.ndarray) -> pl.Series:
         v = np.where(keep & np.isfinite(v), v, np.nan)
@@ -318,7 +375,8 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
     out = w.drop("_pidx", "_role").with_columns(
         clean(pi).alias("percent_inhibition"), clean(npi).alias("npi"),
-        clean(rz).alias("robust_z"), clean(bs).alias("b_score"), clean(corr).alias("corrected"))
+        clean(rz).alias("robust_z"), clean(bs).alias("b_score"), clean(corr).alias("corrected"),
+        clean(pe).alias("percent_effect"))
 
     def f64(v: np.ndarray) -> pl.Series:
         return pl.Series(v, dtype=pl.Float64).fill_nan(None)
@@ -332,7 +390,9 @@ def normalize_plates(wells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         f64(sd_pos).alias("sd_pos"), f64(sd_neg).alias("sd_neg"),
         f64(zp).alias("z_prime"), f64(zpr).alias("z_prime_robust"), f64(ssmd).alias("ssmd"),
         f64(sb).alias("signal_to_background"), f64(cv_pos).alias("cv_pos"),
-        f64(cv_neg).alias("cv_neg"), f64(p_row).alias("row_effect_p"),
+        f64(cv_neg).alias("cv_neg"),
+        f64(np.where(normalizable & np.isfinite(noise_pct), noise_pct, np.nan))
+        .alias("control_noise_pct"), f64(p_row).alias("row_effect_p"),
         f64(p_col).alias("col_effect_p"), f64(p_edge).alias("edge_effect_p"),
         pl.Series(bias, dtype=pl.Boolean).alias("bias_corrected"),
         pl.Series(bias_reason, dtype=pl.String).alias("bias_reason"),

@@ -146,13 +146,15 @@ def no_positional_correction(wells: pl.DataFrame, plates: pl.DataFrame,
     On a dose-response plate each row or column holds a dilution series, so the row and
     column "effects" the bias test finds are the concentrations themselves; a median
     polish there would subtract the dose response. Those plates keep the robust z-score
-    and say why.
+    and the uncorrected percent of the control window (percent_effect = npi), and say why.
     """
     if not run_ids:
         return wells, plates
     these = pl.col("run_id").is_in(sorted(run_ids))
     wells = wells.with_columns(pl.when(these).then(pl.col("robust_z"))
-                               .otherwise(pl.col("corrected")).alias("corrected"))
+                               .otherwise(pl.col("corrected")).alias("corrected"),
+                               pl.when(these).then(pl.col("npi"))
+                               .otherwise(pl.col("percent_effect")).alias("percent_effect"))
     plates = plates.with_columns(
         pl.when(these).then(False).otherwise(pl.col("bias_corrected")).alias("bias_corrected"),
         pl.when(these).then(pl.lit("not applied: dose-response plates lay out dilution series "
