@@ -1,0 +1,67 @@
+"""Developability from ADMET-AI (41 TDC endpoints) for every library structure, cached by
+InChIKey: the predictions depend only on the structure and the admet-ai version."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from models.compounds import admet
+from orchestration.assets.isolation import isolated
+from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.resources import LakeResource
+
+EVIDENCE_FILE = "compound_admet.parquet"
+CACHE_DIR = "admet"
+CACHE_FILE = "predictions_cache.parquet"
+
+
+def _no_admet(paths) -> None:
+    """A lake that never predicted: an empty, typed evidence file so the mart still builds."""
+    write_parquet_atomic(pl.DataFrame(schema={"inchikey": pl.String, **admet.schema()}),
+                         paths.evidence / EVIDENCE_FILE)
+
+
+# The Python asset is not called compound_admet: that key is the dbt mart's.
+@dg.asset(group_name="compound_models", kinds={"pytorch", "parquet"}, deps=["int_compounds"])
+@isolated("compounds", [f"evidence/{EVIDENCE_FILE}"], fallback=_no_admet)
+def compound_admet_predictions(context: dg.AssetExecutionContext,
+                               lake: LakeResource) -> dg.MaterializeResult:
+    """ADMET-AI's pretrained Chemprop ensembles (hERG, AMES, DILI, ClinTox, CYP
+    inhibition, BBB, solubility, … : 41 endpoints) for every structure in
+    ``int_compounds``, with the safety flags and the ``safety_factor`` that multiplies a
+    compound's priority (models/compounds/admet.py documents the cuts and the formula).
+    Predictions are cached by (InChIKey, admet-ai version) under models/admet/: a refresh
+    predicts only structures it has not seen; structures no longer in any library leave
+    the output but stay cached."""
+    paths = lake.paths
+    structures = read_model(paths, "int_compounds").select("inchikey", "smiles")
+    cache_path = paths.models / CACHE_DIR / CACHE_FILE
+    cache = pl.read_parquet(cache_path) if cache_path.exists() else None
+    started = time.perf_counter()
+    cache, out, n_new = admet.update_cache(cache, structures)
+    seconds = time.perf_counter() - started
+    if n_new:
+        write_parquet_atomic(cache, cache_path)
+    write_parquet_atomic(out, paths.evidence / EVIDENCE_FILE)
+    context.log.info("ADMET-AI: %d structures, %d predicted now, %d from the cache (%.1f s)",
+                     out.height, n_new, out.height - n_new, seconds)
+    flags = {f: int(out[f].sum() or 0) for f in admet.FLAG_COLUMNS}
+    top = (out.filter(pl.col("n_safety_flags") > 0)
+           .sort(["n_safety_flags", "herg"], descending=True, nulls_last=True)
+           .select("inchikey", "n_safety_flags", "safety_factor", "herg", "ames", "dili",
+                   "clintox", "safety_summary"))
+    return dg.MaterializeResult(metadata={
+        "admet_version": admet.admet_version(),
+        "compounds": out.height,
+        "predicted_now": n_new,
+        "from_cache": out.height - n_new,
+        "cached_total": cache.height,
+        "not_predicted": int(out["herg"].null_count()),
+        "seconds": round(seconds, 2),
+        **flags,
+        "with_any_flag": int((out["n_safety_flags"] > 0).sum() or 0),
+        "flag_thresholds": dg.MetadataValue.json(admet.flag_thresholds()),
+        "most_flagged": dg.MetadataValue.md(markdown_preview(top, n=10) if top.height
+                                            else "no flagged structure"),
+    })
