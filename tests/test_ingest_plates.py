@@ -75,7 +75,8 @@ def test_well_names_and_formats():
 
 def test_schemas_match_contract():
     assert PLATE_RUNS_SCHEMA.names == ["run_id", "assay_id", "target_gene", "readout", "stage",
-                                       "plate_format", "description"]
+                                       "plate_format", "description", "hit_potency_percent",
+                                       "hit_z_threshold", "replicate_spread_multiple"]
     assert PLATE_WELLS_SCHEMA.names == ["run_id", "plate_id", "well", "row_idx", "col_idx",
                                         "plate_rows", "plate_cols", "signal"]
     assert PLATE_MAPS_SCHEMA.names == ["run_id", "plate_id", "well", "compound_id",
@@ -88,7 +89,47 @@ def test_run_json_valid(tmp_path):
     res = parse_plate_file(d / "run.json")
     assert res.tables["plate_runs"][0].to_pylist() == [{
         "run_id": "RUN7", "assay_id": "A1", "target_gene": "GBA1", "readout": "inhibition",
-        "stage": "primary", "plate_format": 384, "description": "GBA1 primary"}]
+        "stage": "primary", "plate_format": 384, "description": "GBA1 primary",
+        "hit_potency_percent": None, "hit_z_threshold": None, "replicate_spread_multiple": None}]
+
+
+@pytest.mark.parametrize("readout, patch, expected", [
+    ("inhibition", {"hit_potency_percent": 30, "hit_z_threshold": 2.5,
+                    "replicate_spread_multiple": 6}, (30.0, 2.5, 6.0)),
+    ("inhibition", {"hit_potency_percent_inhibition": 70.5}, (70.5, None, None)),
+    ("activation", {"hit_potency_percent_activation": 100, "hit_z_threshold": None},
+     (100.0, None, None)),
+])
+def test_run_json_hit_calling_overrides(tmp_path, readout, patch, expected):
+    d = _run_dir(tmp_path, {**RUN, "readout": readout, **patch})
+    row = parse_plate_file(d / "run.json").tables["plate_runs"][0].to_pylist()[0]
+    assert (row["hit_potency_percent"], row["hit_z_threshold"],
+            row["replicate_spread_multiple"]) == expected
+
+
+@pytest.mark.parametrize("readout, patch, words", [
+    ("inhibition", {"hit_potency_percent": 0}, r"run.json: hit_potency_percent '0' is outside \(0, 100\]"),
+    ("inhibition", {"hit_potency_percent": 150}, "hit_potency_percent '150' is outside"),
+    ("inhibition", {"hit_potency_percent": -50}, "hit_potency_percent '-50' is outside"),
+    ("inhibition", {"hit_potency_percent": "50"}, "run.json: hit_potency_percent must be a number"),
+    ("inhibition", {"hit_potency_percent": True}, "hit_potency_percent must be a number.*bool"),
+    ("inhibition", {"hit_z_threshold": 0}, r"hit_z_threshold '0' is outside \(0, 50\]"),
+    ("inhibition", {"hit_z_threshold": 1e6}, "hit_z_threshold .* is outside"),
+    ("inhibition", {"hit_z_threshold": "3"}, "hit_z_threshold must be a number.*str"),
+    ("inhibition", {"replicate_spread_multiple": -2}, "replicate_spread_multiple '-2' is outside"),
+    ("inhibition", {"replicate_spread_multiple": False}, "replicate_spread_multiple must be a number"),
+    ("activation", {"hit_potency_percent_inhibition": 50},
+     "run.json: hit_potency_percent_inhibition states a potency cut-off for an inhibition "
+     "assay, but the readout is activation"),
+    ("inhibition", {"hit_potency_percent_activation": 50}, "for an activation assay"),
+    ("inhibition", {"hit_potency_percent": 50, "hit_potency_percent_inhibition": 40},
+     "both set the potency cut-off"),
+    ("inhibition", {"hit_threshold": 2}, "unknown hit-calling key 'hit_threshold'"),
+])
+def test_run_json_bad_hit_calling_is_refused_with_file_and_key(tmp_path, readout, patch, words):
+    d = _run_dir(tmp_path, {**RUN, "readout": readout, **patch})
+    with pytest.raises(FileRejected, match=words):
+        parse_plate_file(d / "run.json")
 
 
 def test_run_yaml(tmp_path):

@@ -177,7 +177,80 @@ def _validate_run(meta: dict, name: str) -> dict:
     row["plate_format"] = _plate_format(meta.get("plate_format"))
     row["description"] = text("description", False)
     _signal_range(meta.get("signal_range"), name)
+    row.update(hit_calling(meta, row["readout"], name))
     return row
+
+
+# Per-run hit-calling overrides in run.json (top-level keys; absent or null = the dbt vars
+# hit_potency_percent, hit_threshold, replicate_spread_multiple). Each is a plain number
+# (a string or a boolean is refused, not coerced) inside a range where it still means what
+# it says: a potency cut-off is a percent of the control window, (0, 100]; a robust z of 0
+# or less calls noise a hit and one above 50 can never be reached on a 384-well plate;
+# a spread multiple of 0 or less would make every replicated compound inconclusive.
+HIT_POTENCY_KEY = "hit_potency_percent"
+HIT_Z_KEY = "hit_z_threshold"
+SPREAD_KEY = "replicate_spread_multiple"
+HIT_Z_MAX = 50.0
+SPREAD_MAX = 100.0
+
+
+def _number_setting(meta: dict, key: str, name: str, low: float, high: float,
+                    low_open: bool, what: str) -> float | None:
+    if key not in meta or meta[key] is None:
+        return None
+    v = meta[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FileRejected(f"{name}: {key} must be a number ({what}), got "
+                           f"{type(v).__name__} {shown(json.dumps(v, default=str), 40)}")
+    try:
+        x = float(v)
+    except OverflowError:                       # an integer of 400 digits
+        x = math.inf
+    inside = math.isfinite(x) and (x > low if low_open else x >= low) and x <= high
+    if not inside:
+        bound = f"({low:g}, {high:g}]" if low_open else f"[{low:g}, {high:g}]"
+        raise FileRejected(f"{name}: {key} {shown(str(v), 40)} is outside {bound} ({what})")
+    return x
+
+
+def hit_calling(meta: dict, readout: str, name: str) -> dict:
+    """The run's hit-calling overrides: hit_potency_percent, hit_z_threshold,
+    replicate_spread_multiple (None = the lake's default). FileRejected naming ``name``
+    and the key when one is out of range, of the wrong type, or states its potency
+    cut-off for the other direction of the assay.
+
+    The potency cut-off may be given direction-neutral as ``hit_potency_percent`` (percent
+    of the control window in the direction of the run's readout) or direction-explicit as
+    ``hit_potency_percent_inhibition`` / ``hit_potency_percent_activation``; the explicit
+    form must name the run's readout: an inhibition cut-off on an activation readout says
+    the lab and the run.json disagree about what the assay measures, and calling hits
+    either way would be a guess.
+    """
+    what = "percent of the control window"
+    known = {HIT_POTENCY_KEY, HIT_Z_KEY, SPREAD_KEY, *(f"{HIT_POTENCY_KEY}_{d}" for d in READOUTS)}
+    unknown = sorted(k for k in meta if isinstance(k, str) and k.startswith(("hit_", "replicate_"))
+                     and k not in known)
+    if unknown:      # a misspelt cut-off silently ignored would call hits by the default
+        raise FileRejected(f"{name}: unknown hit-calling key {shown(unknown[0], 40)} (known: "
+                           f"{', '.join(sorted(known))})")
+    keys = [k for k in (HIT_POTENCY_KEY, *(f"{HIT_POTENCY_KEY}_{d}" for d in READOUTS))
+            if meta.get(k) is not None]
+    for k in keys:
+        direction = k[len(HIT_POTENCY_KEY) + 1:]
+        if direction and direction != readout:
+            raise FileRejected(f"{name}: {k} states a potency cut-off for an {direction} assay, "
+                               f"but the readout is {readout} (use {HIT_POTENCY_KEY} or "
+                               f"{HIT_POTENCY_KEY}_{readout})")
+    if len(keys) > 1:
+        raise FileRejected(f"{name}: {' and '.join(keys)} both set the potency cut-off; give one")
+    potency = (_number_setting(meta, keys[0], name, 0.0, 100.0, True, what) if keys else None)
+    return {
+        HIT_POTENCY_KEY: potency,
+        HIT_Z_KEY: _number_setting(meta, HIT_Z_KEY, name, 0.0, HIT_Z_MAX, True,
+                                   "robust z / B-score a hit must reach"),
+        SPREAD_KEY: _number_setting(meta, SPREAD_KEY, name, 0.0, SPREAD_MAX, True,
+                                    "replicate spread allowed, in multiples of the control noise"),
+    }
 
 
 def _signal_range(value, name: str) -> tuple[float, float]:

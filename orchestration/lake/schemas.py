@@ -121,6 +121,11 @@ PLATE_RUNS = pa.schema([
     pa.field("stage", pa.string()),             # primary | dose_response
     pa.field("plate_format", pa.int32()),       # 96 | 384 | 1536 or null (inferred)
     pa.field("description", pa.string()),
+    # per-run hit-calling overrides (null = the dbt vars' defaults); added after the first
+    # release: older raw files lack them and read back as null through _schema.parquet
+    pa.field("hit_potency_percent", pa.float64()),        # % of the control window
+    pa.field("hit_z_threshold", pa.float64()),            # robust z / B-score
+    pa.field("replicate_spread_multiple", pa.float64()),  # × the plates' control noise
     *LINEAGE,
 ])
 
