@@ -165,7 +165,10 @@ def _predict_mols(mols: list) -> np.ndarray:
 
     loaded = model()
     loader = build_dataloader(MoleculeDataset([MoleculeDatapoint(mol=m) for m in mols]),
-                              batch_size=LOADER_BATCH, num_workers=0, shuffle=False)
+                              batch_size=LOADER_BATCH, num_workers=0, shuffle=False,
+                              # chemprop drops a last batch of one molecule by default (for
+                              # batch norm in training), which would lose a molecule here
+                              drop_last=False)
     batches = list(loader)
     index = {tdc: i for i, tdc in enumerate(ENDPOINTS)}
     out = np.full((len(mols), len(ENDPOINTS)), np.nan)
@@ -173,6 +176,8 @@ def _predict_mols(mols: list) -> np.ndarray:
         for tasks, models in zip(loaded.task_lists, loaded.model_lists):
             mean = torch.stack([torch.cat([m(b.bmg, b.V_d, b.X_d) for b in batches])
                                 for m in models]).mean(dim=0).numpy()
+            if mean.shape[0] != len(mols):
+                raise RuntimeError(f"{mean.shape[0]} predictions for {len(mols)} molecules")
             for i, task in enumerate(tasks):
                 out[:, index[task]] = mean[:, i]
     return out
