@@ -86,8 +86,9 @@ def compound_properties(paths: LakePaths) -> pl.DataFrame | None:
 
 
 def compound_activity_labels(paths: LakePaths) -> pl.DataFrame | None:
-    """gene_symbol (the target), inchikey, label: the activity models' labels, primary
-    calls overridden by dose-response confirmation (models.compounds.labels)."""
+    """gene_symbol (the target), inchikey, pic50 (the one potency scale), pic50_source
+    ('curve' | 'single_point'), censored, label (pic50 >= 5), source, evidence: the activity
+    models' labels, primary calls overridden by dose-response fits (models.compounds.labels)."""
     from models.compounds.labels import activity_labels
 
     calls, runs, ids = (_read(paths, m) for m in ("int_hts_compound_calls", "stg_plate_runs",
@@ -98,6 +99,8 @@ def compound_activity_labels(paths: LakePaths) -> pl.DataFrame | None:
     labels = activity_labels(calls, pl.read_parquet(fits_path) if fits_path.exists() else pl.DataFrame(),
                              runs, ids)
     return labels.select(pl.col("target_gene").alias("gene_symbol"), "inchikey",
+                         pl.col("pic50").cast(pl.Float64), "pic50_source",
+                         pl.col("censored").cast(pl.Boolean),
                          pl.col("label").cast(pl.Int64), "source", "evidence")
 
 

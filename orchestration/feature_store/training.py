@@ -21,6 +21,7 @@ from orchestration.settings import LakePaths
 
 RANKER_SERVICE = "target_ranking_v1"
 COMPOUND_SERVICE = "compound_activity_v1"
+LABEL_POTENCY_COLUMNS = {"pic50": pl.Float64, "pic50_source": pl.String, "censored": pl.Boolean}
 
 
 def historical(store, features: str | list[str], entities: pl.DataFrame) -> pl.DataFrame:
@@ -79,13 +80,17 @@ def ranker_scoring_frame(store, candidates: pl.DataFrame, as_of: datetime | None
 
 
 def activity_training_frame(paths: LakePaths, store) -> pl.DataFrame:
-    """One row per labelled (target, structure): gene_symbol, inchikey, label, source,
-    evidence, event_timestamp (when the label reached the lake) and the activity service's
+    """One row per labelled (target, structure): gene_symbol, inchikey, pic50, pic50_source,
+    censored, label, source, evidence, event_timestamp (when the label reached the lake) and the activity service's
     features as of that time."""
     labels = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
     if labels.is_empty():
         return pl.DataFrame()
-    labels = labels.select("gene_symbol", "inchikey", "label", "source", "evidence", EVENT) \
+    # pic50 / pic50_source / censored are absent from a history written before potency
+    # labels (a feature added since is null in the old versions): null here, never guessed
+    extra = [pl.col(c) if c in labels.columns else pl.lit(None, dtype=t).alias(c)
+             for c, t in LABEL_POTENCY_COLUMNS.items()]
+    labels = labels.select("gene_symbol", "inchikey", *extra, "label", "source", "evidence", EVENT) \
         .sort("gene_symbol", "inchikey")
     props = historical(store, COMPOUND_SERVICE, labels.select("inchikey", EVENT))
     return pl.concat([labels, props.drop("inchikey", EVENT)], how="horizontal") \
