@@ -72,18 +72,76 @@ def test_the_failed_plate_is_flagged_and_excluded_from_hit_calling(e2e_lake):
     assert record.event.dagster_event.event_specific_data.passed is False
 
 
+def test_every_compound_with_a_valid_replicate_gets_a_hit_class(e2e_lake):
+    paths, _ = e2e_lake
+    calls = pl.read_parquet(paths.marts / "hts_compound_calls.parquet")
+    assert calls.columns == [
+        "run_id", "compound_id", "inchikey", "target_gene", "assay_id", "n_wells",
+        "n_valid_replicates", "median_percent_effect", "median_corrected", "replicate_spread",
+        "hit_class", "inconclusive_reason", "needs_retest", "is_hit", "frequent_hitter",
+        "pains_alert", "aggregator_like", "likely_interferer", "call"]
+    classes = set(calls["hit_class"].to_list())
+    assert {"hit", "inactive"} <= classes and classes <= {"hit", "weak", "inactive", "inconclusive"}
+    # every sample of every primary run is in the calls, once
+    wells = pl.read_parquet(paths.marts / "hts_well_results.parquet")
+    primary = wells.filter((pl.col("stage") == "primary") & (pl.col("role") == "sample"))
+    assert calls.height == primary.select("run_id", "compound_id").unique().height
+    # no compound with a valid replicate is left uncalled: only disagreeing replicates (≥ 2)
+    # make it inconclusive, and the reason says which
+    inc = calls.filter(pl.col("hit_class") == "inconclusive")
+    assert inc["inconclusive_reason"].is_not_null().all()
+    assert (inc.filter(pl.col("n_valid_replicates") > 0)["n_valid_replicates"] >= 2).all()
+    assert (inc.filter(pl.col("n_valid_replicates") == 0)["inconclusive_reason"]
+            .str.starts_with("no valid replicate").all())
+    assert calls.filter(pl.col("hit_class") != "inconclusive")["inconclusive_reason"].is_null().all()
+    # the failed plate leaves compounds with one good replicate: called, flagged for retest
+    single = calls.filter(pl.col("n_valid_replicates") == 1)
+    assert single.height > 0, "the failed plate should leave single-replicate compounds"
+    assert single["needs_retest"].all() and (single["hit_class"] != "inconclusive").all()
+    assert not calls.filter((pl.col("n_valid_replicates") >= 2)
+                            & (pl.col("hit_class") != "inconclusive"))["needs_retest"].any()
+    # hit = significant and potent; weak = significant only
+    hits = calls.filter(pl.col("hit_class") == "hit")
+    assert (hits["median_percent_effect"] >= 50).all() and (hits["median_corrected"] >= 3).all()
+    weak = calls.filter(pl.col("hit_class") == "weak")
+    assert (weak["median_percent_effect"] < 50).all() and (weak["median_corrected"] >= 3).all()
+    assert calls["is_hit"].equals(calls["hit_class"] == "hit") and calls["call"].equals(calls["hit_class"])
+    assert calls["likely_interferer"].equals(calls["frequent_hitter"] | calls["pains_alert"]
+                                             | calls["aggregator_like"])
+    # the well mart carries the class of its compound, and compound_is_hit means 'hit'
+    s = primary.filter(pl.col("hit_class").is_not_null())
+    assert s.height == primary.height
+    assert s["compound_is_hit"].equals(s["hit_class"] == "hit")
+    assert primary["percent_effect"].is_not_null().any()
+    check = dg.DagsterInstance.get().event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("hts_compound_calls"), "hts_compound_calls_complete")])
+    assert next(iter(check.values())).event.dagster_event.event_specific_data.passed is True
+
+
 def test_primary_hits_recover_the_true_actives(e2e_lake):
+    """Hits (potent and significant) not flagged as likely interferers against the true
+    actives (pIC50 ≥ 5, i.e. ≥ 50 % at the 10 µM primary concentration); assay interferers
+    read active by design and are what the flags are for."""
     paths, _ = e2e_lake
     truth = _truth(paths)
     primary = next(r for r in truth["runs"] if r.startswith("PRIMARY") and not r.endswith("_bad"))
     actives = set(truth["runs"][primary]["true_actives"])
-    wells = pl.read_parquet(paths.marts / "hts_well_results.parquet").filter(
-        (pl.col("run_id") == primary) & pl.col("is_hit"))
-    called = set(wells["compound_id"].to_list())
+    calls = pl.read_parquet(paths.marts / "hts_compound_calls.parquet").filter(
+        pl.col("run_id") == primary)
+    called = set(calls.filter(pl.col("is_hit") & ~pl.col("likely_interferer"))["compound_id"])
     tp = len(called & actives)
     precision, recall = tp / max(len(called), 1), tp / len(actives)
-    assert precision >= 0.8, f"hit precision {precision:.2f}"
-    assert recall >= 0.6, f"hit recall {recall:.2f}"
+    assert precision >= 0.75, f"hit precision {precision:.2f}"
+    assert recall >= 0.7, f"hit recall {recall:.2f}"
+    # the well mart agrees: its hit wells are those of the 'hit' compounds
+    wells = pl.read_parquet(paths.marts / "hts_well_results.parquet").filter(
+        (pl.col("run_id") == primary) & pl.col("is_hit"))
+    assert set(wells["compound_id"]) <= set(calls.filter(pl.col("is_hit"))["compound_id"])
+    # a structure active on two unrelated targets (the counter screen) is a frequent hitter
+    all_calls = pl.read_parquet(paths.marts / "hts_compound_calls.parquet")
+    if all_calls["target_gene"].n_unique() > 1:
+        fh = all_calls.filter(pl.col("frequent_hitter"))
+        assert fh.height > 0 and fh["likely_interferer"].all()
 
 
 def test_dose_response_fits_the_confirmed_hits(e2e_lake):

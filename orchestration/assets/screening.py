@@ -135,10 +135,13 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
     specs=[
         dg.AssetSpec("plate_well_scores", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
                      description="Every well normalized against its plate's controls: percent "
-                                 "inhibition, NPI, robust z and B-score (positive = active)."),
+                                 "inhibition, NPI, robust z, B-score and percent_effect (percent "
+                                 "of the control window after positional correction; positive "
+                                 "= active)."),
         dg.AssetSpec("plate_stats", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
                      description="Per plate: control statistics, Z′ (classic and robust), "
-                                 "SSMD, S/B, control CVs and the bias-correction decision."),
+                                 "SSMD, S/B, control CVs, control noise (% of the window) and "
+                                 "the bias-correction decision."),
         dg.AssetSpec("plate_refusals", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
                      description="Plates and wells refused when runs, maps, signals and "
                                  "libraries were put together."),
@@ -170,9 +173,12 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
         "plates": plates.height,
         "failed_qc": failed.height,
         "bias_corrected": int(plates["bias_corrected"].sum()) if plates.height else 0,
+        "median_control_noise_pct": (float(plates["control_noise_pct"].median())
+                                     if plates.height and plates["control_noise_pct"].drop_nulls().len()
+                                     else 0.0),
         "qc": dg.MetadataValue.md(markdown_preview(plates.select(
             "run_id", "plate_id", "z_prime", "z_prime_robust", "ssmd", "signal_to_background",
-            "bias_corrected", "passed", "qc_reason"), n=40) if plates.height else "no plates"),
+            "control_noise_pct", "bias_corrected", "passed", "qc_reason"), n=40) if plates.height else "no plates"),
     })
     yield dg.MaterializeResult(asset_key="plate_refusals", metadata={
         "refused": refusals.height,
@@ -287,5 +293,40 @@ def plate_qc_passed(lake: LakeResource) -> dg.AssetCheckResult:
             "failed_plates": dg.MetadataValue.md(markdown_preview(failed.select(
                 "run_id", "plate_id", "z_prime", "z_prime_robust", "qc_reason"), n=50)
                 if failed.height else "none"),
+        },
+    )
+
+
+@dg.asset_check(asset="hts_compound_calls", description="Every screened compound of a primary "
+                "run has a hit class, and none with a valid replicate is left uncalled for "
+                "lack of one; the class counts per run are listed.")
+def hts_compound_calls_complete(lake: LakeResource) -> dg.AssetCheckResult:
+    """Fail when a compound has no hit class, or is 'inconclusive' for want of a valid
+    replicate while it has one (one valid replicate is called and flagged needs_retest;
+    only disagreeing replicates make a compound with valid wells inconclusive)."""
+    path = lake.paths.marts / "hts_compound_calls.parquet"
+    calls = read_mart(path) if path.exists() else pl.DataFrame()
+    if not calls.height:
+        return dg.AssetCheckResult(passed=True, metadata={"compounds": 0})
+    uncalled = calls.filter(pl.col("hit_class").is_null()
+                            | ((pl.col("n_valid_replicates") > 0)
+                               & (pl.col("hit_class") == "inconclusive")
+                               & (pl.col("n_valid_replicates") < 2)))
+    counts = (calls.group_by("run_id", "hit_class").len()
+              .pivot(on="hit_class", index="run_id", values="len").fill_null(0).sort("run_id"))
+    classes = {c: int((calls["hit_class"] == c).sum())
+               for c in ("hit", "weak", "inactive", "inconclusive")}
+    return dg.AssetCheckResult(
+        passed=uncalled.height == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "compounds": calls.height,
+            **{f"n_{c}": n for c, n in classes.items()},
+            "n_needs_retest": int(calls["needs_retest"].sum()),
+            "n_single_replicate": int((calls["n_valid_replicates"] == 1).sum()),
+            "n_likely_interferer": int(calls["likely_interferer"].sum()),
+            "n_frequent_hitter": int(calls["frequent_hitter"].sum()),
+            "uncalled": uncalled.height,
+            "classes_per_run": dg.MetadataValue.md(markdown_preview(counts, n=40)),
         },
     )

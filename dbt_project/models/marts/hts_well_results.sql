@@ -1,5 +1,5 @@
 -- Every well of every screening plate: raw signal, normalized scores (oriented so that
--- positive = active in the assay's direction) and the hit call.
+-- positive = active in the assay's direction) and its compound's hit class in the run.
 select
     w.run_id,
     w.plate_id,
@@ -16,14 +16,20 @@ select
     w.robust_z,
     w.b_score,
     w.corrected,
+    w.percent_effect,
     s.bias_corrected as b_score_applied,
     s.passed as plate_passed,
     r.stage,
     r.target_gene,
+    -- a well is a hit when it is a valid replicate reaching the run's z threshold of a
+    -- compound whose class is 'hit'
     coalesce(w.role = 'sample' and s.passed
-             and w.corrected >= {{ var('hit_threshold') }}
+             and w.corrected >= c.z_threshold
              and c.is_hit, false) as is_hit,
-    c.is_hit as compound_is_hit
+    c.is_hit as compound_is_hit,
+    c.hit_class,
+    c.n_valid_replicates,
+    c.needs_retest
 from {{ source('evidence', 'plate_well_scores') }} as w
 join {{ source('evidence', 'plate_stats') }} as s using (run_id, plate_id)
 left join {{ ref('stg_plate_runs') }} as r using (run_id)

@@ -1,5 +1,5 @@
 -- One row per plate: control statistics, Z′ (classic and robust), SSMD, S/B, control
--- CVs, whether row/column bias correction was applied and whether the plate passed.
+-- CVs, the neutral controls' noise in % of the window, whether row/column bias correction was applied and whether the plate passed.
 select
     s.run_id,
     s.plate_id,
@@ -22,6 +22,7 @@ select
     s.signal_to_background,
     s.cv_pos,
     s.cv_neg,
+    s.control_noise_pct,
     s.row_effect_p,
     s.col_effect_p,
     s.edge_effect_p,

@@ -1,3 +1,7 @@
+-- One row per screening run (its newest run.json). The hit-calling columns are the run's
+-- own overrides from run.json (validated at ingest), null where the run states none: the
+-- calls then use the dbt vars (int_hts_compound_calls coalesces them). Raw files written
+-- before these columns existed read them as null through raw/plate_runs/_schema.parquet.
 select
     run_id,
     assay_id,
@@ -6,6 +10,9 @@ select
     stage,
     plate_format,
     description,
+    hit_potency_percent,
+    hit_z_threshold,
+    replicate_spread_multiple,
     source_file,
     ingested_at
 from {{ source('raw', 'plate_runs') }}
