@@ -233,10 +233,11 @@ target_ranking_v1 = FeatureService(
 compound_activity_v1 = FeatureService(
     name="compound_activity_v1",
     features=[compound_properties[[
-        "morgan_fp", "mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
-        "fraction_csp3", "heavy_atoms", "qed", "sa_score", "scaffold"]]],
-    description="The activity and solubility models' inputs: fingerprint, descriptors and "
-                "the scaffold the cross-validation splits on.",
+        "smiles", "morgan_fp", "mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds",
+        "aromatic_rings", "fraction_csp3", "heavy_atoms", "qed", "sa_score", "scaffold"]]],
+    description="The activity and solubility models' inputs: the structure (SMILES, for the "
+                "Chemprop D-MPNN), fingerprint, descriptors and the scaffold the "
+                "cross-validation splits on.",
 )
 
 compound_next_plate_v1 = FeatureService(

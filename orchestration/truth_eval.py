@@ -9,43 +9,67 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 
 from models.compounds import activity
-from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc
+from models.compounds.labels import ACTIVE_PIC50
+from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc, spearman
 from orchestration.lake.io import read_model
 from orchestration.settings import LakePaths
 
 
+# A compound the simulator made inert has no true pIC50; for the rank correlation it sits
+# below every measurable potency.
+INERT_PIC50 = 3.0
+
+
 def compound_truth(paths: LakePaths, target_gene: str) -> pl.DataFrame:
-    """inchikey, true_active for every library compound the simulator scored for this
-    target (empty when there is no truth)."""
+    """inchikey, true_active (potent: true pIC50 >= 5, i.e. >= 50 % effect at 10 µM), true_pic50
+    (null for inert) for every library compound the simulator scored for this target (empty
+    when there is no truth)."""
     parts = []
     for f in sorted(paths.truth.glob("*/screening/compound_activity.parquet")):
         meta = f.parent / "plates.json"
         # truth that does not say which target it simulated cannot judge this one
         if not meta.exists() or json.loads(meta.read_text()).get("target_gene") != target_gene:
             continue
-        parts.append(pl.read_parquet(f).select("library", "compound_id", "true_active"))
+        t = pl.read_parquet(f)
+        pic50 = (pl.col("true_pic50").cast(pl.Float64) if "true_pic50" in t.columns
+                 else pl.lit(None, dtype=pl.Float64))
+        active = ((pl.col("true_pic50") >= ACTIVE_PIC50).fill_null(False) if "true_pic50" in t.columns
+                  else pl.col("true_active"))
+        parts.append(t.select("library", "compound_id", active.alias("true_active"),
+                              pic50.alias("true_pic50")))
     if not parts:
-        return pl.DataFrame(schema={"inchikey": pl.String, "true_active": pl.Boolean})
+        return pl.DataFrame(schema={"inchikey": pl.String, "true_active": pl.Boolean,
+                                    "true_pic50": pl.Float64})
     ids = read_model(paths, "stg_compound_records").select("library", "compound_id", "inchikey")
     return (pl.concat(parts).join(ids, on=["library", "compound_id"])
-            .group_by("inchikey").agg(pl.col("true_active").any()))
+            .group_by("inchikey").agg(pl.col("true_active").any(), pl.col("true_pic50").max()))
 
 
 def truth_metrics(paths: LakePaths, target_gene: str, artifact: activity.ActivityArtifact,
                   props: pl.DataFrame, labels: pl.DataFrame) -> dict | None:
-    """ROC-AUC, PR-AUC, EF1% and EF5% of the model on compounds without a label for this
-    target, against the hidden truth; None without truth."""
+    """Enrichment of potent actives (true pIC50 >= 5) among the compounds without a label for
+    this target, ranked by predicted pIC50: EF1%, EF5%, ROC-AUC, PR-AUC, and the Spearman
+    correlation of predicted with true pIC50 (inert = INERT_PIC50); None without truth."""
     truth = compound_truth(paths, target_gene)
     untested = truth.join(labels.select("inchikey"), on="inchikey", how="anti") \
         .join(props, on="inchikey")
     if untested.height == 0:
         return None
-    y = untested["true_active"].to_numpy().astype(int)
-    p, _ = activity.predict(artifact, untested)
+    return untested_metrics(untested["true_active"].to_numpy(),
+                            untested["true_pic50"].fill_null(INERT_PIC50).to_numpy(),
+                            activity.predict(artifact, untested)[0])
+
+
+def untested_metrics(true_active, true_pic50, score) -> dict:
+    """The figures truth_metrics reports, for any score (bench/ uses it for baselines)."""
+    y = np.asarray(true_active).astype(int)
+    s = np.asarray(score, dtype=np.float64)
     return {"n_untested": int(y.size), "n_true_actives": int(y.sum()),
-            "roc_auc": roc_auc(y, p), "pr_auc": pr_auc(y, p),
-            "ef1": enrichment_factor(y, p, 0.01), "ef5": enrichment_factor(y, p, 0.05),
+            "roc_auc": roc_auc(y, s), "pr_auc": pr_auc(y, s),
+            "ef1": enrichment_factor(y, s, 0.01), "ef5": enrichment_factor(y, s, 0.05),
+            "spearman": spearman(true_pic50, s),
             "base_rate": float(y.mean()) if y.size else float("nan")}

@@ -22,11 +22,14 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from models.compounds import ranking, solubility
 from models.compounds.features import DESCRIPTORS, N_BITS, FeatureSpec, feature_matrix, fit_feature_spec
 from models.compounds.metrics import enrichment_factor, pr_auc, regression_metrics, roc_auc
+from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor
+from models.compounds.labels import single_point_pic50
 from models.compounds.mlp import MLP, MLPConfig
 from models.compounds.scaffold_split import scaffold_folds, scaffold_groups
 
 RDLogger.DisableLog("rdApp.*")
 FAST_MLP = MLPConfig(max_epochs=12, patience=3)
+FAST_CHEMPROP = ChempropConfig(max_epochs=6, patience=3, hidden=64, ffn_hidden=64, batch_size=32)
 
 # Ring systems found in marketed drugs, each attached to a para-substituted benzene.
 RINGS = [
@@ -64,19 +67,25 @@ def props_frame(smiles: list[str]) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def sar():
-    """300 molecules (30 scaffolds × 10 substituents); active = sulfonamide or nitro present."""
+    """300 molecules (30 scaffolds × 10 substituents); potent (pIC50 6–7) = sulfonamide or nitro
+    present, else inert: censored at the single-point floor (≈ 3.72)."""
     smiles = [f"{sub}c1ccc(cc1){ring}" for ring in RINGS for sub in SUBSTITUENTS]
     props = props_frame(smiles).unique("inchikey", maintain_order=True)
     mols = [Chem.MolFromSmiles(s) for s in props["smiles"]]
     label = [int(any(m.HasSubstructMatch(p) for p in ACTIVE_PATTERNS)) for m in mols]
-    labels = pl.DataFrame({"inchikey": props["inchikey"], "label": label})
+    rng = np.random.default_rng(0)
+    floor = single_point_pic50(0.0)
+    pic50 = [6.0 + rng.random() if a else floor for a in label]
+    labels = pl.DataFrame({"inchikey": props["inchikey"], "pic50": pic50,
+                           "censored": [not a for a in label], "label": label})
     return props, labels
 
 
 @pytest.fixture(scope="module")
 def trained(sar):
     props, labels = sar
-    return activity.train_activity(props, labels, seed=0, n_folds=5, mlp_config=FAST_MLP)
+    return activity.train_activity(props, labels, seed=0, n_folds=3, mlp_config=FAST_MLP,
+                                   chemprop_config=FAST_CHEMPROP)
 
 
 # ---------------------------------------------------------------- metrics
@@ -195,25 +204,37 @@ def test_activity_learns_substructure_sar_on_scaffold_cv(trained, sar):
     props, labels = sar
     m = trained.metrics
     assert m["n_compounds"] == props.height and m["n_positives"] == int(labels["label"].sum())
-    assert m["n_folds"] == 5 and all(p > 0 for p in m["fold_positives"])
-    assert set(m["families"]) == {"xgboost", "mlp"} and m["chosen"] == trained.family
+    assert m["n_censored"] == int(labels["censored"].sum())
+    assert m["n_folds"] == 3 and all(p > 0 for p in m["fold_positives"])
+    assert set(m["families"]) == {"xgboost", "mlp", "chemprop"} and m["chosen"] == trained.family
     chosen = m["families"][trained.family]
-    assert set(chosen["pooled"]) == {"roc_auc", "pr_auc", "ef1", "ef5"}
-    assert chosen["pooled"]["roc_auc"] > 0.8
-    assert len(chosen["per_fold"]) == 5
-    other = [f for f in m["families"] if f != trained.family][0]
-    assert (chosen["mean"]["pr_auc"], chosen["mean"]["roc_auc"]) >= (
-        m["families"][other]["mean"]["pr_auc"], m["families"][other]["mean"]["roc_auc"])
-    assert trained.oof.columns == ["inchikey", "fold", "family", "p"]
-    assert trained.oof.height == 2 * props.height
-    assert len(trained.models) == 5
+    assert set(chosen["pooled"]) == set(activity.METRIC_KEYS)
+    assert chosen["pooled"]["roc_auc"] > 0.8 and chosen["pooled"]["spearman"] > 0.4
+    assert len(chosen["per_fold"]) == 3
+    for other in m["families"]:
+        assert (chosen["mean"]["pr_auc"], chosen["mean"]["spearman"]) >= (
+            m["families"][other]["mean"]["pr_auc"], m["families"][other]["mean"]["spearman"])
+        assert m["families"][other]["pooled"]["rmse"] >= 0
+    # the D-MPNN really trained: its held-out ranking beats chance on unseen scaffolds
+    assert m["families"]["chemprop"]["pooled"]["roc_auc"] > 0.6
+    assert m["residual_sd"] == chosen["pooled"]["rmse"]
+    assert chosen["pooled"]["rmse"] == round(chosen["pooled"]["rmse"], 3)   # 3 decimals
+    assert trained.oof.columns == ["inchikey", "fold", "family", "pred"]
+    assert trained.oof.height == 3 * props.height
+    assert len(trained.models) == 3
     assert trained.model_version == f"{trained.family}-{trained.fingerprint[:12]}"
 
 
 def test_activity_save_load_and_streaming_give_identical_predictions(trained, sar, tmp_path):
-    props, _ = sar
+    props, labels = sar
     mean, std = activity.predict(trained, props)
-    assert ((mean >= 0) & (mean <= 1)).all() and (std >= 0).all()
+    assert (std >= 0).all() and np.isfinite(mean).all()
+    pred, unc, p = activity.predict_potency(trained, props)
+    # uncertainty combines the fold spread with the held-out residual SD; p from normal(pred, unc)
+    assert np.allclose(unc, np.sqrt(std ** 2 + trained.residual_sd ** 2))
+    assert np.allclose(p, 1 - 0.5 * (1 + np.vectorize(math.erf)((5.0 - pred) / (unc * math.sqrt(2)))))
+    assert roc_auc(labels.sort("inchikey")["label"].to_numpy(),
+                   pl.DataFrame({"inchikey": props["inchikey"], "p": p}).sort("inchikey")["p"]) > 0.8
     loaded = activity.load(activity.save(trained, tmp_path / "act"))
     mean2, std2 = activity.predict(loaded, props)
     assert np.array_equal(mean, mean2) and np.array_equal(std, std2)
@@ -221,12 +242,28 @@ def test_activity_save_load_and_streaming_give_identical_predictions(trained, sa
     assert_frame_equal(loaded.oof, trained.oof)
     batches = [props.slice(i, 64) for i in range(0, props.height, 64)]
     streamed = pl.concat(list(activity.score_batches(loaded, batches)))
-    assert streamed.columns == ["inchikey", "p_active", "uncertainty"]
-    assert np.allclose(streamed["p_active"].to_numpy(), mean, atol=1e-7)
-    assert np.allclose(streamed["uncertainty"].to_numpy(), std, atol=1e-7)
+    assert streamed.columns == ["inchikey", "predicted_pic50", "pic50_uncertainty", "p_active"]
+    assert np.allclose(streamed["predicted_pic50"].to_numpy(), mean, atol=1e-7)
+    assert np.allclose(streamed["pic50_uncertainty"].to_numpy(), unc, atol=1e-7)
+    assert np.allclose(streamed["p_active"].to_numpy(), p, atol=1e-7)
     # arrow record batches (what ParquetFile.iter_batches yields) work too
     arrow = list(activity.score_batches(loaded, props.to_arrow().to_batches(max_chunksize=100)))
-    assert np.allclose(pl.concat(arrow)["p_active"].to_numpy(), mean, atol=1e-7)
+    assert np.allclose(pl.concat(arrow)["predicted_pic50"].to_numpy(), mean, atol=1e-7)
+
+
+def test_chemprop_regressor_round_trips_and_reads_censored_floors(sar):
+    props, labels = sar
+    small = labels.head(120)
+    smiles = props.head(120)["smiles"].to_list()
+    model = ChempropRegressor(config=FAST_CHEMPROP, seed=0).fit(
+        smiles, small["pic50"].to_numpy(), small["censored"].to_numpy())
+    pred = model.predict(smiles + ["not a smiles"])
+    assert np.isnan(pred[-1]) and np.isfinite(pred[:-1]).all()
+    back = ChempropRegressor.from_bytes(model.to_bytes())
+    assert np.array_equal(back.predict(smiles), pred[:-1])
+    again = ChempropRegressor(config=FAST_CHEMPROP, seed=0).fit(
+        smiles, small["pic50"].to_numpy(), small["censored"].to_numpy())
+    assert np.allclose(again.predict(smiles), pred[:-1])   # seeded: the same model
 
 
 def test_activity_model_file_tampering_is_detected(trained, tmp_path):
@@ -239,13 +276,14 @@ def test_activity_model_file_tampering_is_detected(trained, tmp_path):
 
 def test_not_enough_labels(sar):
     props, labels = sar
-    few = labels.with_columns(pl.when(pl.int_range(pl.len()) < 3).then(pl.col("label")).otherwise(0).alias("label"))
-    few = few.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(1).otherwise(pl.col("label")).alias("label"))
+    few = labels.with_columns(pl.when(pl.int_range(pl.len()) < 4).then(pl.lit(6.5)).otherwise(4.0)
+                              .alias("pic50"))
     with pytest.raises(activity.NotEnoughLabels):
         activity.train_activity(props, few, families=("xgboost",))
     # plenty of actives, but all on one scaffold
-    one_scaffold = props["scaffold"] == props["scaffold"][0]
-    lab = labels.with_columns(pl.Series("label", one_scaffold.cast(pl.Int64)))
+    one_scaffold = props.select("inchikey", (pl.col("scaffold") == pl.col("scaffold").first()).alias("a"))
+    lab = labels.join(one_scaffold, on="inchikey").with_columns(
+        pl.when(pl.col("a")).then(6.5).otherwise(4.0).alias("pic50"), pl.lit(False).alias("censored"))
     with pytest.raises(activity.NotEnoughLabels, match="scaffold"):
         activity.train_activity(props, lab, families=("xgboost",))
 
@@ -275,7 +313,6 @@ def _rank_input() -> pl.DataFrame:
     return pl.DataFrame({
         "inchikey": ["A", "B", "C", "D", "E", "F"],
         "p_active": [0.2, 0.9, 0.5, None, 0.3, 0.4],
-        "uncertainty": [0.1, 0.0, 0.3, None, 0.0, 0.1],
         "tested": [True, False, False, False, True, False],
         "observed_active": [True, None, None, None, False, None],
         "qed": [0.5, 0.8, None, 0.5, 0.9, 0.5],
@@ -291,37 +328,40 @@ def test_ranking_follows_the_documented_formula():
     got = {r["inchikey"]: r for r in out.iter_rows(named=True)}
     # A: confirmed active → acquisition 1; dev = (0.5+0.25)
     assert got["A"]["acquisition"] == 1.0 and got["A"]["developability"] == pytest.approx(0.75)
-    # B: UCB 0.9; dev = 0.9 (qed) × 0.5 (1 PAINS) × solubility(-7) = 0.75
+    # B: p_active 0.9; dev = 0.9 (qed) × 0.5 (1 PAINS) × solubility(-7) = 0.75
     assert got["B"]["developability"] == pytest.approx(0.9 * 0.5 * 0.75)
     assert got["B"]["score"] == pytest.approx(0.9 * 0.9 * 0.5 * 0.75)
-    # C: UCB 0.8; qed unknown → 0.75; 2 Brenk; Lipinski fail; logS -9 → floor 0.5 (1 - 0.75 = 0.25)
-    assert got["C"]["acquisition"] == pytest.approx(0.8)
+    # C: p_active 0.5; qed unknown → 0.75; 2 Brenk; Lipinski fail; logS -9 → floor 0.5
+    assert got["C"]["acquisition"] == pytest.approx(0.5)
     assert got["C"]["developability"] == pytest.approx(0.75 * 0.81 * 0.7 * 0.5)
     # E: confirmed inactive → 0
     assert got["E"]["score"] == 0.0 and got["E"]["evidence"] == "observed_inactive"
     # D: no prediction → null score, last of the compounds still to test
     assert got["D"]["score"] is None and got["D"]["rank"] == 4
     # what to test next first; compounds with an observed call (A, E) after them
-    assert out["inchikey"].to_list() == ["F", "B", "C", "D", "A", "E"]
+    assert out["inchikey"].to_list() == ["B", "F", "C", "D", "A", "E"]
     assert out["rank"].to_list() == [1, 2, 3, 4, 5, 6]
 
 
-def test_ranking_ucb_and_tie_break():
+def test_ranking_safety_interference_and_tie_break():
     df = _rank_input().filter(pl.col("inchikey").is_in(["F"]))
     twin = pl.concat([df.with_columns(pl.lit("Z").alias("inchikey")), df])
     out = ranking.rank_compounds(twin)
     assert out["inchikey"].to_list() == ["F", "Z"]  # equal scores → inchikey order
-    assert out["acquisition"][0] == pytest.approx(0.5)
-    capped = ranking.rank_compounds(twin.with_columns(pl.lit(0.95).alias("p_active")), kappa=2.0)
-    assert capped["acquisition"][0] == 1.0  # UCB capped at 1
-    assert ranking.rank_compounds(twin, kappa=0.0)["acquisition"][0] == pytest.approx(0.4)
+    assert out["acquisition"][0] == pytest.approx(0.4) and out["score"][0] == pytest.approx(0.3)
+    # ADMET's safety_factor and the screen's interferer flag multiply the score; null = neutral
+    flagged = twin.with_columns(pl.Series("safety_factor", [0.25, None]),
+                                pl.Series("likely_interferer", [None, True]))
+    got = {r["inchikey"]: r["score"] for r in ranking.rank_compounds(flagged).iter_rows(named=True)}
+    assert got["Z"] == pytest.approx(0.3 * 0.25)
+    assert got["F"] == pytest.approx(0.3 * ranking.INTERFERER_FACTOR)
 
 
 def test_ranking_spreads_the_next_plate_over_scaffolds():
     df = pl.DataFrame({
         "inchikey": ["A1", "A2", "A3", "B1"],
         "scaffold": ["c1ccccc1", "c1ccccc1", "c1ccccc1", "C1CCNCC1"],
-        "p_active": [0.60, 0.56, 0.55, 0.52], "uncertainty": [0.0] * 4,
+        "p_active": [0.60, 0.56, 0.55, 0.52],
         "tested": [False] * 4, "observed_active": [None] * 4, "qed": [0.5] * 4,
         "n_pains": [0] * 4, "n_brenk": [0] * 4, "lipinski_pass": [True] * 4,
         "predicted_logS": [-3.0] * 4,
@@ -337,16 +377,21 @@ def test_ranking_spreads_the_next_plate_over_scaffolds():
 
 def test_activity_fingerprint_and_version_follow_the_training_content(trained, sar, tmp_path):
     props, labels = sar
-    fp = activity.fingerprint(props, labels, seed=0, n_folds=5, mlp_config=FAST_MLP)
+    kw = dict(n_folds=3, mlp_config=FAST_MLP, chemprop_config=FAST_CHEMPROP)
+    fp = activity.fingerprint(props, labels, seed=0, **kw)
     assert trained.fingerprint == fp
     assert trained.model_version == f"{trained.family}-{fp[:12]}"   # no training time in it
     shuffled = activity.fingerprint(props.sample(fraction=1.0, shuffle=True, seed=3),
-                                    labels.reverse(), seed=0, n_folds=5, mlp_config=FAST_MLP)
+                                    labels.reverse(), seed=0, **kw)
     assert shuffled == fp
-    assert activity.fingerprint(props, labels, seed=1, n_folds=5, mlp_config=FAST_MLP) != fp
-    flipped = labels.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(1 - pl.col("label"))
-                                  .otherwise(pl.col("label")).alias("label"))
-    assert activity.fingerprint(props, flipped, seed=0, n_folds=5, mlp_config=FAST_MLP) != fp
+    assert activity.fingerprint(props, labels, seed=1, **kw) != fp
+    moved = labels.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("pic50") + 0.5)
+                                .otherwise(pl.col("pic50")).alias("pic50"))
+    assert activity.fingerprint(props, moved, seed=0, **kw) != fp
+    uncensored = labels.with_columns(pl.lit(False).alias("censored"))
+    assert activity.fingerprint(props, uncensored, seed=0, **kw) != fp
+    assert activity.fingerprint(props, labels, seed=0, n_folds=3, mlp_config=FAST_MLP,
+                                chemprop_config=ChempropConfig(max_epochs=7)) != fp
     folder = tmp_path / "act"
     assert activity.reuse(folder, fp) is None
     import dataclasses

@@ -1,17 +1,28 @@
-"""Activity models: P(active) per compound from screening labels, chosen by scaffold cross-validation.
+"""Activity models: predicted pIC50 per compound from screening potency labels, chosen by scaffold CV.
 
-Two model families compete on the same scaffold folds (``scaffold_split``): an XGBoost
-classifier (hist trees, modest depth, ``scale_pos_weight`` = n_neg/n_pos) and the PyTorch MLP
-(``mlp``). Each is scored on the pooled out-of-fold predictions (ROC-AUC, PR-AUC, EF1%, EF5%)
-and per fold (mean ± sd). The family with the higher mean per-fold PR-AUC wins (a tie → higher
-mean ROC-AUC, then the first of ``families``); PR-AUC leads because actives are rare and the
-top of the list is what gets tested.
+Three regression families compete on the same scaffold folds (``scaffold_split``, 3 folds by
+default): XGBoost (hist trees, squared error), the PyTorch MLP (``mlp``, regression task) on
+Morgan bits + descriptors, and a Chemprop 2 D-MPNN (``chemprop_model``) on the SMILES graph.
+Every family learns pIC50 (``labels``: the one documented scale). Censored labels ("no more
+potent than the floor of the measurable range") are handled per family: Chemprop uses a
+bounded MSE (no loss for a prediction below a censored floor); XGBoost and the MLP train on
+the floor value itself (the clipped pIC50), which pulls inert compounds to the floor too.
 
-The final model is the chosen family's fold models as an ensemble: ``predict`` returns the mean
-P(active) over them and their standard deviation as the uncertainty (each fold model left out
-different scaffolds, so they disagree most where the chemistry is least covered). There is no
-separate refit on all rows, so the reported CV numbers describe models of the same kind and
-size as the ones that score.
+Each family is scored on held-out scaffolds, per fold (mean ± sd) and pooled: RMSE (for a
+censored label, a prediction below its floor counts as exact), Spearman, and for potent
+actives (pIC50 ≥ ``ACTIVE_PIC50`` = 5, i.e. IC50 ≤ 10 µM) ROC-AUC, PR-AUC (average
+precision), EF1% and EF5% with the predicted pIC50 as the score. The family with the highest
+mean per-fold PR-AUC of potent actives wins (tie → mean Spearman, then the first of
+``families``): what a chemist needs is potent actives at the top of the list from chemotypes
+the model has not seen.
+
+The final model is the chosen family's fold models as an ensemble (no separate refit on all
+rows, so the CV figures describe models of the same kind and size as the ones that score).
+``predict`` returns the mean predicted pIC50 and the uncertainty in pIC50 units:
+sqrt(sd across the fold models² + OOF residual SD²), the disagreement of models that left
+out different scaffolds combined with the error the chosen family made on held-out
+scaffolds (its pooled OOF RMSE). ``p_active`` = P(pIC50 ≥ 5) under normal(prediction,
+uncertainty).
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,22 +47,26 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import xgboost as xgb  # noqa: E402
+from scipy.stats import norm  # noqa: E402
 
+from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor  # noqa: E402
 from models.compounds.features import DESCRIPTORS, FeatureSpec, fit_feature_spec  # noqa: E402
-from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc  # noqa: E402
+from models.compounds.labels import ACTIVE_PIC50  # noqa: E402
+from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc, spearman  # noqa: E402
 from models.compounds.mlp import MLP, MLPConfig  # noqa: E402
 from models.compounds.scaffold_split import scaffold_folds, scaffold_groups  # noqa: E402
 
 __all__ = ["NotEnoughLabels", "ActivityArtifact", "FAMILIES", "train_activity", "fingerprint",
-           "reuse", "predict", "score_batches", "save", "load", "MIN_POSITIVES",
-           "MIN_POSITIVE_SCAFFOLDS"]
+           "reuse", "predict", "predict_potency", "p_active", "score_batches", "save", "load",
+           "MIN_POSITIVES", "MIN_POSITIVE_SCAFFOLDS", "ACTIVE_PIC50", "METRIC_KEYS", "N_FOLDS"]
 
-FAMILIES = ("xgboost", "mlp")
+FAMILIES = ("xgboost", "mlp", "chemprop")
+N_FOLDS = 3
 MIN_POSITIVES = 5
 MIN_POSITIVE_SCAFFOLDS = 2
 XGB_PARAMS: dict = {
-    "objective": "binary:logistic",
-    "eval_metric": "logloss",
+    "objective": "reg:squarederror",
+    "eval_metric": "rmse",
     "tree_method": "hist",
     "eta": 0.1,
     "max_depth": 5,
@@ -61,36 +77,41 @@ XGB_PARAMS: dict = {
     "nthread": 2,
 }
 XGB_ROUNDS = 200
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Bumped whenever the training code changes what a fit produces, so a saved model made by the
 # old code is not reused (its fingerprint no longer matches).
-RECIPE = "1"
-# Libraries whose version changes a fit: the trees, the MLP, numpy's seeded folds.
-RESULT_LIBRARIES = ("xgboost", "torch", "numpy")
+RECIPE = "2"
+# Libraries whose version changes a fit: the trees, the MLP, Chemprop, numpy's seeded folds.
+RESULT_LIBRARIES = ("xgboost", "torch", "numpy", "chemprop", "lightning", "rdkit")
 META_FILE = "activity_meta.json"
 OOF_FILE = "activity_oof.parquet"
-METRIC_KEYS = ("roc_auc", "pr_auc", "ef1", "ef5")
+METRIC_KEYS = ("rmse", "spearman", "roc_auc", "pr_auc", "ef1", "ef5")
+SELECTION_RULE = ("highest mean per-fold PR-AUC of potent actives (pIC50 >= 5) ranked by predicted "
+                  "pIC50 on held-out scaffolds; tie -> mean per-fold Spearman")
+UNCERTAINTY = ("sqrt(sd of predicted pIC50 across the chosen family's fold models^2 + its pooled "
+               "out-of-fold RMSE^2), in pIC50 units")
 
 
 class NotEnoughLabels(ValueError):
-    """Too few actives (or too few scaffolds with actives) to train and evaluate an activity model."""
+    """Too few potent actives (or too few scaffolds with them) to train and evaluate an activity model."""
 
 
 @dataclass
 class ActivityArtifact:
     """The chosen family's fold models plus everything needed to score, trust and reproduce them."""
 
-    family: str  # "xgboost" | "mlp"
-    models: list  # xgb.Booster or MLP, one per scaffold fold
+    family: str  # "xgboost" | "mlp" | "chemprop"
+    models: list  # xgb.Booster, MLP or ChempropRegressor, one per scaffold fold
     spec: FeatureSpec
     metrics: dict
-    oof: pl.DataFrame  # inchikey, fold, family, p: out-of-fold predictions of every family
+    oof: pl.DataFrame  # inchikey, fold, family, pred: out-of-fold predicted pIC50 of every family
     trained_at: str
     seed: int
     n_folds: int
     xgb_params: dict = field(default_factory=dict)
     xgb_rounds: int = XGB_ROUNDS
     mlp_config: dict = field(default_factory=dict)
+    chemprop_config: dict = field(default_factory=dict)
     content_hash: str = ""
     fingerprint: str = ""
     target: str = ""  # the readable name of what it models (its folder name is a safe slug)
@@ -101,27 +122,35 @@ class ActivityArtifact:
         features, settings and libraries always give the same version, whenever trained."""
         return f"{self.family}-{self.fingerprint[:VERSION_CHARS]}"
 
+    @property
+    def residual_sd(self) -> float:
+        """The chosen family's pooled out-of-fold RMSE (pIC50 units)."""
+        return float(self.metrics["residual_sd"])
+
 
 def fingerprint(
-    props: pl.DataFrame, labels: pl.DataFrame, seed: int = 0, n_folds: int = 5,
+    props: pl.DataFrame, labels: pl.DataFrame, seed: int = 0, n_folds: int = N_FOLDS,
     families: Sequence[str] = FAMILIES, mlp_config: MLPConfig | None = None, xgb_rounds: int = XGB_ROUNDS,
+    chemprop_config: ChempropConfig | None = None,
 ) -> str:
     """The content address of ``train_activity`` with the same arguments: the joined
     training rows (the columns a fit reads, by inchikey), every setting, the recipe and the
     result-changing library versions."""
     return _fingerprint(_join(props, labels), seed, n_folds, families, mlp_config or MLPConfig(),
-                        xgb_rounds)
+                        xgb_rounds, chemprop_config or ChempropConfig())
 
 
 def _fingerprint(data: pl.DataFrame, seed: int, n_folds: int, families: Sequence[str],
-                 cfg: MLPConfig, xgb_rounds: int) -> str:
-    used = [c for c in ("inchikey", "label", "weight", "scaffold", "smiles", "morgan_fp", *DESCRIPTORS)
-            if c in data.columns]
+                 cfg: MLPConfig, xgb_rounds: int, cp: ChempropConfig) -> str:
+    used = [c for c in ("inchikey", "pic50", "censored", "weight", "scaffold", "smiles", "morgan_fp",
+                        *DESCRIPTORS) if c in data.columns]
     return _digest(
         recipe=RECIPE, format_version=FORMAT_VERSION, data=frame_digest(data.select(used), ["inchikey"]),
         seed=seed, n_folds=n_folds, families=list(families), mlp_config=cfg.__dict__,
+        chemprop_config=cp.__dict__ if "chemprop" in families else None,
         xgb_params=XGB_PARAMS, xgb_rounds=xgb_rounds, min_positives=MIN_POSITIVES,
-        min_positive_scaffolds=MIN_POSITIVE_SCAFFOLDS, libraries=library_versions(*RESULT_LIBRARIES))
+        active_pic50=ACTIVE_PIC50, min_positive_scaffolds=MIN_POSITIVE_SCAFFOLDS,
+        libraries=library_versions(*RESULT_LIBRARIES))
 
 
 def reuse(directory: Path, expected: str) -> ActivityArtifact | None:
@@ -130,126 +159,168 @@ def reuse(directory: Path, expected: str) -> ActivityArtifact | None:
 
 
 def train_activity(
-    props: pl.DataFrame, labels: pl.DataFrame, seed: int = 0, n_folds: int = 5,
+    props: pl.DataFrame, labels: pl.DataFrame, seed: int = 0, n_folds: int = N_FOLDS,
     families: Sequence[str] = FAMILIES, mlp_config: MLPConfig | None = None, xgb_rounds: int = XGB_ROUNDS,
+    chemprop_config: ChempropConfig | None = None,
 ) -> ActivityArtifact:
-    """Train both families on scaffold folds, pick one by out-of-fold PR-AUC, return its fold ensemble.
+    """Train every family on scaffold folds, pick one by held-out PR-AUC of potent actives,
+    return its fold ensemble.
 
-    ``props``: contract property frame (inchikey, descriptors, scaffold, morgan_fp, ...).
-    ``labels``: inchikey, label (0/1 or bool), optional weight (sample weight, default 1). Rows
-    are inner-joined on inchikey; an inchikey labelled twice counts as active if any label is 1
-    and keeps its largest weight. Null labels are dropped. Folds are balanced scaffold folds with
-    positives spread over all folds; when fewer scaffolds than ``n_folds`` carry actives, the
-    fold count drops to that number so every fold can be evaluated (``metrics['n_folds']``).
-    Raises ``NotEnoughLabels`` below ``MIN_POSITIVES`` actives or ``MIN_POSITIVE_SCAFFOLDS``
-    scaffold groups with actives (acyclic actives count one group each), or without inactives.
+    ``props``: contract property frame (inchikey, smiles, descriptors, scaffold, morgan_fp, ...;
+    ``smiles`` is required for the chemprop family). ``labels``: inchikey, pic50, optional
+    censored (bool: pIC50 only known to be ≤ this value) and weight (sample weight, default
+    1). Rows are inner-joined on inchikey; an inchikey labelled twice keeps its most potent
+    value. Null pic50 is dropped. Folds are balanced scaffold folds with potent actives spread
+    over all folds; when fewer scaffolds than ``n_folds`` carry them, the fold count drops to
+    that number (``metrics['n_folds']``). Raises ``NotEnoughLabels`` below ``MIN_POSITIVES``
+    potent actives or ``MIN_POSITIVE_SCAFFOLDS`` scaffold groups with them, or without
+    inactive compounds.
     """
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
         raise ValueError(f"families must be a non-empty subset of {FAMILIES}, got {list(families)}")
     data = _join(props, labels)
+    if "chemprop" in families and "smiles" not in data.columns:
+        raise ValueError("the chemprop family needs a smiles column in the property frame")
     cfg = mlp_config or MLPConfig()
-    content = _fingerprint(data, seed, n_folds, families, cfg, xgb_rounds)
-    y = data["label"].to_numpy().astype(np.float32)
+    cp_cfg = chemprop_config or ChempropConfig()
+    content = _fingerprint(data, seed, n_folds, families, cfg, xgb_rounds, cp_cfg)
+    y = data["pic50"].to_numpy().astype(np.float64)
+    cens = data["censored"].to_numpy().astype(bool)
     w = data["weight"].to_numpy().astype(np.float32)
+    active = (y >= ACTIVE_PIC50) & ~cens
     scaffolds = data["scaffold"].to_list()
     keys = data["smiles"].to_list() if "smiles" in data.columns else data["inchikey"].to_list()
     groups = scaffold_groups(scaffolds, keys)
-    n_pos = int(y.sum())
-    n_pos_groups = int(np.unique(groups[y == 1]).size)
+    n_pos = int(active.sum())
+    n_pos_groups = int(np.unique(groups[active]).size)
     if n_pos < MIN_POSITIVES or n_pos_groups < MIN_POSITIVE_SCAFFOLDS or n_pos == y.size:
         raise NotEnoughLabels(
-            f"{n_pos} actives in {n_pos_groups} scaffold groups among {y.size} labelled compounds with "
-            f"properties; need >= {MIN_POSITIVES} actives in >= {MIN_POSITIVE_SCAFFOLDS} scaffolds and some inactives")
+            f"{n_pos} potent actives (pIC50 >= {ACTIVE_PIC50:g}) in {n_pos_groups} scaffold groups among "
+            f"{y.size} labelled compounds with properties; need >= {MIN_POSITIVES} in >= "
+            f"{MIN_POSITIVE_SCAFFOLDS} scaffolds and some inactive compounds")
     k = min(n_folds, n_pos_groups)
-    folds = scaffold_folds(scaffolds, n_folds=k, seed=seed, labels=y, keys=keys)
+    folds = scaffold_folds(scaffolds, n_folds=k, seed=seed, labels=active.astype(np.float32), keys=keys)
 
     spec_all = fit_feature_spec(data)
     params = {**XGB_PARAMS, "seed": seed, "num_boost_round": xgb_rounds}
+    mols = _mols(data["smiles"].to_list()) if "chemprop" in families else None
     results: dict[str, dict] = {}
     fold_models: dict[str, list] = {}
     oof_parts = []
     for family in families:
         oof = np.empty(y.size, dtype=np.float64)
         models = []
+        started = time.perf_counter()
         for f in range(k):
             tr, te = folds != f, folds == f
-            # medians from the training rows only, as when scoring a new library
-            spec = fit_feature_spec(data.filter(pl.Series(tr)))
-            x_tr = spec.transform(data.filter(pl.Series(tr)))
-            x_te = spec.transform(data.filter(pl.Series(te)))
-            model = _fit(family, x_tr, y[tr], w[tr], params, cfg, seed + f)
-            oof[te] = _predict_one(family, model, x_te)
-            models.append((model, spec))
+            model = _fit(family, data, tr, y, cens, w, params, cfg, cp_cfg, seed + f, mols)
+            oof[te] = _predict_rows(family, model, data.filter(pl.Series(te)), spec_all,
+                                    None if mols is None else [m for m, t in zip(mols, te) if t])
+            models.append(model)
+        seconds = time.perf_counter() - started
         fold_models[family] = models
-        results[family] = _evaluate(y, oof, folds, k)
+        results[family] = _evaluate(y, cens, active, oof, folds, k)
+        results[family]["train_seconds"] = seconds
+        results[family]["train_seconds_per_1k"] = seconds / (y.size * (k - 1) / k) * 1000.0
         oof_parts.append(pl.DataFrame({
             "inchikey": data["inchikey"], "fold": pl.Series(folds, dtype=pl.Int32),
-            "family": pl.Series([family] * y.size, dtype=pl.String), "p": pl.Series(oof, dtype=pl.Float64),
+            "family": pl.Series([family] * y.size, dtype=pl.String),
+            "pred": pl.Series(oof, dtype=pl.Float64),
         }))
 
     chosen = max(families, key=lambda fam: (_nan_low(results[fam]["mean"]["pr_auc"]),
-                                             _nan_low(results[fam]["mean"]["roc_auc"])))
-    # One feature spec for the ensemble: each fold model saw its own training medians, but at
-    # scoring time a single fill value per descriptor is needed; the all-rows median differs
-    # from the fold medians only slightly and only matters for rows with missing descriptors.
-    models = [m for m, _ in fold_models[chosen]]
+                                             _nan_low(results[fam]["mean"]["spearman"])))
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     metrics = {
         "n_compounds": int(y.size), "n_positives": n_pos, "base_rate": n_pos / y.size,
+        "n_censored": int(cens.sum()), "pic50_mean": float(y.mean()), "pic50_sd": float(y.std()),
+        "active_pic50": ACTIVE_PIC50,
         "n_scaffold_groups": int(np.unique(groups).size), "n_positive_scaffold_groups": n_pos_groups,
         "n_folds": k, "n_folds_requested": n_folds,
         "fold_sizes": np.bincount(folds, minlength=k).tolist(),
-        "fold_positives": np.bincount(folds, weights=y, minlength=k).astype(int).tolist(),
+        "fold_positives": np.bincount(folds, weights=active, minlength=k).astype(int).tolist(),
         "families": results, "chosen": chosen,
-        "selection_rule": "highest mean per-fold PR-AUC on scaffold CV; tie -> mean ROC-AUC",
+        "residual_sd": float(results[chosen]["pooled"]["rmse"]),
+        "selection_rule": SELECTION_RULE,
         "evaluation": "scaffold-split cross-validation (Bemis-Murcko groups never span folds); "
-                      "pooled = metrics on all out-of-fold predictions together",
-        "uncertainty": "std of P(active) across the fold models of the chosen family",
+                      "pooled = metrics on all out-of-fold predictions together; potent active = "
+                      f"measured pIC50 >= {ACTIVE_PIC50:g} (not censored)",
+        "censored_labels": "chemprop: bounded MSE (no loss below a censored floor); xgboost, mlp: "
+                           "trained on the floor value",
+        "uncertainty": UNCERTAINTY,
     }
     artifact = ActivityArtifact(
-        family=chosen, models=models, spec=spec_all, metrics=metrics, oof=pl.concat(oof_parts),
-        trained_at=trained_at, seed=seed, n_folds=k, xgb_params=params, xgb_rounds=xgb_rounds,
-        mlp_config={**cfg.__dict__, "hidden": list(cfg.hidden)}, fingerprint=content,
+        family=chosen, models=fold_models[chosen], spec=spec_all, metrics=_round(metrics),
+        oof=pl.concat(oof_parts), trained_at=trained_at, seed=seed, n_folds=k, xgb_params=params,
+        xgb_rounds=xgb_rounds, mlp_config={**cfg.__dict__, "hidden": list(cfg.hidden)},
+        chemprop_config=dict(cp_cfg.__dict__), fingerprint=content,
     )
     artifact.content_hash = _content_hash(artifact)
     return artifact
 
 
-def predict(artifact: ActivityArtifact, x: np.ndarray | pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(mean P(active), std across fold models) per row; ``x`` is a feature matrix or a property frame."""
-    if isinstance(x, pl.DataFrame):
-        x = artifact.spec.transform(x)
-    if x.shape[0] == 0:
+def predict(artifact: ActivityArtifact, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(mean predicted pIC50, sd across the fold models) per row of a property frame."""
+    if frame.height == 0:
         return np.empty(0), np.empty(0)
-    preds = np.vstack([_predict_one(artifact.family, m, x) for m in artifact.models])
-    return preds.mean(axis=0), preds.std(axis=0)
+    mols = _mols(frame["smiles"].to_list()) if artifact.family == "chemprop" else None
+    preds = np.vstack([_predict_rows(artifact.family, m, frame, artifact.spec, mols)
+                       for m in artifact.models])
+    bad = np.isnan(preds).any(axis=0)  # a structure Chemprop cannot read: the training mean
+    preds[:, bad] = float(artifact.metrics["pic50_mean"])
+    std = preds.std(axis=0)
+    std[bad] = float(artifact.metrics["pic50_sd"])
+    return preds.mean(axis=0), std
+
+
+def p_active(pred: np.ndarray, uncertainty: np.ndarray, cut: float = ACTIVE_PIC50) -> np.ndarray:
+    """P(pIC50 >= cut) under normal(pred, uncertainty)."""
+    unc = np.maximum(np.asarray(uncertainty, dtype=np.float64), 1e-6)
+    return norm.sf((cut - np.asarray(pred, dtype=np.float64)) / unc)
+
+
+def predict_potency(artifact: ActivityArtifact, frame: pl.DataFrame
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted pIC50, uncertainty in pIC50 units, P(pIC50 >= 5)) per row (see module doc)."""
+    mean, spread = predict(artifact, frame)
+    unc = np.sqrt(spread ** 2 + artifact.residual_sd ** 2)
+    return mean, unc, p_active(mean, unc)
 
 
 def score_batches(artifact: ActivityArtifact, batches: Iterable[pl.DataFrame | pa.RecordBatch | pa.Table]
                   ) -> Iterator[pl.DataFrame]:
-    """Score property frames one batch at a time: yields inchikey, p_active, uncertainty per batch.
+    """Score property frames one batch at a time: yields inchikey, predicted_pic50,
+    pic50_uncertainty, p_active per batch.
 
     Only one batch's features live in memory at once, so scoring a library streamed from
     Parquet (e.g. ``ParquetFile.iter_batches``) keeps memory flat whatever its size.
     """
     for batch in batches:
         frame = batch if isinstance(batch, pl.DataFrame) else pl.from_arrow(batch)
-        mean, std = predict(artifact, frame)
+        pred, unc, p = predict_potency(artifact, frame)
         yield pl.DataFrame({"inchikey": frame["inchikey"].cast(pl.String),
-                            "p_active": pl.Series(mean, dtype=pl.Float64),
-                            "uncertainty": pl.Series(std, dtype=pl.Float64)})
+                            "predicted_pic50": pl.Series(pred, dtype=pl.Float64),
+                            "pic50_uncertainty": pl.Series(unc, dtype=pl.Float64),
+                            "p_active": pl.Series(p, dtype=pl.Float64)})
+
+
+_SUFFIX = {"xgboost": "ubj", "mlp": "pt", "chemprop": "chemprop.pt"}
 
 
 def save(artifact: ActivityArtifact, directory: Path) -> Path:
-    """Write fold models (``fold_<k>.ubj`` or ``.pt``), the OOF table and ``activity_meta.json`` (last)."""
+    """Write fold models (``fold_<k>.ubj``, ``.pt`` or ``.chemprop.pt``: state_dict bytes), the OOF
+    table and ``activity_meta.json`` (last, with each model file's sha256)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     for i, raw in enumerate(_model_bytes(artifact)):
-        name = f"fold_{i}.{'ubj' if artifact.family == 'xgboost' else 'pt'}"
+        name = f"fold_{i}.{_SUFFIX[artifact.family]}"
         atomic_write(directory / name, raw)
         files.append({"file": name, "sha256": hashlib.sha256(raw).hexdigest()})
+    for old in directory.glob("fold_*"):  # a model of another family or more folds
+        if old.name not in {f["file"] for f in files}:
+            old.unlink()
     tmp = directory / f".{OOF_FILE}.tmp"
     artifact.oof.write_parquet(tmp)
     os.replace(tmp, directory / OOF_FILE)
@@ -258,7 +329,8 @@ def save(artifact: ActivityArtifact, directory: Path) -> Path:
         "feature_spec": json.loads(artifact.spec.to_json()), "metrics": json_safe(artifact.metrics),
         "trained_at": artifact.trained_at, "seed": artifact.seed, "n_folds": artifact.n_folds,
         "xgb_params": artifact.xgb_params, "xgb_rounds": artifact.xgb_rounds,
-        "mlp_config": artifact.mlp_config, "content_hash": artifact.content_hash,
+        "mlp_config": artifact.mlp_config, "chemprop_config": artifact.chemprop_config,
+        "content_hash": artifact.content_hash,
         "fingerprint": artifact.fingerprint, "target": artifact.target,
         "model_version": artifact.model_version, "xgboost_version": xgb.__version__,
     }
@@ -280,69 +352,108 @@ def load(directory: Path) -> ActivityArtifact:
             booster = xgb.Booster(params={"nthread": 2})
             booster.load_model(bytearray(raw))
             models.append(booster)
+        elif meta["family"] == "chemprop":
+            models.append(ChempropRegressor.from_bytes(raw))
         else:
             models.append(MLP.from_bytes(raw))
     return ActivityArtifact(
         family=meta["family"], models=models, spec=FeatureSpec.from_json(json.dumps(meta["feature_spec"])),
         metrics=meta["metrics"], oof=pl.read_parquet(directory / OOF_FILE), trained_at=meta["trained_at"],
         seed=int(meta["seed"]), n_folds=int(meta["n_folds"]), xgb_params=meta["xgb_params"],
-        xgb_rounds=int(meta["xgb_rounds"]), mlp_config=meta["mlp_config"], content_hash=meta["content_hash"],
+        xgb_rounds=int(meta["xgb_rounds"]), mlp_config=meta["mlp_config"],
+        chemprop_config=meta.get("chemprop_config", {}), content_hash=meta["content_hash"],
         fingerprint=meta.get("fingerprint", ""), target=meta.get("target", ""),
     )
 
 
 def _join(props: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
-    for col in ("inchikey", "label"):
+    for col in ("inchikey", "pic50"):
         if col not in labels.columns:
             raise ValueError(f"labels lack column {col!r}")
     lab = labels.select(
         pl.col("inchikey").cast(pl.String),
-        pl.col("label").cast(pl.Float64),
+        pl.col("pic50").cast(pl.Float64).fill_nan(None),
+        (pl.col("censored").cast(pl.Boolean).fill_null(False) if "censored" in labels.columns
+         else pl.lit(False)).alias("censored"),
         (pl.col("weight").cast(pl.Float64) if "weight" in labels.columns else pl.lit(1.0)).alias("weight"),
-    ).drop_nulls("label")
-    bad = lab.filter(~pl.col("label").is_in([0.0, 1.0]))
-    if bad.height:
-        raise ValueError(f"labels must be 0/1; got e.g. {bad['label'][0]} for {bad['inchikey'][0]}")
-    lab = lab.group_by("inchikey").agg(pl.col("label").max(), pl.col("weight").fill_null(1.0).max())
+    ).drop_nulls("pic50")
+    # one structure labelled twice: its most potent measurement (and whether that one is censored)
+    lab = lab.group_by("inchikey").agg(
+        pl.col("censored").sort_by(["pic50", "censored"], descending=[True, False]).first(),
+        pl.col("pic50").max(), pl.col("weight").fill_null(1.0).max())
     p = props.unique("inchikey", keep="first", maintain_order=True)
     # sorted by inchikey so folds and models do not depend on input row order
     return p.join(lab, on="inchikey", how="inner").sort("inchikey")
 
 
-def _fit(family: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict, cfg: MLPConfig, seed: int):
+def _mols(smiles: list) -> list:
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    return [Chem.MolFromSmiles(s) if s else None for s in smiles]
+
+
+def _fit(family: str, data: pl.DataFrame, tr: np.ndarray, y: np.ndarray, cens: np.ndarray, w: np.ndarray,
+         params: dict, cfg: MLPConfig, cp: ChempropConfig, seed: int, mols: list | None):
+    if family == "chemprop":
+        keep = [i for i in np.nonzero(tr)[0] if mols[i] is not None]
+        return ChempropRegressor(config=cp, seed=seed).fit(
+            [mols[i] for i in keep], y[keep], cens[keep], w[keep])
+    # medians from the training rows only, as when scoring a new library
+    x = fit_feature_spec(data.filter(pl.Series(tr))).transform(data.filter(pl.Series(tr)))
     if family == "xgboost":
-        n_pos = float(y.sum())
         p = {k: v for k, v in params.items() if k != "num_boost_round"}
-        p.update(seed=seed, scale_pos_weight=(y.size - n_pos) / max(n_pos, 1.0))
-        dm = xgb.DMatrix(x, label=y, weight=w, nthread=2)
+        p.update(seed=seed)
+        dm = xgb.DMatrix(x, label=y[tr], weight=w[tr], nthread=2)
         return xgb.train(p, dm, num_boost_round=params["num_boost_round"])
-    return MLP(task="classification", config=cfg, seed=seed).fit(x, y, sample_weight=w)
+    return MLP(task="regression", config=cfg, seed=seed).fit(x, y[tr], sample_weight=w[tr])
 
 
-def _predict_one(family: str, model, x: np.ndarray) -> np.ndarray:
+def _predict_rows(family: str, model, frame: pl.DataFrame, spec: FeatureSpec, mols: list | None) -> np.ndarray:
+    if family == "chemprop":
+        return model.predict(mols if mols is not None else frame["smiles"].to_list())
+    x = spec.transform(frame)
     if family == "xgboost":
         # inplace_predict skips building a DMatrix: ~3x faster on 5k x 2k rows, same output
         return model.inplace_predict(x).astype(np.float64)
-    return model.predict_proba(x)
+    return model.predict(x)
 
 
-def _metrics(y: np.ndarray, s: np.ndarray) -> dict:
-    return {"roc_auc": roc_auc(y, s), "pr_auc": pr_auc(y, s),
-            "ef1": enrichment_factor(y, s, 0.01), "ef5": enrichment_factor(y, s, 0.05)}
+def _metrics(y: np.ndarray, cens: np.ndarray, active: np.ndarray, pred: np.ndarray) -> dict:
+    pred = np.where(np.isnan(pred), np.nanmean(pred) if np.isfinite(pred).any() else 0.0, pred)
+    resid = pred - y
+    resid = np.where(cens, np.maximum(resid, 0.0), resid)  # below a censored floor is right
+    return {"rmse": float(np.sqrt((resid ** 2).mean())) if y.size else math.nan,
+            "spearman": spearman(y, pred),
+            "roc_auc": roc_auc(active, pred), "pr_auc": pr_auc(active, pred),
+            "ef1": enrichment_factor(active, pred, 0.01), "ef5": enrichment_factor(active, pred, 0.05)}
 
 
-def _evaluate(y: np.ndarray, oof: np.ndarray, folds: np.ndarray, k: int) -> dict:
+def _evaluate(y: np.ndarray, cens: np.ndarray, active: np.ndarray, oof: np.ndarray, folds: np.ndarray,
+              k: int) -> dict:
     per_fold = []
     for f in range(k):
         m = folds == f
-        per_fold.append({"fold": f, "n": int(m.sum()), "n_positives": int(y[m].sum()), **_metrics(y[m], oof[m])})
+        per_fold.append({"fold": f, "n": int(m.sum()), "n_positives": int(active[m].sum()),
+                         **_metrics(y[m], cens[m], active[m], oof[m])})
     mean, std = {}, {}
     for key in METRIC_KEYS:
         vals = np.array([r[key] for r in per_fold], dtype=np.float64)
         vals = vals[~np.isnan(vals)]
         mean[key] = float(vals.mean()) if vals.size else math.nan
         std[key] = float(vals.std(ddof=1)) if vals.size > 1 else math.nan
-    return {"pooled": _metrics(y, oof), "mean": mean, "std": std, "per_fold": per_fold}
+    return {"pooled": _metrics(y, cens, active, oof), "mean": mean, "std": std, "per_fold": per_fold}
+
+
+def _round(obj, digits: int = 3):
+    """Every float in a metrics tree rounded to ``digits`` decimals (NaN kept)."""
+    if isinstance(obj, float):
+        return obj if math.isnan(obj) or math.isinf(obj) else round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v, digits) for v in obj]
+    return obj
 
 
 def _nan_low(v: float) -> float:
@@ -361,6 +472,3 @@ def _content_hash(artifact: ActivityArtifact) -> str:
         h.update(hashlib.sha256(raw).digest())
     h.update(artifact.spec.to_json().encode())
     return h.hexdigest()
-
-
-

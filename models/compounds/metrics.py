@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["roc_auc", "pr_auc", "enrichment_factor", "regression_metrics"]
+__all__ = ["roc_auc", "pr_auc", "enrichment_factor", "regression_metrics", "spearman"]
 
 
 def _arrays(y, s) -> tuple[np.ndarray, np.ndarray]:
@@ -98,3 +98,16 @@ def regression_metrics(y, pred) -> dict:
         "r2": float(1.0 - (resid**2).sum() / ss_tot) if ss_tot > 0 else math.nan,
         "n": int(y.size),
     }
+
+
+def spearman(y, pred) -> float:
+    """Spearman rank correlation (average ranks for ties); nan for fewer than 3 rows or a
+    constant input."""
+    y = np.asarray(y, dtype=np.float64).ravel()
+    pred = np.asarray(pred, dtype=np.float64).ravel()
+    if y.shape != pred.shape:
+        raise ValueError(f"targets and predictions differ in length: {y.size} vs {pred.size}")
+    if y.size < 3 or np.ptp(y) == 0 or np.ptp(pred) == 0:
+        return math.nan
+    ry, rp = rankdata(y), rankdata(pred)
+    return float(np.corrcoef(ry, rp)[0, 1])

@@ -1,4 +1,4 @@
-"""Rank compounds for follow-up: predicted or observed activity × developability.
+"""Rank compounds for follow-up: predicted or observed potency × developability × safety.
 
 Pure polars; one function, ``rank_compounds``. Constants are module-level so a caller can see
 (and tests can pin) exactly what the score does.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["rank_compounds", "KAPPA", "SCAFFOLD_DECAY", "PAINS_FACTOR", "BRENK_FACTOR", "LIPINSKI_FAIL_FACTOR",
-           "LOGS_OK", "LOGS_SLOPE", "LOGS_FLOOR", "QED_DEFAULT", "REQUIRED_COLUMNS"]
+__all__ = ["rank_compounds", "SCAFFOLD_DECAY", "PAINS_FACTOR", "BRENK_FACTOR", "LIPINSKI_FAIL_FACTOR",
+           "LOGS_OK", "LOGS_SLOPE", "LOGS_FLOOR", "QED_DEFAULT", "INTERFERER_FACTOR", "REQUIRED_COLUMNS"]
 
-KAPPA = 1.0  # weight of the uncertainty in the upper confidence bound
 PAINS_FACTOR = 0.5  # per PAINS alert: likely assay interference
 BRENK_FACTOR = 0.9  # per Brenk alert: unwanted but milder (reactive/toxic groups)
 LIPINSKI_FAIL_FACTOR = 0.7  # more than one rule-of-five violation
@@ -19,18 +18,26 @@ LOGS_OK = -6.0  # logS (log10 mol/L) at or above this costs nothing
 LOGS_SLOPE = 0.25  # penalty per log unit below LOGS_OK ...
 LOGS_FLOOR = 0.5  # ... never below this factor
 QED_DEFAULT = 0.5  # QED unknown
+# The screen saw this structure behave like an assay interferer (active across unrelated
+# assays or in the counter screen, PAINS / aggregator-like; hts_compound_calls'
+# likely_interferer): its apparent activity is suspect, so its priority is halved. A PAINS
+# compound the screen also flagged pays both factors: the alert and the observed behaviour
+# are separate evidence.
+INTERFERER_FACTOR = 0.5
 # Each better-placed compound of the same Bemis–Murcko scaffold multiplies a compound's
 # priority by this, so the next plate samples several chemotypes instead of one series.
 SCAFFOLD_DECAY = 0.9
-REQUIRED_COLUMNS = ("inchikey", "p_active", "uncertainty", "tested", "observed_active", "qed", "n_pains",
+REQUIRED_COLUMNS = ("inchikey", "p_active", "tested", "observed_active", "qed", "n_pains",
                     "n_brenk", "lipinski_pass", "predicted_logS")
 
 
-def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
+def rank_compounds(df: pl.DataFrame) -> pl.DataFrame:
     """Add developability, acquisition, score, evidence and rank (1 = best) to a compound table.
 
-    Inputs: inchikey, p_active, uncertainty, tested (bool), observed_active (bool|null), qed,
-    n_pains, n_brenk, lipinski_pass, predicted_logS (extra columns are kept).
+    Inputs: inchikey, p_active (P(pIC50 ≥ 5) under the model's normal(predicted pIC50,
+    uncertainty)), tested (bool), observed_active (bool|null), qed, n_pains, n_brenk,
+    lipinski_pass, predicted_logS; optional safety_factor (ADMET-AI, 0..1; null or absent → 1)
+    and likely_interferer (bool; null or absent → false). Extra columns are kept.
 
     developability (0..1) = (0.5 + 0.5·qed) × 0.5^n_pains × 0.9^n_brenk × (1 if lipinski_pass
     else 0.7) × solubility, where solubility = 1 for logS ≥ −6 and max(0.5, 1 − 0.25·(−6 − logS))
@@ -40,11 +47,13 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
     acquisition:
       * tested with observed_active true → 1.0 (a confirmed active keeps top priority);
       * tested with observed_active false → 0.0 (a confirmed inactive drops to the bottom);
-      * otherwise (untested, or tested without a call) → min(1, p_active + κ·uncertainty), the
-        upper confidence bound, so an uncertain prediction is worth testing; κ = ``kappa``.
+      * otherwise (untested, or tested without a call) → p_active: the probability that the
+        compound is a potent active. It already carries the uncertainty: an uncertain
+        prediction below the cut-off keeps a real chance, a confident one does not.
         A null p_active gives a null acquisition (no model) and the row ranks after all others.
 
-    score = acquisition × developability. priority = score × SCAFFOLD_DECAY^k, where k is the
+    score = acquisition × developability × safety_factor × (INTERFERER_FACTOR if
+    likely_interferer else 1). priority = score × SCAFFOLD_DECAY^k, where k is the
     number of compounds with the same (non-empty) ``scaffold`` and a higher score (only when a
     ``scaffold`` column is given; otherwise priority = score). rank answers "what do we test
     next": every compound without an observed call (untested, or tested without a conclusive
@@ -56,8 +65,6 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"rank_compounds input lacks columns {missing}")
-    if kappa < 0:
-        raise ValueError(f"kappa must be >= 0, got {kappa}")
     qed = pl.col("qed").cast(pl.Float64).fill_null(QED_DEFAULT).clip(0.0, 1.0)
     logs = pl.col("predicted_logS").cast(pl.Float64)
     solubility = (
@@ -78,18 +85,20 @@ def rank_compounds(df: pl.DataFrame, kappa: float = KAPPA) -> pl.DataFrame:
         .when(tested & (observed == False)).then(pl.lit("observed_inactive"))  # noqa: E712
         .otherwise(pl.lit("predicted"))
     )
-    ucb = (pl.col("p_active").cast(pl.Float64) + kappa * pl.col("uncertainty").cast(pl.Float64).fill_null(0.0))
     acquisition = (
         pl.when(pl.col("evidence") == "observed_active").then(pl.lit(1.0))
         .when(pl.col("evidence") == "observed_inactive").then(pl.lit(0.0))
-        # min_horizontal skips nulls, so a null p_active must be kept null explicitly
-        .when(pl.col("p_active").is_null()).then(pl.lit(None, dtype=pl.Float64))
-        .otherwise(pl.min_horizontal(pl.lit(1.0), ucb))
+        .otherwise(pl.col("p_active").cast(pl.Float64).clip(0.0, 1.0))
     )
+    safety = (pl.col("safety_factor").cast(pl.Float64).fill_null(1.0).clip(0.0, 1.0)
+              if "safety_factor" in df.columns else pl.lit(1.0))
+    interferer = (pl.when(pl.col("likely_interferer").fill_null(False)).then(INTERFERER_FACTOR)
+                  .otherwise(1.0) if "likely_interferer" in df.columns else pl.lit(1.0))
     scored = (
         df.with_columns(developability.alias("developability"), evidence.alias("evidence"))
         .with_columns(acquisition.alias("acquisition"))
-        .with_columns((pl.col("acquisition") * pl.col("developability")).alias("score"))
+        .with_columns((pl.col("acquisition") * pl.col("developability") * safety * interferer)
+                      .alias("score"))
         .with_columns((pl.col("evidence") != "predicted").alias("_called"))
     )
     if "scaffold" in scored.columns:

@@ -3,6 +3,7 @@ target, and the scored, ranked library."""
 
 import hashlib
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -10,6 +11,7 @@ import polars as pl
 
 from models.artifact_io import json_safe
 from models.compounds import activity, ranking, solubility
+from models.compounds.chemprop_model import ChempropConfig
 from models.fingerprint import UNCHANGED
 from orchestration.assets.compounds import PROPERTIES_FILE
 from orchestration.assets.features import feature_key
@@ -25,6 +27,35 @@ from orchestration.truth_eval import truth_metrics
 SOLUBILITY_DIR = "solubility"
 ACTIVITY_DIR = "compound_activity"
 SCORE_BATCH = 5_000
+# Chemprop's budget in a refresh (2 cores): the scaffold folds of the other families (3),
+# a small D-MPNN and at most this many epochs with early stopping (patience 3). The full
+# comparison (more epochs, the default network) is bench/bench_activity.py. A lake may set
+# ORPHANLAKE_CHEMPROP_EPOCHS (1-200); it is part of the model's fingerprint.
+CHEMPROP_EPOCHS = 10
+LABEL_COLUMNS = {"pic50": pl.Float64, "pic50_source": pl.String, "censored": pl.Boolean,
+                 "label": pl.Int64, "source": pl.String, "evidence": pl.String}
+# what compound_predictions carries from the primary screen (int_hts_compound_calls)
+HIT_CLASS_ORDER = {"hit": 0, "weak": 1, "inconclusive": 2, "inactive": 3}
+
+
+def chemprop_config() -> ChempropConfig:
+    """The refresh's Chemprop settings (see CHEMPROP_EPOCHS)."""
+    raw = os.environ.get("ORPHANLAKE_CHEMPROP_EPOCHS", "")
+    epochs = CHEMPROP_EPOCHS
+    if raw.strip():
+        try:
+            epochs = int(raw)
+        except ValueError:
+            raise ValueError(f"ORPHANLAKE_CHEMPROP_EPOCHS must be an integer, got {raw!r}") from None
+        if not 1 <= epochs <= 200:
+            raise ValueError(f"ORPHANLAKE_CHEMPROP_EPOCHS must be in 1..200, got {epochs}")
+    return ChempropConfig(hidden=128, ffn_hidden=128, batch_size=128, max_epochs=epochs, patience=3)
+
+
+def _with_label_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """A label frame with every label column (null where a history predates it)."""
+    return frame.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in LABEL_COLUMNS.items()
+                               if c not in frame.columns])
 
 
 def _solubility_set():
@@ -113,40 +144,45 @@ def _props(paths) -> pl.DataFrame:
           deps=[feature_key("compound_properties"), feature_key("compound_activity_labels")])
 @isolated("screening", ["evidence/compound_activity_labels.parquet"])
 def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """Per screened target: XGBoost and a PyTorch MLP on Morgan fingerprints + descriptors
-    (feature service compound_activity_v1, point-in-time as of each label), labelled by
-    primary-screen hit calls overridden by dose-response confirmation. Both are
-    evaluated by scaffold-split cross-validation (ROC-AUC, PR-AUC, EF1%, EF5% on held-out
-    scaffolds); the better family's fold models form the ensemble whose spread is the
-    uncertainty. Where the simulator's hidden truth exists, the untested compounds are
-    also scored against it (evaluation only: it never reaches training). A target whose
-    training rows, settings and libraries fingerprint as its saved model did keeps that
-    model (not retrained). Each model lives in a folder named by ``safe_name(target)``
-    (target names come from landing run files); the name itself is in its metadata."""
+    """Per screened target: predicted pIC50 (the labels' one potency scale: dose-response
+    IC50 where a curve exists, else the documented single-point mapping) from three
+    families side by side: XGBoost and a PyTorch MLP on Morgan fingerprints + descriptors,
+    and a Chemprop 2 D-MPNN on the structure (feature service compound_activity_v1,
+    point-in-time as of each label). All are evaluated by scaffold-split cross-validation
+    (RMSE, Spearman, and ROC-AUC / PR-AUC / EF1% / EF5% of potent actives, pIC50 >= 5, on
+    held-out scaffolds); the family with the best mean per-fold PR-AUC of potent actives
+    is chosen and its fold models form the ensemble. Where the simulator's hidden truth
+    exists, the untested compounds are also scored against it (evaluation only: it never
+    reaches training). A target whose training rows, settings and libraries fingerprint as
+    its saved model did keeps that model (not retrained). Each model lives in a folder
+    named by ``safe_name(target)`` (target names come from landing run files); the name
+    itself is in its metadata."""
     paths = lake.paths
+    cp_config = chemprop_config()
     training = activity_training_frame(paths, feature_store(paths))
     if training.is_empty():
         training = pl.DataFrame(schema={"gene_symbol": pl.String, "inchikey": pl.String,
-                                        "label": pl.Int64, "source": pl.String, "evidence": pl.String})
+                                        **LABEL_COLUMNS})
     # every current label, trainable or not: compound_predictions marks these tested
     every = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
-    every = every if every.height else training
-    labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
-                             "source", "evidence")
+    every = _with_label_columns(every if every.height else training)
+    label_cols = list(LABEL_COLUMNS)
+    labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", *label_cols)
     props = _props(paths)  # every structure: the untested ones are scored against truth only
     summary: dict[str, dict] = {}
     kept: set[str] = set()
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
         folder = activity_folder(paths, target)
         target_rows = training.filter(pl.col("gene_symbol") == target).drop(
-            "gene_symbol", "label", "source", "evidence", "event_timestamp")
+            "gene_symbol", *label_cols, "event_timestamp", strict=False)
         target_labels = labels.filter(pl.col("target_gene") == target)
-        content = activity.fingerprint(target_rows, target_labels.select("inchikey", "label"))
+        potency = target_labels.select("inchikey", "pic50", "censored")
+        content = activity.fingerprint(target_rows, potency, chemprop_config=cp_config)
         artifact = activity.reuse(folder, content)
         training_status = UNCHANGED if artifact is not None else "trained"
         if artifact is None:
             try:
-                artifact = activity.train_activity(target_rows, target_labels.select("inchikey", "label"))
+                artifact = activity.train_activity(target_rows, potency, chemprop_config=cp_config)
             except activity.NotEnoughLabels as exc:
                 context.log.warning("no activity model for %s: %s", target, exc)
                 summary[target] = {"status": f"not trained: {exc}"}
@@ -156,15 +192,18 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
             artifact.metrics = json_safe(artifact.metrics)
             activity.save(artifact, folder)
         kept.add(folder.name)
-        chosen = artifact.metrics["families"][artifact.family]
+        m = artifact.metrics
         summary[target] = {
             "status": "trained", "training": training_status,
             "fingerprint": artifact.fingerprint, "model_version": artifact.model_version,
-            "family": artifact.family, "n_labelled": artifact.metrics["n_compounds"],
-            "n_actives": artifact.metrics["n_positives"],
-            "heldout_scaffolds": chosen,
-            "other_family": {f: artifact.metrics["families"][f]
-                             for f in artifact.metrics["families"] if f != artifact.family},
+            "family": artifact.family, "selection_rule": m["selection_rule"],
+            "n_labelled": m["n_compounds"], "n_potent_actives": m["n_positives"],
+            "n_censored": m.get("n_censored"), "n_folds": m["n_folds"],
+            "uncertainty": m["uncertainty"], "residual_sd": m["residual_sd"],
+            # all families side by side: held-out scaffolds, mean ± sd over folds and pooled
+            "families": {f: {"pooled": r["pooled"], "fold_mean": r["mean"], "fold_sd": r["std"],
+                             "train_seconds": r.get("train_seconds")}
+                         for f, r in m["families"].items()},
             "untested_vs_truth": truth_metrics(paths, target, artifact, props, target_labels),
         }
     # never score with a model the current labels no longer support (or one saved under a
@@ -178,20 +217,22 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
             else:
                 stale.unlink()
     # written last: a step that fails on the way leaves the labels of its last good run
-    write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", "label",
-                                      "source", "evidence"),
+    write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey",
+                                      *label_cols),
                          paths.evidence / "compound_activity_labels.parquet")
     flat = {}
     for target, s in summary.items():
         if s["status"] != "trained":
             continue
-        pooled = s["heldout_scaffolds"].get("pooled", {})
-        for k in activity.METRIC_KEYS:
-            if pooled.get(k) is not None:
-                flat[f"{target}_heldout_{k}"] = float(pooled[k])
-            truth = s["untested_vs_truth"] or {}
+        flat[f"{target}_chosen_family"] = s["family"]
+        for family, r in s["families"].items():
+            for k in activity.METRIC_KEYS:
+                if r["pooled"].get(k) is not None:
+                    flat[f"{target}_{family}_heldout_{k}"] = round(float(r["pooled"][k]), 3)
+        truth = s["untested_vs_truth"] or {}
+        for k in ("roc_auc", "ef1", "ef5", "spearman"):
             if truth.get(k) is not None:
-                flat[f"{target}_untested_truth_{k}"] = float(truth[k])
+                flat[f"{target}_untested_truth_{k}"] = round(float(truth[k]), 3)
     return dg.MaterializeResult(metadata={
         "targets": len(summary),
         "trained": sum(s["status"] == "trained" for s in summary.values()),
@@ -201,20 +242,74 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
         "labelled_compounds": every.height,
         "labels_without_features_at_label_time": every.height - labels.height,
         "feature_service": "compound_activity_v1",
+        "potency_scale": "pIC50 (models/compounds/labels.py); potent active = pIC50 >= 5",
+        "chemprop_max_epochs": cp_config.max_epochs,
         **flat,
         "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
     })
 
 
+def screen_evidence(paths) -> pl.DataFrame:
+    """target_gene, inchikey → the best hit_class over that target's primary runs (hit >
+    weak > inconclusive > inactive), n_valid_replicates (of the run with that class),
+    needs_retest (that run's), likely_interferer (any run): from int_hts_compound_calls,
+    the per-run calls behind the hts_compound_calls mart. Empty (typed) before a screen or
+    with calls from before hit classes."""
+    schema = {"target_gene": pl.String, "inchikey": pl.String, "hit_class": pl.String,
+              "n_valid_replicates": pl.Int64, "needs_retest": pl.Boolean,
+              "likely_interferer": pl.Boolean}
+    try:
+        calls = read_model(paths, "int_hts_compound_calls")
+    except Exception:  # noqa: BLE001 - no screen in this lake yet
+        return pl.DataFrame(schema=schema)
+    need = {"target_gene", "inchikey", "hit_class", "n_valid_replicates", "needs_retest",
+            "likely_interferer"}
+    if calls.is_empty() or not need <= set(calls.columns):
+        return pl.DataFrame(schema=schema)
+    order = pl.col("hit_class").replace_strict(HIT_CLASS_ORDER, default=len(HIT_CLASS_ORDER),
+                                               return_dtype=pl.Int64)
+    return (calls.filter(pl.col("inchikey").is_not_null())
+            .with_columns(order.alias("_order"))
+            .group_by("target_gene", "inchikey")
+            .agg(pl.col("hit_class").sort_by(["_order", "n_valid_replicates", "run_id"],
+                                             descending=[False, True, False]).first(),
+                 pl.col("n_valid_replicates").sort_by(["_order", "n_valid_replicates", "run_id"],
+                                                      descending=[False, True, False]).first()
+                 .cast(pl.Int64),
+                 pl.col("needs_retest").sort_by(["_order", "n_valid_replicates", "run_id"],
+                                                descending=[False, True, False]).first()
+                 .cast(pl.Boolean),
+                 pl.col("likely_interferer").cast(pl.Boolean).fill_null(False).any()))
+
+
+def admet_evidence(paths) -> pl.DataFrame:
+    """inchikey → the ADMET-AI safety columns (models.compounds.admet.SAFETY_COLUMNS) from
+    the compound_admet_predictions evidence; empty when the lake has none."""
+    try:
+        from models.compounds.admet import SAFETY_COLUMNS
+    except ImportError:  # noqa: BLE001
+        return pl.DataFrame(schema={"inchikey": pl.String})
+    path = paths.evidence / "compound_admet.parquet"
+    if not path.exists():
+        return pl.DataFrame(schema={"inchikey": pl.String})
+    frame = pl.read_parquet(path)
+    cols = [c for c in SAFETY_COLUMNS if c in frame.columns]
+    return frame.select("inchikey", *cols).unique("inchikey", keep="first")
+
+
 @dg.asset(group_name="compound_models", kinds={"python", "parquet", "feast"},
           deps=["compound_activity_model", "solubility_model", "int_compounds",
+                "int_hts_compound_calls", "compound_admet_predictions",
                 feature_key("compound_properties")])
 @isolated("compounds", ["evidence/compound_predictions.parquet"])
 def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every library structure, screened or not, scored for every modelled target in
-    streamed batches of feature service compound_activity_v1 (current values): P(active)
-    and its uncertainty, predicted logS, developability, and the priority score and rank
-    for the next plate."""
+    streamed batches of feature service compound_activity_v1 (current values):
+    predicted_pic50, pic50_uncertainty (pIC50 units) and p_active = P(pIC50 >= 5), the
+    primary screen's best hit class per target (with replicate count, retest and
+    interference flags), predicted logS, developability, ADMET-AI safety flags and the
+    priority score (x safety_factor, x 0.5 for a likely interferer) and rank for the next
+    plate."""
     paths = lake.paths
     compounds = read_model(paths, "int_compounds").select(
         "inchikey", "qed", "n_pains", "n_brenk", "lipinski_pass", "scaffold")
@@ -237,30 +332,45 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
                 predicted[target].extend(activity.score_batches(artifact, [frame]))
     logs = pl.concat(logs) if logs else pl.DataFrame(schema={"inchikey": pl.String,
                                                              "predicted_logS": pl.Float64})
+    hits = screen_evidence(paths)
+    admet = admet_evidence(paths)
     parts = []
     for target, artifact in artifacts.items():
         scored = pl.concat(predicted[target])
-        tl = labels.filter(pl.col("target_gene") == target).select(
-            "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"))
-        frame = (scored.join(compounds, on="inchikey", how="left")
+        tl = _with_label_columns(labels.filter(pl.col("target_gene") == target)).select(
+            "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"),
+            pl.col("pic50").alias("observed_pic50"))
+        frame = (scored.with_columns(pl.col("pic50_uncertainty").alias("uncertainty"))
+                 .join(compounds, on="inchikey", how="left")
                  .join(logs, on="inchikey", how="left")
                  .join(tl, on="inchikey", how="left")
+                 .join(hits.filter(pl.col("target_gene") == target).drop("target_gene"),
+                       on="inchikey", how="left")
+                 .join(admet, on="inchikey", how="left")
                  .with_columns(pl.col("tested").fill_null(False)))
         parts.append(ranking.rank_compounds(frame).with_columns(
             pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version")))
     out = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema={
         "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64,
-        "priority": pl.Float64, "rank": pl.Int64,
-        "p_active": pl.Float64, "uncertainty": pl.Float64, "tested": pl.Boolean,
-        "observed_active": pl.Boolean, "predicted_logS": pl.Float64, "developability": pl.Float64,
-        "model_version": pl.String})
+        "priority": pl.Float64, "rank": pl.Int64, "predicted_pic50": pl.Float64,
+        "pic50_uncertainty": pl.Float64, "p_active": pl.Float64, "uncertainty": pl.Float64,
+        "tested": pl.Boolean, "observed_active": pl.Boolean, "observed_pic50": pl.Float64,
+        "hit_class": pl.String, "n_valid_replicates": pl.Int64, "needs_retest": pl.Boolean,
+        "likely_interferer": pl.Boolean, "predicted_logS": pl.Float64,
+        "developability": pl.Float64, "model_version": pl.String})
+    for col, dtype in (("hit_class", pl.String), ("n_valid_replicates", pl.Int64),
+                       ("needs_retest", pl.Boolean), ("likely_interferer", pl.Boolean)):
+        if col not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=dtype).alias(col))
     write_parquet_atomic(out, paths.evidence / "compound_predictions.parquet")
     top = out.filter(pl.col("rank") <= 10).sort("target_gene", "rank") if out.height else out
     return dg.MaterializeResult(metadata={
         "rows": out.height,
         "targets": dg.MetadataValue.json(targets),
         "untested_scored": int((~out["tested"]).sum()) if out.height else 0,
+        "with_admet": "safety_factor" in out.columns,
         "top": dg.MetadataValue.md(markdown_preview(top.select(
-            "target_gene", "rank", "inchikey", "score", "p_active", "uncertainty", "tested"), n=20)
+            "target_gene", "rank", "inchikey", "score", "predicted_pic50", "pic50_uncertainty",
+            "p_active", "hit_class", "tested"), n=20)
             if out.height else "no modelled target"),
     })
