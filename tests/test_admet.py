@@ -83,26 +83,46 @@ def test_unreadable_structure_is_null_not_a_penalty():
     assert out["n_safety_flags"].is_null().to_list() == [True, True, False]
 
 
+def test_shipped_drugbank_predictions_are_the_models_own(drugs):
+    """The cache takes admet-ai's shipped DrugBank predictions for approved drugs: they must
+    be what the models predict for that structure."""
+    from rdkit import Chem
+
+    shipped = admet._shipped_predictions()
+    found = 0
+    for name, smiles in DRUGS.items():
+        row = shipped.filter(pl.col("canonical") == Chem.MolToSmiles(Chem.MolFromSmiles(smiles)))
+        if row.height:
+            found += 1
+            for column in admet.ENDPOINT_COLUMNS:
+                assert row[column][0] == pytest.approx(drugs[name][column], rel=1e-4, abs=1e-4)
+    assert found >= 2    # aspirin and caffeine at least
+
+
 def test_cache_predicts_only_new_structures():
-    a = pl.DataFrame({"inchikey": ["K-ASPIRIN", "K-CAFFEINE"],
-                      "smiles": [DRUGS["aspirin"], DRUGS["caffeine"]]})
+    a = pl.DataFrame({"inchikey": ["K-NITROFLUORENE", "K-ASPIRIN"],
+                      "smiles": [DRUGS["2-nitrofluorene"], DRUGS["aspirin"]]})
     cache, out, n = admet.update_cache(None, a)
-    assert n == 2 and out.height == 2 and cache.height == 2
+    # aspirin's predictions come with admet-ai (DrugBank), the nitrofluorene's are run now
+    assert n == {"predicted": 1, "from_shipped": 1, "cached": 0}
+    assert out.height == 2 and cache.height == 2 and out["herg"].null_count() == 0
     again, out2, n2 = admet.update_cache(cache, a)
-    assert n2 == 0 and again.equals(cache) and out2.equals(out)
+    assert n2 == {"predicted": 0, "from_shipped": 0, "cached": 2}
+    assert again.equals(cache) and out2.equals(out)
     # one structure leaves the libraries, one arrives: only the new one is predicted; the
     # one that left is no longer in the output but stays cached
-    b = pl.DataFrame({"inchikey": ["K-CAFFEINE", "K-ASTEMIZOLE"],
-                      "smiles": [DRUGS["caffeine"], DRUGS["astemizole"]]})
+    b = pl.DataFrame({"inchikey": ["K-NITROFLUORENE", "K-NQO"],
+                      "smiles": [DRUGS["2-nitrofluorene"], DRUGS["4-nitroquinoline N-oxide"]]})
     grown, out3, n3 = admet.update_cache(again, b)
-    assert n3 == 1 and sorted(out3["inchikey"]) == ["K-ASTEMIZOLE", "K-CAFFEINE"]
+    assert n3 == {"predicted": 1, "from_shipped": 0, "cached": 1}
+    assert sorted(out3["inchikey"]) == ["K-NITROFLUORENE", "K-NQO"]
     assert grown.height == 3 and "K-ASPIRIN" in grown["inchikey"].to_list()
-    assert out3.filter(pl.col("inchikey") == "K-CAFFEINE").equals(
-        out.filter(pl.col("inchikey") == "K-CAFFEINE"))
+    assert out3.filter(pl.col("inchikey") == "K-NITROFLUORENE").equals(
+        out.filter(pl.col("inchikey") == "K-NITROFLUORENE"))
     # another admet-ai version's rows are not reused
     old = grown.with_columns(pl.lit("admet-ai 0.0").alias("admet_version"))
     _, _, n4 = admet.update_cache(old, b)
-    assert n4 == 2
+    assert n4["predicted"] == 2
 
 
 def test_mart_documents_every_column():

@@ -25,6 +25,10 @@ snake_case columns (one mapping, ``ENDPOINTS``), then the safety flags:
 The models are loaded once per process (``model()``); inference runs the ensembles directly
 (eval mode, no Lightning Trainer, so no progress bars) over batches of ``BATCH_SIZE``
 molecules so memory stays flat; the result equals ``ADMETModel.predict`` (tested).
+``update_cache`` keeps predictions by (InChIKey, admet-ai version) and predicts only what is
+missing; an approved drug that admet-ai ships predictions for (its DrugBank table, made by
+the same models) takes those instead of a second run (about half of a library of approved
+drugs).
 """
 
 from __future__ import annotations
@@ -244,13 +248,40 @@ def cache_schema() -> dict[str, pl.DataType]:
             **{c: pl.Float64 for c in ENDPOINT_COLUMNS}}
 
 
+@functools.cache
+def _shipped_predictions() -> pl.DataFrame:
+    """admet-ai's own predictions for the 2,845 DrugBank-approved drugs it ships (same
+    models: they equal ``predict_endpoints`` to float32 precision, tested), keyed by the
+    RDKit canonical SMILES of the structure they were made from."""
+    from admet_ai.constants import DEFAULT_DRUGBANK_PATH
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    table = pl.read_csv(DEFAULT_DRUGBANK_PATH, columns=["smiles", *ENDPOINTS])
+
+    def canonical(smiles: str | None) -> str | None:
+        mol = Chem.MolFromSmiles(smiles) if smiles else None
+        return Chem.MolToSmiles(mol) if mol is not None else None
+
+    return (table.with_columns(pl.col("smiles").map_elements(canonical, return_dtype=pl.String)
+                               .alias("canonical"))
+            .filter(pl.col("canonical").is_not_null())
+            .unique("canonical", keep="first")
+            .select("canonical", *[pl.col(t).cast(pl.Float64).alias(c)
+                                   for t, (c, _) in ENDPOINTS.items()]))
+
+
 def update_cache(cache: pl.DataFrame | None, structures: pl.DataFrame,
-                 batch_size: int = BATCH_SIZE) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+                 batch_size: int = BATCH_SIZE) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Predict only the structures (``inchikey``, ``smiles``) that ``cache`` has no row for
-    under the installed admet-ai version. Returns the grown cache (it keeps structures no
-    longer in any library, and other versions' rows), the current structures' rows (one
-    per InChIKey, with the safety columns, ordered by InChIKey) and how many were predicted
-    now."""
+    under the installed admet-ai version; one whose SMILES is (canonically) a DrugBank drug
+    that admet-ai ships predictions for takes those predictions instead of running the
+    models again. Returns the grown cache (it keeps structures no longer in any library,
+    and other versions' rows), the current structures' rows (one per InChIKey, with the
+    safety columns, ordered by InChIKey) and counts: ``predicted`` (run now),
+    ``from_shipped`` (taken from admet-ai's DrugBank table), ``cached`` (already cached)."""
+    from rdkit import Chem, RDLogger
+
     version = admet_version()
     cache = (cache if cache is not None and cache.height
              else pl.DataFrame(schema=cache_schema())).select(list(cache_schema()))
@@ -259,12 +290,29 @@ def update_cache(cache: pl.DataFrame | None, structures: pl.DataFrame,
                   .unique("inchikey", keep="first", maintain_order=True))
     current = cache.filter(pl.col("admet_version") == version)
     todo = structures.join(current.select("inchikey"), on="inchikey", how="anti")
+    n_shipped = 0
     if todo.height:
+        RDLogger.DisableLog("rdApp.*")
+
+        def canonical(smiles: str | None) -> str | None:
+            mol = Chem.MolFromSmiles(smiles) if smiles else None
+            return Chem.MolToSmiles(mol) if mol is not None else None
+
+        todo = todo.with_columns(pl.col("smiles").map_elements(canonical, return_dtype=pl.String)
+                                 .alias("canonical"))
+        shipped = todo.join(_shipped_predictions(), on="canonical", how="inner")
+        todo = todo.join(shipped.select("inchikey"), on="inchikey", how="anti")
+        n_shipped = shipped.height
         fresh = pl.concat([todo.select("inchikey", pl.lit(version).alias("admet_version")),
                            predict_endpoints(todo["smiles"].to_list(), batch_size)],
                           how="horizontal")
-        cache = pl.concat([cache, fresh.cast(cache_schema())]).sort("admet_version", "inchikey")
+        seeded = shipped.select("inchikey", pl.lit(version).alias("admet_version"),
+                                *ENDPOINT_COLUMNS)
+        cache = (pl.concat([cache, fresh.cast(cache_schema()), seeded.cast(cache_schema())])
+                 .sort("admet_version", "inchikey"))
     rows = (structures.select("inchikey")
             .join(cache.filter(pl.col("admet_version") == version), on="inchikey", how="left")
             .sort("inchikey"))
-    return cache, add_safety(rows).select("inchikey", *schema()), todo.height
+    counts = {"predicted": todo.height, "from_shipped": n_shipped,
+              "cached": structures.height - todo.height - n_shipped}
+    return cache, add_safety(rows).select("inchikey", *schema()), counts

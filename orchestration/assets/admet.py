@@ -32,20 +32,22 @@ def compound_admet_predictions(context: dg.AssetExecutionContext,
     ``int_compounds``, with the safety flags and the ``safety_factor`` that multiplies a
     compound's priority (models/compounds/admet.py documents the cuts and the formula).
     Predictions are cached by (InChIKey, admet-ai version) under models/admet/: a refresh
-    predicts only structures it has not seen; structures no longer in any library leave
-    the output but stay cached."""
+    predicts only structures it has not seen (an approved drug whose structure admet-ai
+    ships predictions for takes those); structures no longer in any library leave the
+    output but stay cached."""
     paths = lake.paths
     structures = read_model(paths, "int_compounds").select("inchikey", "smiles")
     cache_path = paths.models / CACHE_DIR / CACHE_FILE
     cache = pl.read_parquet(cache_path) if cache_path.exists() else None
     started = time.perf_counter()
-    cache, out, n_new = admet.update_cache(cache, structures)
+    cache, out, counts = admet.update_cache(cache, structures)
     seconds = time.perf_counter() - started
-    if n_new:
+    if counts["predicted"] or counts["from_shipped"]:
         write_parquet_atomic(cache, cache_path)
     write_parquet_atomic(out, paths.evidence / EVIDENCE_FILE)
-    context.log.info("ADMET-AI: %d structures, %d predicted now, %d from the cache (%.1f s)",
-                     out.height, n_new, out.height - n_new, seconds)
+    context.log.info("ADMET-AI: %d structures: %d predicted now, %d from admet-ai's shipped "
+                     "DrugBank predictions, %d from the cache (%.1f s)", out.height,
+                     counts["predicted"], counts["from_shipped"], counts["cached"], seconds)
     flags = {f: int(out[f].sum() or 0) for f in admet.FLAG_COLUMNS}
     top = (out.filter(pl.col("n_safety_flags") > 0)
            .sort(["n_safety_flags", "herg"], descending=True, nulls_last=True)
@@ -54,8 +56,9 @@ def compound_admet_predictions(context: dg.AssetExecutionContext,
     return dg.MaterializeResult(metadata={
         "admet_version": admet.admet_version(),
         "compounds": out.height,
-        "predicted_now": n_new,
-        "from_cache": out.height - n_new,
+        "predicted_now": counts["predicted"],
+        "from_shipped_drugbank": counts["from_shipped"],
+        "from_cache": counts["cached"],
         "cached_total": cache.height,
         "not_predicted": int(out["herg"].null_count()),
         "seconds": round(seconds, 2),
