@@ -1,7 +1,9 @@
 """Developability from ADMET-AI (41 TDC endpoints) for every library structure, cached by
 InChIKey: the predictions depend only on the structure and the admet-ai version."""
 
+import os
 import time
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -14,6 +16,15 @@ from orchestration.resources import LakeResource
 EVIDENCE_FILE = "compound_admet.parquet"
 CACHE_DIR = "admet"
 CACHE_FILE = "predictions_cache.parquet"
+# Predictions depend only on the structure and the admet-ai version, so one cache can serve
+# several lakes (scratch lakes, test sessions): this variable names its file.
+CACHE_ENV = "ORPHANLAKE_ADMET_CACHE"
+
+
+def cache_path(paths) -> Path:
+    """The prediction cache: ``$ORPHANLAKE_ADMET_CACHE`` if set, else in the lake's models."""
+    shared = os.environ.get(CACHE_ENV)
+    return Path(shared) if shared else paths.models / CACHE_DIR / CACHE_FILE
 
 
 def _no_admet(paths) -> None:
@@ -31,19 +42,20 @@ def compound_admet_predictions(context: dg.AssetExecutionContext,
     inhibition, BBB, solubility, … : 41 endpoints) for every structure in
     ``int_compounds``, with the safety flags and the ``safety_factor`` that multiplies a
     compound's priority (models/compounds/admet.py documents the cuts and the formula).
-    Predictions are cached by (InChIKey, admet-ai version) under models/admet/: a refresh
+    Predictions are cached by (InChIKey, admet-ai version) under models/admet/ (or in
+    ``$ORPHANLAKE_ADMET_CACHE``, shared between lakes): a refresh
     predicts only structures it has not seen (an approved drug whose structure admet-ai
     ships predictions for takes those); structures no longer in any library leave the
     output but stay cached."""
     paths = lake.paths
     structures = read_model(paths, "int_compounds").select("inchikey", "smiles")
-    cache_path = paths.models / CACHE_DIR / CACHE_FILE
-    cache = pl.read_parquet(cache_path) if cache_path.exists() else None
+    cache_file = cache_path(paths)
+    cache = pl.read_parquet(cache_file) if cache_file.exists() else None
     started = time.perf_counter()
     cache, out, counts = admet.update_cache(cache, structures)
     seconds = time.perf_counter() - started
     if counts["predicted"] or counts["from_shipped"]:
-        write_parquet_atomic(cache, cache_path)
+        write_parquet_atomic(cache, cache_file)
     write_parquet_atomic(out, paths.evidence / EVIDENCE_FILE)
     context.log.info("ADMET-AI: %d structures: %d predicted now, %d from admet-ai's shipped "
                      "DrugBank predictions, %d from the cache (%.1f s)", out.height,
