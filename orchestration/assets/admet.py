@@ -13,7 +13,7 @@ from orchestration.assets.isolation import isolated
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
 
-EVIDENCE_FILE = "compound_admet.parquet"
+EVIDENCE_FILE = "compound_admet_predictions.parquet"
 CACHE_DIR = "admet"
 CACHE_FILE = "predictions_cache.parquet"
 # Predictions depend only on the structure and the admet-ai version, so one cache can serve

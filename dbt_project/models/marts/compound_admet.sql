@@ -7,6 +7,6 @@ select
     c.name,
     c.smiles,
     a.*
-from {{ source('evidence', 'compound_admet') }} as a
+from {{ source('evidence', 'compound_admet_predictions') }} as a
 join {{ ref('int_compounds') }} as c using (inchikey)
 order by a.inchikey
