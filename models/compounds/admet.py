@@ -122,6 +122,19 @@ _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch
                   "chemprop")
 
 
+def _drugbank_table() -> str:
+    """The DrugBank-approved reference table inside the admet-ai package, found without
+    importing admet-ai (which imports torch, chemprop and lightning: seconds a refresh with
+    everything cached does not need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("admet_ai")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("admet-ai is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], "resources", "data",
+                        "drugbank_approved.csv")
+
+
 def admet_version() -> str:
     """``admet-ai <version>``: the cache key beside the InChIKey."""
     return f"admet-ai {importlib.metadata.version('admet-ai')}"
@@ -155,10 +168,8 @@ def model():
 def flag_thresholds() -> dict[str, float]:
     """Flag cut per flagged column: max(FLAG_MIN_PROBABILITY, the FLAG_DRUGBANK_QUANTILE of
     the prediction over the DrugBank-approved drugs shipped with admet-ai)."""
-    from admet_ai.constants import DEFAULT_DRUGBANK_PATH
-
     tdc_of = {col: tdc for tdc, (col, _) in ENDPOINTS.items()}
-    drugbank = pl.read_csv(DEFAULT_DRUGBANK_PATH, columns=[tdc_of[c] for c in FLAGGED])
+    drugbank = pl.read_csv(_drugbank_table(), columns=[tdc_of[c] for c in FLAGGED])
     return {c: max(FLAG_MIN_PROBABILITY,
                    float(drugbank[tdc_of[c]].quantile(FLAG_DRUGBANK_QUANTILE, "linear")))
             for c in FLAGGED}
@@ -256,11 +267,10 @@ def _shipped_predictions() -> pl.DataFrame:
     """admet-ai's own predictions for the 2,845 DrugBank-approved drugs it ships (same
     models: they equal ``predict_endpoints`` to float32 precision, tested), keyed by the
     RDKit canonical SMILES of the structure they were made from."""
-    from admet_ai.constants import DEFAULT_DRUGBANK_PATH
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")
-    table = pl.read_csv(DEFAULT_DRUGBANK_PATH, columns=["smiles", *ENDPOINTS])
+    table = pl.read_csv(_drugbank_table(), columns=["smiles", *ENDPOINTS])
 
     def canonical(smiles: str | None) -> str | None:
         mol = Chem.MolFromSmiles(smiles) if smiles else None
