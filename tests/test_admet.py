@@ -147,3 +147,14 @@ def test_e2e_lake_has_the_compound_admet_mart(e2e_lake):
     assert mart["safety_factor"].is_between(admet.SAFETY_FLOOR, 1.0).all()
     status = read_status(paths).filter(pl.col("step") == "compound_admet_predictions")
     assert status["status"].to_list() == ["ok"]
+
+
+def test_mart_is_built_after_the_asset_in_the_dagster_graph():
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    asset = graph.get(dg.AssetKey("compound_admet_predictions"))
+    assert dg.AssetKey("int_compounds") in asset.parent_keys
+    assert dg.AssetKey("compound_admet_predictions") in graph.get(dg.AssetKey("compound_admet")).parent_keys
