@@ -36,6 +36,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 BATCH = 5_000
+# families the model may choose from (env BENCH_SCORING_FAMILIES, comma-separated; default all)
+FAMILIES = tuple(f for f in os.environ.get("BENCH_SCORING_FAMILIES", "").split(",") if f)
 SUBSTITUENTS = ["C", "F", "Cl", "OC", "C(F)(F)F", "C#N"]
 ACTIVE_SMARTS = ["S(=O)(=O)[NX3]", "[N+](=O)[O-]", "C(=O)[OX2H1]"]
 N_TRAIN = 3_000
@@ -190,11 +192,17 @@ def train_model(library: Path, out: Path) -> dict:
         props = props.sample(n=N_TRAIN, seed=0)
     pats = [Chem.MolFromSmarts(s) for s in ACTIVE_SMARTS]
     labels = [int(any(Chem.MolFromSmiles(s).HasSubstructMatch(p) for p in pats)) for s in props["smiles"]]
+    from models.compounds.labels import single_point_pic50
+
+    # potency labels: a potent active (pIC50 6) or inert (censored at the single-point floor)
+    floor = single_point_pic50(0.0)
     t = time.perf_counter()
-    art = activity.train_activity(props, pl.DataFrame({"inchikey": props["inchikey"], "label": labels}))
+    art = activity.train_activity(props, pl.DataFrame({
+        "inchikey": props["inchikey"], "pic50": [6.0 if a else floor for a in labels],
+        "censored": [not a for a in labels]}), families=FAMILIES or activity.FAMILIES)
     seconds = time.perf_counter() - t
     activity.save(art, out)
-    fams = {f: {k: art.metrics["families"][f]["pooled"][k] for k in ("roc_auc", "pr_auc", "ef1", "ef5")}
+    fams = {f: {k: art.metrics["families"][f]["pooled"][k] for k in ("rmse", "roc_auc", "pr_auc", "ef1", "ef5")}
             for f in art.metrics["families"]}
     return {"n_train": props.height, "n_positives": int(sum(labels)), "seconds": seconds,
             "chosen": art.family, "model_version": art.model_version, "pooled_oof": fams}
@@ -237,8 +245,9 @@ def score_child(args) -> None:
             n = done
         else:
             props = pl.read_parquet(args.library, n_rows=args.rows)
-            mean, std = activity.predict(art, props)
-            pl.DataFrame({"inchikey": props["inchikey"], "p_active": mean, "uncertainty": std}).write_parquet(out)
+            pred, unc, p = activity.predict_potency(art, props)
+            pl.DataFrame({"inchikey": props["inchikey"], "predicted_pic50": pred, "pic50_uncertainty": unc,
+                          "p_active": p}).write_parquet(out)
             n = props.height
         seconds = time.perf_counter() - t
     _, traced_peak = tracemalloc.get_traced_memory()

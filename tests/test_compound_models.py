@@ -29,7 +29,7 @@ from models.compounds.scaffold_split import scaffold_folds, scaffold_groups
 
 RDLogger.DisableLog("rdApp.*")
 FAST_MLP = MLPConfig(max_epochs=12, patience=3)
-FAST_CHEMPROP = ChempropConfig(max_epochs=6, patience=3, hidden=64, ffn_hidden=64, batch_size=32)
+FAST_CHEMPROP = ChempropConfig(max_epochs=5, patience=3, hidden=64, ffn_hidden=64, batch_size=50)
 
 # Ring systems found in marketed drugs, each attached to a para-substituted benzene.
 RINGS = [

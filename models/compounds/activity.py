@@ -49,7 +49,7 @@ import pyarrow as pa  # noqa: E402
 import xgboost as xgb  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
-from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor  # noqa: E402
+from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor, predict_ensemble  # noqa: E402
 from models.compounds.features import DESCRIPTORS, FeatureSpec, fit_feature_spec  # noqa: E402
 from models.compounds.labels import ACTIVE_PIC50  # noqa: E402
 from models.compounds.metrics import enrichment_factor, pr_auc, roc_auc, spearman  # noqa: E402
@@ -264,9 +264,11 @@ def predict(artifact: ActivityArtifact, frame: pl.DataFrame) -> tuple[np.ndarray
     """(mean predicted pIC50, sd across the fold models) per row of a property frame."""
     if frame.height == 0:
         return np.empty(0), np.empty(0)
-    mols = _mols(frame["smiles"].to_list()) if artifact.family == "chemprop" else None
-    preds = np.vstack([_predict_rows(artifact.family, m, frame, artifact.spec, mols)
-                       for m in artifact.models])
+    if artifact.family == "chemprop":  # parsed and featurized once for every fold model
+        preds = predict_ensemble(artifact.models, _mols(frame["smiles"].to_list()))
+    else:
+        preds = np.vstack([_predict_rows(artifact.family, m, frame, artifact.spec, None)
+                           for m in artifact.models])
     bad = np.isnan(preds).any(axis=0)  # a structure Chemprop cannot read: the training mean
     preds[:, bad] = float(artifact.metrics["pic50_mean"])
     std = preds.std(axis=0)

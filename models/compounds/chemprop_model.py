@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["ChempropConfig", "ChempropRegressor"]
+__all__ = ["ChempropConfig", "ChempropRegressor", "predict_ensemble"]
 
 
 @dataclass
@@ -59,7 +59,8 @@ def _datapoints(smiles: list[str], y: np.ndarray | None = None, censored: np.nda
 
     points, keep = [], []
     for i, smi in enumerate(smiles):
-        mol = Chem.MolFromSmiles(smi) if smi else None
+        # an RDKit Mol is used as it is (parsed once for every fold); a string is parsed
+        mol = smi if isinstance(smi, Chem.Mol) else (Chem.MolFromSmiles(smi) if smi else None)
         if mol is None or mol.GetNumAtoms() == 0:
             continue
         kwargs = {}
@@ -88,7 +89,8 @@ def _network(cfg: ChempropConfig, mean: float = 0.0, scale: float = 1.0):
 
 @dataclass
 class ChempropRegressor:
-    """``fit(smiles, y, censored)`` then ``predict(smiles)`` (pIC50; NaN for unparsable SMILES)."""
+    """``fit(smiles, y, censored)`` then ``predict(smiles)`` (pIC50; NaN for unparsable SMILES).
+    Either method also takes RDKit Mol objects instead of SMILES."""
 
     config: ChempropConfig = field(default_factory=ChempropConfig)
     seed: int = 0
@@ -140,27 +142,9 @@ class ChempropRegressor:
         self.net = net
         return self
 
-    def predict(self, smiles: list[str], batch_size: int = 256) -> np.ndarray:
+    def predict(self, smiles: list, batch_size: int = 256) -> np.ndarray:
         """Predicted pIC50 per SMILES (float64); NaN where RDKit cannot parse it."""
-        from chemprop import data
-
-        if self.net is None:
-            raise ValueError("Chemprop model is not fitted")
-        torch.set_num_threads(self.config.threads)
-        smiles = list(smiles)
-        out = np.full(len(smiles), np.nan)
-        points, keep = _datapoints(smiles)
-        if not points:
-            return out
-        loader = data.build_dataloader(data.MoleculeDataset(points), batch_size=batch_size,
-                                       num_workers=0, shuffle=False)
-        preds = []
-        self.net.eval()
-        with torch.inference_mode():
-            for batch in loader:
-                preds.append(self.net(batch.bmg, batch.V_d, batch.X_d)[:, 0].double().numpy())
-        out[keep] = np.concatenate(preds)
-        return out
+        return predict_ensemble([self], smiles, batch_size)[0]
 
     def to_bytes(self) -> bytes:
         if self.net is None:
@@ -183,6 +167,32 @@ class ChempropRegressor:
         net.eval()
         model.net = net
         return model
+
+
+def predict_ensemble(models: list[ChempropRegressor], smiles: list, batch_size: int = 256) -> np.ndarray:
+    """(len(models), len(smiles)) predicted pIC50: each molecule is parsed and featurized once
+    for every model; NaN where RDKit cannot parse it."""
+    from chemprop import data
+
+    if any(m.net is None for m in models):
+        raise ValueError("Chemprop model is not fitted")
+    smiles = list(smiles)
+    out = np.full((len(models), len(smiles)), np.nan)
+    points, keep = _datapoints(smiles)
+    if not points or not models:
+        return out
+    torch.set_num_threads(models[0].config.threads)
+    dataset = data.MoleculeDataset(points)
+    dataset.cache = True
+    loader = data.build_dataloader(dataset, batch_size=batch_size, num_workers=0, shuffle=False)
+    for i, model in enumerate(models):
+        model.net.eval()
+        preds = []
+        with torch.inference_mode():
+            for batch in loader:
+                preds.append(model.net(batch.bmg, batch.V_d, batch.X_d)[:, 0].double().numpy())
+        out[i, keep] = np.concatenate(preds)
+    return out
 
 
 class _KeepBest:

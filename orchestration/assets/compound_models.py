@@ -287,9 +287,10 @@ def admet_evidence(paths) -> pl.DataFrame:
     the compound_admet_predictions evidence; empty when the lake has none."""
     try:
         from models.compounds.admet import SAFETY_COLUMNS
+        from orchestration.assets.admet import EVIDENCE_FILE
     except ImportError:  # noqa: BLE001
         return pl.DataFrame(schema={"inchikey": pl.String})
-    path = paths.evidence / "compound_admet.parquet"
+    path = paths.evidence / EVIDENCE_FILE
     if not path.exists():
         return pl.DataFrame(schema={"inchikey": pl.String})
     frame = pl.read_parquet(path)
