@@ -225,10 +225,14 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
         if s["status"] != "trained":
             continue
         flat[f"{target}_chosen_family"] = s["family"]
+        # the chosen family as <target>_heldout_<metric>; every family (chosen included) as
+        # <target>_<family>_cv_<metric>: pooled over the held-out scaffold folds
         for family, r in s["families"].items():
             for k in activity.METRIC_KEYS:
                 if r["pooled"].get(k) is not None:
-                    flat[f"{target}_{family}_heldout_{k}"] = round(float(r["pooled"][k]), 3)
+                    flat[f"{target}_{family}_cv_{k}"] = round(float(r["pooled"][k]), 3)
+                    if family == s["family"]:
+                        flat[f"{target}_heldout_{k}"] = round(float(r["pooled"][k]), 3)
         truth = s["untested_vs_truth"] or {}
         for k in ("roc_auc", "ef1", "ef5", "spearman"):
             if truth.get(k) is not None:
