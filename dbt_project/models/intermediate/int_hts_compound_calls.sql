@@ -122,7 +122,7 @@ flags as (
                      >= {{ var('frequent_hitter_min_fraction') }} * pr.n_targets_tested,
                  false) as frequent_hitter,
         coalesce(k.n_pains > 0, false) as pains_alert,
-        -- lipophilic and flat (see dbt_project.yml: Seidler et al. 2003, Irwin et al. 2015)
+        -- lipophilic and aromatic-rich (dbt_project.yml: Irwin et al. 2015; Ritchie & Macdonald 2009)
         coalesce(k.clogp > {{ var('aggregator_min_clogp') }}
                  and k.aromatic_rings >= {{ var('aggregator_min_aromatic_rings') }}, false)
             as aggregator_like
