@@ -151,7 +151,9 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     point-in-time as of each label). All are evaluated by scaffold-split cross-validation
     (RMSE, Spearman, and ROC-AUC / PR-AUC / EF1% / EF5% of potent actives, pIC50 >= 5, on
     held-out scaffolds); the family with the best mean per-fold PR-AUC of potent actives
-    is chosen and its fold models form the ensemble. Where the simulator's hidden truth
+    is chosen and its fold models form the ensemble. An apparent potent active that the
+    screen flags as a frequent hitter (active in unrelated assays or the counter screen) is
+    not trained on. Where the simulator's hidden truth
     exists, the untested compounds are also scored against it (evaluation only: it never
     reaches training). A target whose training rows, settings and libraries fingerprint as
     its saved model did keeps that model (not retrained). Each model lives in a folder
@@ -169,6 +171,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     label_cols = list(LABEL_COLUMNS)
     labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", *label_cols)
     props = _props(paths)  # every structure: the untested ones are scored against truth only
+    hits = screen_evidence(paths)
     summary: dict[str, dict] = {}
     kept: set[str] = set()
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
@@ -176,7 +179,17 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
         target_rows = training.filter(pl.col("gene_symbol") == target).drop(
             "gene_symbol", *label_cols, "event_timestamp", strict=False)
         target_labels = labels.filter(pl.col("target_gene") == target)
-        potency = target_labels.select("inchikey", "pic50", "censored")
+        # An apparent potent active that the screen also saw active in unrelated assays or the
+        # counter screen (frequent_hitter) owes its reading to the assay, not the target: its
+        # potency is not trained on (it stays a tested compound). Inactive frequent hitters
+        # are kept: they teach the model that those chemotypes are not potent.
+        suspect = hits.filter((pl.col("target_gene") == target) & pl.col("frequent_hitter"))
+        potency = (target_labels.join(suspect.select("inchikey", "frequent_hitter"), on="inchikey",
+                                      how="left")
+                   .filter(~(pl.col("frequent_hitter").fill_null(False)
+                             & (pl.col("pic50") >= activity.ACTIVE_PIC50).fill_null(False)))
+                   .select("inchikey", "pic50", "censored"))
+        n_suspect = target_labels.height - potency.height
         content = activity.fingerprint(target_rows, potency, chemprop_config=cp_config)
         artifact = activity.reuse(folder, content)
         training_status = UNCHANGED if artifact is not None else "trained"
@@ -199,6 +212,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
             "family": artifact.family, "selection_rule": m["selection_rule"],
             "n_labelled": m["n_compounds"], "n_potent_actives": m["n_positives"],
             "n_censored": m.get("n_censored"), "n_folds": m["n_folds"],
+            "n_frequent_hitter_actives_not_trained": n_suspect,
             "uncertainty": m["uncertainty"], "residual_sd": m["residual_sd"],
             # all families side by side: held-out scaffolds, mean ± sd over folds and pooled
             "families": {f: {"pooled": r["pooled"], "fold_mean": r["mean"], "fold_sd": r["std"],
@@ -256,18 +270,19 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
 def screen_evidence(paths) -> pl.DataFrame:
     """target_gene, inchikey → the best hit_class over that target's primary runs (hit >
     weak > inconclusive > inactive), n_valid_replicates (of the run with that class),
-    needs_retest (that run's), likely_interferer (any run): from int_hts_compound_calls,
+    needs_retest (that run's), likely_interferer and frequent_hitter (any run): from
+    int_hts_compound_calls,
     the per-run calls behind the hts_compound_calls mart. Empty (typed) before a screen or
     with calls from before hit classes."""
     schema = {"target_gene": pl.String, "inchikey": pl.String, "hit_class": pl.String,
               "n_valid_replicates": pl.Int64, "needs_retest": pl.Boolean,
-              "likely_interferer": pl.Boolean}
+              "likely_interferer": pl.Boolean, "frequent_hitter": pl.Boolean}
     try:
         calls = read_model(paths, "int_hts_compound_calls")
     except Exception:  # noqa: BLE001 - no screen in this lake yet
         return pl.DataFrame(schema=schema)
     need = {"target_gene", "inchikey", "hit_class", "n_valid_replicates", "needs_retest",
-            "likely_interferer"}
+            "likely_interferer", "frequent_hitter"}
     if calls.is_empty() or not need <= set(calls.columns):
         return pl.DataFrame(schema=schema)
     order = pl.col("hit_class").replace_strict(HIT_CLASS_ORDER, default=len(HIT_CLASS_ORDER),
@@ -283,7 +298,8 @@ def screen_evidence(paths) -> pl.DataFrame:
                  pl.col("needs_retest").sort_by(["_order", "n_valid_replicates", "run_id"],
                                                 descending=[False, True, False]).first()
                  .cast(pl.Boolean),
-                 pl.col("likely_interferer").cast(pl.Boolean).fill_null(False).any()))
+                 pl.col("likely_interferer").cast(pl.Boolean).fill_null(False).any(),
+                 pl.col("frequent_hitter").cast(pl.Boolean).fill_null(False).any()))
 
 
 def admet_evidence(paths) -> pl.DataFrame:
@@ -349,7 +365,7 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
                  .join(compounds, on="inchikey", how="left")
                  .join(logs, on="inchikey", how="left")
                  .join(tl, on="inchikey", how="left")
-                 .join(hits.filter(pl.col("target_gene") == target).drop("target_gene"),
+                 .join(hits.filter(pl.col("target_gene") == target).drop("target_gene", "frequent_hitter"),
                        on="inchikey", how="left")
                  .join(admet, on="inchikey", how="left")
                  .with_columns(pl.col("tested").fill_null(False)))
