@@ -111,6 +111,7 @@ def evaluate(home: Path) -> dict:
     wells = pl.read_parquet(home / "marts" / "hts_well_results.parquet").filter(
         (pl.col("run_id") == primary) & (pl.col("role") == "sample"))
     valid = wells.filter(pl.col("plate_passed") & pl.col("npi").is_not_null())
+    n_failing = wells.filter(~pl.col("plate_passed"))["plate_id"].n_unique()
     npi = valid.group_by("compound_id").agg(pl.col("npi").median().alias("median_npi"))
     with_valid = set(npi["compound_id"])
 
@@ -123,8 +124,9 @@ def evaluate(home: Path) -> dict:
     split = set(meta["runs"][primary].get("one_replicate_on_failed_plate", []))
     split_calls = calls.filter(pl.col("compound_id").is_in(sorted(split)))
     inconclusive = calls.filter(pl.col("hit_class") == "inconclusive")
-    reasons = (inconclusive.group_by("inconclusive_reason").len().sort("inconclusive_reason")
-               .iter_rows())
+    # the reason text carries the numbers of each compound; group by its kind (before ':')
+    reasons = (inconclusive.group_by(pl.col("inconclusive_reason").str.split(":").list.first())
+               .len().sort("inconclusive_reason").iter_rows())
     counter_run = (meta.get("counter_screen") or {}).get("run_id")
     counter_tested = set()
     if counter_run:
@@ -148,6 +150,7 @@ def evaluate(home: Path) -> dict:
         "inconclusive_reasons": {str(k): v for k, v in reasons},
         "inconclusive_true_potent": len(set(inconclusive["compound_id"]) & positives),
         "needs_retest": int(calls["needs_retest"].fill_null(False).sum()),
+        "plates_failing_qc": n_failing,
         "one_replicate_on_failed_plate": {
             "n": len(split), "classed": int(split_calls["hit_class"].is_not_null().sum()),
             "inconclusive": int((split_calls["hit_class"] == "inconclusive").sum()),
@@ -212,6 +215,7 @@ def summarize(results: list[dict]) -> dict:
             "inconclusive": _mi([r["inconclusive"] for r in rs]),
             "inconclusive_true_potent": _mi([r["inconclusive_true_potent"] for r in rs]),
             "needs_retest": _mi([r["needs_retest"] for r in rs]),
+            "plates_failing_qc": _mi([r["plates_failing_qc"] for r in rs]),
             "frequent_hitter": {k: _ms([r["interference"]["frequent_hitter_vs_truth"][k] for r in rs])
                                 for k in ("precision", "recall")},
             "likely_interferer": {k: _ms([r["interference"]["likely_interferer_vs_truth"][k] for r in rs])
@@ -256,11 +260,13 @@ def main() -> int:
         for m, v in s["methods"].items():
             print(f"| {setting} | {m} | {v['called']} | {v['precision']} | {v['recall']} | {v['f1']} |")
     print("\n| plates | true potent | uncalled with a valid replicate (sum) | inconclusive "
-          "(true potent among them) | needs_retest | frequent_hitter P / R | likely_interferer P / R |")
-    print("|---|---|---|---|---|---|---|")
+          "(true potent among them) | needs_retest | primary plates failing QC | "
+          "frequent_hitter P / R | likely_interferer P / R |")
+    print("|---|---|---|---|---|---|---|---|")
     for setting, s in summary.items():
         print(f"| {setting} | {s['n_true_potent']} | {s['uncalled_with_valid_replicate']} | "
               f"{s['inconclusive']} ({s['inconclusive_true_potent']}) | {s['needs_retest']} | "
+              f"{s['plates_failing_qc']} | "
               f"{s['frequent_hitter']['precision']} / {s['frequent_hitter']['recall']} | "
               f"{s['likely_interferer']['precision']} / {s['likely_interferer']['recall']} |")
     return 0
