@@ -193,13 +193,15 @@ def train_model(library: Path, out: Path) -> dict:
     pats = [Chem.MolFromSmarts(s) for s in ACTIVE_SMARTS]
     labels = [int(any(Chem.MolFromSmiles(s).HasSubstructMatch(p) for p in pats)) for s in props["smiles"]]
     from models.compounds.labels import single_point_pic50
+    from orchestration.assets.compound_models import chemprop_config as refresh_chemprop
 
     # potency labels: a potent active (pIC50 6) or inert (censored at the single-point floor)
     floor = single_point_pic50(0.0)
     t = time.perf_counter()
     art = activity.train_activity(props, pl.DataFrame({
         "inchikey": props["inchikey"], "pic50": [6.0 if a else floor for a in labels],
-        "censored": [not a for a in labels]}), families=FAMILIES or activity.FAMILIES)
+        "censored": [not a for a in labels]}), families=FAMILIES or activity.FAMILIES,
+        chemprop_config=refresh_chemprop())  # the refresh's Chemprop budget
     seconds = time.perf_counter() - t
     activity.save(art, out)
     fams = {f: {k: art.metrics["families"][f]["pooled"][k] for k in ("rmse", "roc_auc", "pr_auc", "ef1", "ef5")}

@@ -455,3 +455,26 @@ def test_label_evidence_is_the_measurement_that_decided_it_whatever_the_row_orde
         again = activity_labels(calls.sample(fraction=1.0, shuffle=True, seed=seed),
                                 fits.reverse(), runs.reverse(), ids.reverse())
         assert_frame_equal(again, first)
+
+
+def test_screen_evidence_keeps_the_best_hit_class_per_target_and_structure(tmp_path):
+    from orchestration.assets.compound_models import screen_evidence
+    from orchestration.settings import LakePaths
+
+    paths = LakePaths(tmp_path / "lake")
+    assert screen_evidence(paths).height == 0   # no screen yet: empty, typed
+    paths.marts.mkdir(parents=True)
+    pl.DataFrame({
+        "run_id": ["R1", "R2", "R1", "R2", "R3"], "inchikey": ["K1", "K1", "K2", "K2", "K1"],
+        "target_gene": ["T", "T", "T", "T", "U"],
+        "hit_class": ["inactive", "weak", "inconclusive", "inactive", "hit"],
+        "n_valid_replicates": [2, 1, 0, 2, 2], "needs_retest": [False, True, True, False, False],
+        "likely_interferer": [False, True, False, None, False],
+        "frequent_hitter": [False, False, False, False, True],
+    }).write_parquet(paths.marts / "int_hts_compound_calls.parquet")
+    got = {(r["target_gene"], r["inchikey"]): r for r in screen_evidence(paths).iter_rows(named=True)}
+    assert (got[("T", "K1")]["hit_class"], got[("T", "K1")]["n_valid_replicates"],
+            got[("T", "K1")]["needs_retest"]) == ("weak", 1, True)
+    assert got[("T", "K1")]["likely_interferer"] and not got[("T", "K1")]["frequent_hitter"]
+    assert got[("T", "K2")]["hit_class"] == "inconclusive"   # hit > weak > inconclusive > inactive
+    assert got[("U", "K1")]["hit_class"] == "hit" and got[("U", "K1")]["frequent_hitter"]
