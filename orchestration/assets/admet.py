@@ -1,7 +1,6 @@
 """Developability from ADMET-AI (41 TDC endpoints) for every library structure, cached by
 InChIKey: the predictions depend only on the structure and the admet-ai version."""
 
-import os
 import time
 from pathlib import Path
 
@@ -16,15 +15,12 @@ from orchestration.resources import LakeResource
 EVIDENCE_FILE = "compound_admet_predictions.parquet"
 CACHE_DIR = "admet"
 CACHE_FILE = "predictions_cache.parquet"
-# Predictions depend only on the structure and the admet-ai version, so one cache can serve
-# several lakes (scratch lakes, test sessions): this variable names its file.
-CACHE_ENV = "ORPHANLAKE_ADMET_CACHE"
 
 
 def cache_path(paths) -> Path:
-    """The prediction cache: ``$ORPHANLAKE_ADMET_CACHE`` if set, else in the lake's models."""
-    shared = os.environ.get(CACHE_ENV)
-    return Path(shared) if shared else paths.models / CACHE_DIR / CACHE_FILE
+    """The prediction cache, inside the lake (every write stays in the lake): it outlives
+    the libraries, so a structure that leaves and comes back is not predicted again."""
+    return paths.models / CACHE_DIR / CACHE_FILE
 
 
 def _no_admet(paths) -> None:
@@ -42,8 +38,7 @@ def compound_admet_predictions(context: dg.AssetExecutionContext,
     inhibition, BBB, solubility, … : 41 endpoints) for every structure in
     ``int_compounds``, with the safety flags and the ``safety_factor`` that multiplies a
     compound's priority (models/compounds/admet.py documents the cuts and the formula).
-    Predictions are cached by (InChIKey, admet-ai version) under models/admet/ (or in
-    ``$ORPHANLAKE_ADMET_CACHE``, shared between lakes): a refresh
+    Predictions are cached by (InChIKey, admet-ai version) under models/admet/: a refresh
     predicts only structures it has not seen (an approved drug whose structure admet-ai
     ships predictions for takes those); structures no longer in any library leave the
     output but stay cached."""
