@@ -119,20 +119,24 @@ def test_every_compound_with_a_valid_replicate_gets_a_hit_class(e2e_lake):
 
 
 def test_primary_hits_recover_the_true_actives(e2e_lake):
-    """Hits (potent and significant) not flagged as likely interferers against the true
-    actives (pIC50 ≥ 5, i.e. ≥ 50 % at the 10 µM primary concentration); assay interferers
-    read active by design and are what the flags are for."""
+    """Hits (potent and significant) against the true actives (pIC50 ≥ 5, i.e. ≥ 50 % at
+    the 10 µM primary concentration). The planted assay interferers read active by design:
+    they are left out of precision and recall, and most of those called 'hit' must carry
+    the likely_interferer flag that is there for them."""
     paths, _ = e2e_lake
     truth = _truth(paths)
     primary = next(r for r in truth["runs"] if r.startswith("PRIMARY") and not r.endswith("_bad"))
     actives = set(truth["runs"][primary]["true_actives"])
+    interferers = set(truth["runs"][primary]["interferers"])
     calls = pl.read_parquet(paths.marts / "hts_compound_calls.parquet").filter(
         pl.col("run_id") == primary)
-    called = set(calls.filter(pl.col("is_hit") & ~pl.col("likely_interferer"))["compound_id"])
+    called = set(calls.filter(pl.col("is_hit"))["compound_id"]) - interferers
     tp = len(called & actives)
     precision, recall = tp / max(len(called), 1), tp / len(actives)
     assert precision >= 0.75, f"hit precision {precision:.2f}"
-    assert recall >= 0.7, f"hit recall {recall:.2f}"
+    assert recall >= 0.9, f"hit recall {recall:.2f}"
+    fooled = calls.filter(pl.col("is_hit") & pl.col("compound_id").is_in(sorted(interferers)))
+    assert fooled["likely_interferer"].mean() >= 0.7
     # the well mart agrees: its hit wells are those of the 'hit' compounds
     wells = pl.read_parquet(paths.marts / "hts_well_results.parquet").filter(
         (pl.col("run_id") == primary) & pl.col("is_hit"))
