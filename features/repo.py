@@ -156,8 +156,12 @@ compound_target_scores = FeatureView(
     entities=[compound, gene],
     ttl=NO_EXPIRY,
     schema=[
+        Field(name="predicted_pic50", dtype=Float64),
+        Field(name="pic50_uncertainty", dtype=Float64),
         Field(name="p_active", dtype=Float64),
         Field(name="uncertainty", dtype=Float64),
+        Field(name="hit_class", dtype=String),
+        Field(name="safety_factor", dtype=Float64),
         Field(name="score", dtype=Float64),
         Field(name="priority", dtype=Float64),
         Field(name="rank", dtype=Int64),
@@ -170,8 +174,9 @@ compound_target_scores = FeatureView(
     source=_source("compound_target_scores"),
     online=True,
     description="A compound against a screened target (gene_symbol): the activity model's "
-                "P(active), its uncertainty, and the next-plate score and rank "
-                "(compound_scores).",
+                "predicted pIC50 and its uncertainty (pIC50 units), P(pIC50 >= 5), the primary "
+                "screen's best hit class, ADMET-AI's safety factor, and the next-plate score "
+                "and rank (compound_scores).",
 )
 
 # ---- on-demand features ---------------------------------------------------------------

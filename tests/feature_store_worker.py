@@ -115,14 +115,18 @@ def compound_properties_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def target_scores_frame(rows: list[dict]) -> pl.DataFrame:
-    schema = {"inchikey": pl.String, "gene_symbol": pl.String, "p_active": pl.Float64,
-              "uncertainty": pl.Float64, "score": pl.Float64, "priority": pl.Float64,
+    schema = {"inchikey": pl.String, "gene_symbol": pl.String, "predicted_pic50": pl.Float64,
+              "pic50_uncertainty": pl.Float64, "p_active": pl.Float64,
+              "uncertainty": pl.Float64, "hit_class": pl.String, "safety_factor": pl.Float64,
+              "score": pl.Float64, "priority": pl.Float64,
               "rank": pl.Int64, "tested": pl.Boolean, "observed_active": pl.Boolean,
               "predicted_logS": pl.Float64, "developability": pl.Float64,
               "model_version": pl.String}
     out = []
     for i, r in enumerate(rows):
-        row = {"p_active": 0.2, "uncertainty": 0.05, "score": 0.3, "priority": 0.4,
+        row = {"predicted_pic50": 4.5, "pic50_uncertainty": 0.4, "p_active": 0.2,
+               "uncertainty": 0.4, "hit_class": None, "safety_factor": 1.0,
+               "score": 0.3, "priority": 0.4,
                "rank": i + 1, "tested": False, "observed_active": None,
                "predicted_logS": -2.5, "developability": 0.7, "model_version": "xgb-1"}
         row.update(r)

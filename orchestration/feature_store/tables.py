@@ -164,9 +164,16 @@ def compound_target_scores(paths: LakePaths) -> pl.DataFrame | None:
     scores = _read(paths, "compound_scores")
     if scores is None:
         return None
+    # potency, hit class and safety columns arrived with issue 11: null in an older mart
+    scores = scores.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in (
+        ("predicted_pic50", pl.Float64), ("pic50_uncertainty", pl.Float64), ("hit_class", pl.String),
+        ("safety_factor", pl.Float64)) if c not in scores.columns])
     return scores.select(
         "inchikey", pl.col("target_gene").alias("gene_symbol"),
-        *[pl.col(c).cast(pl.Float64) for c in ("p_active", "uncertainty", "score", "priority")],
+        *[pl.col(c).cast(pl.Float64) for c in ("predicted_pic50", "pic50_uncertainty")],
+        *[pl.col(c).cast(pl.Float64) for c in ("p_active", "uncertainty")],
+        pl.col("hit_class").cast(pl.String), pl.col("safety_factor").cast(pl.Float64),
+        *[pl.col(c).cast(pl.Float64) for c in ("score", "priority")],
         pl.col("rank").cast(pl.Int64), "tested", "observed_active",
         *[pl.col(c).cast(pl.Float64) for c in ("predicted_logS", "developability")],
         # content-addressed (<family>-<fingerprint>): retraining an unchanged model keeps it
