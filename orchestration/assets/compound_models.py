@@ -212,7 +212,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
             "family": artifact.family, "selection_rule": m["selection_rule"],
             "n_labelled": m["n_compounds"], "n_potent_actives": m["n_positives"],
             "n_censored": m.get("n_censored"), "n_folds": m["n_folds"],
-            "n_frequent_hitter_actives_not_trained": n_suspect,
+            "left_out_frequent_hitters": n_suspect,
             "uncertainty": m["uncertainty"], "residual_sd": m["residual_sd"],
             # all families side by side: held-out scaffolds, mean ± sd over folds and pooled
             "families": {f: {"pooled": r["pooled"], "fold_mean": r["mean"], "fold_sd": r["std"],
@@ -239,6 +239,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
         if s["status"] != "trained":
             continue
         flat[f"{target}_chosen_family"] = s["family"]
+        flat[f"{target}_left_out_frequent_hitters"] = s["left_out_frequent_hitters"]
         # the chosen family as <target>_heldout_<metric>; every family (chosen included) as
         # <target>_<family>_cv_<metric>: pooled over the held-out scaffold folds
         for family, r in s["families"].items():
