@@ -2,6 +2,7 @@
 potent actives, ours vs a plain XGBoost/ECFP4 classifier, over several generator seeds.
 
     python bench/bench_activity.py [--seeds 1 2 3 4 5] [--workdir DIR] [--chemprop-epochs N]
+                                   [--warm-lake LAKE] [--timing]
 
 For each seed: a fresh lake, ``generate_screening(home, seed=s)`` (continuous potencies,
 activity cliffs, interferers, plate artefacts, a failed plate, dose-response of the
@@ -17,9 +18,11 @@ lake:
 - both against the truth: potent active = true pIC50 >= 5; EF1%, EF5%, ROC-AUC, PR-AUC,
   Spearman of the score with the true pIC50.
 
-Also each family's held-out-scaffold CV figures (from the model's metadata) and, on the
-first seed, Chemprop vs XGBoost training and inference time per 1,000 compounds (the
-refresh's settings, 2 threads). Writes bench/results/activity.json and prints markdown.
+Also each family's held-out-scaffold CV figures and training seconds (from the model's
+metadata) and, with --timing, Chemprop vs XGBoost training and inference time per 1,000
+compounds on the first seed (the refresh's settings, 2 threads). Each new lake after the
+first is seeded with the first lake's solubility model and ADMET-AI cache (structure-keyed,
+not activity). Writes bench/results/activity.json and prints markdown.
 """
 
 from __future__ import annotations
@@ -50,6 +53,20 @@ BASELINE_PARAMS = {"objective": "binary:logistic", "eval_metric": "logloss", "tr
                    "nthread": 2}
 BASELINE_ROUNDS = 300
 KEYS = ("ef1", "ef5", "roc_auc", "pr_auc", "spearman")
+
+
+def _seed_caches(home: Path, warm: Path | None) -> None:
+    """Copy a warm lake's structure-keyed caches into a new lake before its first refresh:
+    the solubility model (same shipped data, reused by fingerprint) and ADMET-AI's
+    predictions (keyed by InChIKey + version). Neither touches the activity models."""
+    import shutil
+
+    if warm is None:
+        return
+    for rel in ("models/solubility", "models/admet"):
+        src = warm / rel
+        if src.is_dir() and not (home / rel).exists():
+            shutil.copytree(src, home / rel)
 
 
 def _refresh(home: Path, epochs: int | None) -> float:
@@ -88,7 +105,7 @@ def baseline_scores(train_smiles, train_label, test_smiles, seed: int) -> np.nda
     return booster.inplace_predict(ecfp4(test_smiles)).astype(np.float64)
 
 
-def one_seed(home: Path, seed: int, epochs: int | None, timing: bool) -> dict:
+def one_seed(home: Path, seed: int, epochs: int | None, timing: bool, warm: Path | None = None) -> dict:
     from orchestration.assets.compound_models import activity_models
     from orchestration.settings import LakePaths
     from orchestration.simulate.screening import generate_screening
@@ -97,6 +114,7 @@ def one_seed(home: Path, seed: int, epochs: int | None, timing: bool) -> dict:
     t0 = time.perf_counter()
     gen = generate_screening(home, seed=seed, target_gene="GBA1", with_bad_files=False)
     generate_s = time.perf_counter() - t0
+    _seed_caches(home, warm)
     refresh_s = _refresh(home, epochs)
     paths = LakePaths(home)
     labels = pl.read_parquet(paths.evidence / "compound_activity_labels.parquet")
@@ -183,6 +201,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--warm-lake", type=Path, default=None,
+                    help="a lake whose solubility model and ADMET cache seed each new lake")
+    ap.add_argument("--timing", action="store_true",
+                    help="also time Chemprop vs XGBoost fit/predict per 1k on the first seed")
     ap.add_argument("--chemprop-epochs", type=int, default=None,
                     help="ORPHANLAKE_CHEMPROP_EPOCHS for the refreshes (default: the refresh's)")
     args = ap.parse_args()
@@ -190,7 +212,8 @@ def main() -> None:
     rows = []
     for i, seed in enumerate(args.seeds):
         home = work / f"seed_{seed}"
-        rows.append(one_seed(home, seed, args.chemprop_epochs, timing=i == 0))
+        rows.append(one_seed(home, seed, args.chemprop_epochs, timing=args.timing and i == 0,
+                             warm=args.warm_lake or (work / f"seed_{args.seeds[0]}" if i else None)))
         r = rows[-1]
         print(f"seed {seed}: chosen {r['chosen_family']}, ours EF1 {r['ours']['ef1']:.2f} "
               f"EF5 {r['ours']['ef5']:.2f} AUC {r['ours']['roc_auc']:.3f} | baseline EF1 "
