@@ -236,6 +236,12 @@ def main() -> int:
     if args.build_only:
         build(Path(args.build_only))
         return 0
+    # the code the lakes are built with: HEAD when the run starts, and whether the pipeline
+    # had uncommitted changes then
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "dbt_project",
+                            "models/plates", "orchestration"], capture_output=True, text=True).stdout
     biases = {"both": (False, True), "on": (True,), "off": (False,)}[args.bias]
     jobs = [(s, b) for s in args.seeds for b in biases]
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
@@ -243,10 +249,6 @@ def main() -> int:
     summary = summarize(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "dbt_project",
-                            "models/plates", "orchestration"], capture_output=True, text=True).stdout
     out.write_text(json.dumps({"potent_cutoff_pct": POTENT, "commit": head,
                                "uncommitted_pipeline_changes": bool(dirty.strip()),
                                "summary": summary,
