@@ -31,6 +31,9 @@ def main() -> int:
         ["bench_plates.py", "--plates", "100" if args.quick else "1000"],
         ["bench_scoring.py", "--n", "5000" if args.quick else "100000"],
         ["bench_screening.py", "--seeds", *(["7"] if args.quick else ["7", "11"])],
+        ["bench_hits.py", "--seeds", *(["7"] if args.quick else ["7", "11", "13", "17", "19"])],
+        ["bench_activity.py", "--seeds", *(["1"] if args.quick else ["1", "2", "3", "4", "5"])],
+        ["bench_admet.py", "--n", "200" if args.quick else "1000"],
         ["bench_features.py", "--scale", "1" if args.quick else "10",
          *(["--reps-1", "100", "--reps-100", "30"] if args.quick else [])],
     ]
