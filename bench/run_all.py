@@ -3,6 +3,7 @@
     python bench/run_all.py            # VCF ingest, phenotype ranking, whole demo (80 and 800
                                        # patients), compound features, plate normalization,
                                        # library scoring at 100k, screening science,
+                                       # hit classes, activity enrichment, ADMET-AI,
                                        # feature store (Feast) at 10x the demo's features
     python bench/run_all.py --quick    # smaller sizes, for a smoke run
 """
