@@ -235,6 +235,19 @@ class _Nature:
         return e, outliers
 
 
+def _single_point_plate(plate_format: int, slots: np.ndarray, chunk: np.ndarray):
+    """One single-point plate: ``chunk``'s compounds in the sample slots at the primary
+    concentration, the slots left over as DMSO-only blanks. Returns the plate arrays, the
+    chunk and the row/column indices of its compounds."""
+    wells, roles, cids, concs = _plate_arrays(plate_format)
+    r, c = slots[:len(chunk), 0], slots[:len(chunk), 1]
+    cids[r, c] = chunk
+    concs[r, c] = PRIMARY_CONC_UM
+    unused = slots[len(chunk):]
+    roles[unused[:, 0], unused[:, 1]] = "blank"   # DMSO-only filler wells
+    return wells, roles, cids, concs, chunk, r, c
+
+
 def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
                        target_gene: str = "GBA1", with_bad_files: bool = True,
                        n_replicates: int = 2, plate_format: int = 384,
@@ -335,13 +348,8 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
         for k in range(n_per_rep):
             pno = rep * n_per_rep + k
             plate_id = primary.plate_id(pno + 1)
-            wells, roles, cids, concs = _plate_arrays(plate_format)
-            chunk = order[k * per_plate:(k + 1) * per_plate]
-            r, c = slots[:len(chunk), 0], slots[:len(chunk), 1]
-            cids[r, c] = chunk
-            concs[r, c] = PRIMARY_CONC_UM
-            unused = slots[len(chunk):]
-            roles[unused[:, 0], unused[:, 1]] = "blank"   # DMSO-only filler wells
+            wells, roles, cids, concs, chunk, r, c = _single_point_plate(
+                plate_format, slots, order[k * per_plate:(k + 1) * per_plate])
             effect = np.zeros(wells.shape)
             effect[roles == "pos_ctrl"] = 1.0
             effect[r, c], outliers = nature.replicate_effects(rr, chunk, PRIMARY_CONC_UM,
@@ -547,13 +555,8 @@ def _counter_run(plate_dir: Path, target_gene: str, counter_target: str, plate_f
     n_plates = -(-len(order) // per_plate)
     for k in range(n_plates):
         plate_id = run.plate_id(k + 1)
-        wells, roles, cids, concs = _plate_arrays(plate_format)
-        chunk = order[k * per_plate:(k + 1) * per_plate]
-        r, c = slots[:len(chunk), 0], slots[:len(chunk), 1]
-        cids[r, c] = chunk
-        concs[r, c] = PRIMARY_CONC_UM
-        unused = slots[len(chunk):]
-        roles[unused[:, 0], unused[:, 1]] = "blank"
+        wells, roles, cids, concs, chunk, r, c = _single_point_plate(
+            plate_format, slots, order[k * per_plate:(k + 1) * per_plate])
         effect = np.zeros(wells.shape)
         effect[roles == "pos_ctrl"] = 1.0
         effect[r, c], outliers = nature.replicate_effects(rng, chunk, PRIMARY_CONC_UM,
