@@ -1,10 +1,11 @@
 -- One row per primary run and screened compound: its hit class (hit | weak | inactive |
 -- inconclusive) with the replicate evidence behind it and the interference flags. The
--- rules and thresholds are in int_hts_compound_calls and dbt_project.yml.
+-- rules and thresholds are in int_hts_compound_calls and dbt_project.yml. ADMET-AI's
+-- safety flags of the structure come along, so a triage of the hits sees them.
 select
-    run_id,
-    compound_id,
-    inchikey,
+    c.run_id,
+    c.compound_id,
+    c.inchikey,
     target_gene,
     assay_id,
     n_wells,
@@ -20,6 +21,13 @@ select
     pains_alert,
     aggregator_like,
     likely_interferer,
-    call
-from {{ ref('int_hts_compound_calls') }}
-order by run_id, compound_id
+    call,
+    a.herg_flag,
+    a.ames_flag,
+    a.dili_flag,
+    a.clintox_flag,
+    a.n_safety_flags,
+    a.safety_summary
+from {{ ref('int_hts_compound_calls') }} as c
+left join {{ ref('compound_admet') }} as a using (inchikey)
+order by c.run_id, c.compound_id

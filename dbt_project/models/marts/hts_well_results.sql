@@ -29,10 +29,13 @@ select
     c.is_hit as compound_is_hit,
     c.hit_class,
     c.n_valid_replicates,
-    c.needs_retest
+    c.needs_retest,
+    -- ADMET-AI's safety flags of the well's structure (mart compound_admet)
+    a.n_safety_flags
 from {{ source('evidence', 'plate_well_scores') }} as w
 join {{ source('evidence', 'plate_stats') }} as s using (run_id, plate_id)
 left join {{ ref('stg_plate_runs') }} as r using (run_id)
 left join {{ ref('int_compound_ids') }} as ids using (compound_id)
 left join {{ ref('int_hts_compound_calls') }} as c using (run_id, compound_id)
+left join {{ ref('compound_admet') }} as a on a.inchikey = ids.inchikey
 order by w.run_id, w.plate_id, w.row_idx, w.col_idx
