@@ -28,6 +28,36 @@ def test_the_four_products_are_queryable(e2e_lake, capsys):
         assert len(rows) > 1, f"no rows for: {query}"
 
 
+def test_wells_calls_and_scores_carry_hit_class_replicates_and_admet_flags(e2e_lake, capsys):
+    """The three tables a chemist reads side by side agree on one compound's screen and
+    safety evidence: the class and replicate count of the call, and ADMET-AI's flags."""
+    rows = _sql(capsys, """
+        select count(*) filter (where w.hit_class is distinct from c.hit_class
+                                   or w.n_valid_replicates is distinct from c.n_valid_replicates
+                                   or w.n_safety_flags is distinct from c.n_safety_flags),
+               count(*) filter (where c.n_safety_flags is null),
+               count(*) filter (where c.n_safety_flags > 0)
+        from hts_well_results as w
+        join hts_compound_calls as c using (run_id, compound_id)
+        where w.role = 'sample'""")
+    disagree, unflagged, flagged = map(int, rows[1])
+    assert disagree == 0 and unflagged == 0 and flagged > 0
+    rows = _sql(capsys, """
+        select count(*) filter (where s.hit_class is distinct from best.hit_class),
+               count(*) filter (where s.n_safety_flags is distinct from a.n_safety_flags),
+               count(*) filter (where s.tested and s.n_valid_replicates is null)
+        from compound_scores as s
+        join compound_admet as a using (inchikey)
+        left join (select target_gene, inchikey,
+                          case max(case hit_class when 'hit' then 4 when 'weak' then 3
+                                   when 'inconclusive' then 2 else 1 end)
+                          when 4 then 'hit' when 3 then 'weak' when 2 then 'inconclusive'
+                          else 'inactive' end as hit_class
+                   from hts_compound_calls group by all) as best
+          using (target_gene, inchikey)""")
+    assert [int(v) for v in rows[1]] == [0, 0, 0]
+
+
 def test_every_library_compound_is_scored_screened_or_not(e2e_lake):
     paths, summary = e2e_lake
     scores = pl.read_parquet(paths.marts / "compound_scores.parquet")
