@@ -194,7 +194,8 @@ def test_models_were_trained_on_the_feast_frames(e2e_lake):
     # every current label is written for compound_predictions, trainable or not
     used = pl.read_parquet(paths.evidence / "compound_activity_labels.parquet")
     feast_labels = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"]).select(
-        pl.col("gene_symbol").alias("target_gene"), "inchikey", "label", "source", "evidence")
+        pl.col("gene_symbol").alias("target_gene"), "inchikey", "pic50", "pic50_source", "censored",
+        "label", "source", "evidence")
     key = ["target_gene", "inchikey"]
     assert used.height > 0
     assert used.sort(key).equals(feast_labels.sort(key).select(used.columns))
