@@ -15,6 +15,10 @@ os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
 Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").touch()
 
+# Chemprop trains for real in every test refresh, on a smaller epoch budget than a lab's
+# refresh (10): the tests check that it trains, saves, reuses and scores, not how well.
+os.environ.setdefault("ORPHANLAKE_CHEMPROP_EPOCHS", "3")
+
 E2E_PATIENTS = 60
 E2E_SEED = 11
 

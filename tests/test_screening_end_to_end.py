@@ -109,7 +109,8 @@ def test_every_compound_with_a_valid_replicate_gets_a_hit_class(e2e_lake):
         "run_id", "compound_id", "inchikey", "target_gene", "assay_id", "n_wells",
         "n_valid_replicates", "median_percent_effect", "median_corrected", "replicate_spread",
         "hit_class", "inconclusive_reason", "needs_retest", "is_hit", "frequent_hitter",
-        "pains_alert", "aggregator_like", "likely_interferer", "call"]
+        "pains_alert", "aggregator_like", "likely_interferer", "call", "herg_flag", "ames_flag",
+        "dili_flag", "clintox_flag", "n_safety_flags", "safety_summary"]
     classes = set(calls["hit_class"].to_list())
     assert {"hit", "inactive"} <= classes and classes <= {"hit", "weak", "inactive", "inconclusive"}
     # every sample of every primary run is in the calls, once
