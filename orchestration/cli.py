@@ -134,7 +134,8 @@ def _print_summary(paths: LakePaths) -> None:
              "round(ic50_ci_low, 3) as ci_low, round(ic50_ci_high, 3) as ci_high, round(hill, 2) as hill, "
              "curve_class from dose_response order by ic50_um nulls last limit 5"),
             ("compound_scores", "select target_gene, rank, name, round(score, 3) as score, "
-             "round(p_active, 3) as p_active, round(uncertainty, 3) as uncertainty, tested, "
+             "round(predicted_pic50, 2) as pic50, round(pic50_uncertainty, 2) as pic50_sd, "
+             "round(p_active, 3) as p_active, tested, hit_class, n_safety_flags as safety_flags, "
              "round(predicted_logS, 2) as logS, round(qed, 2) as qed, target_best_rank "
              "from compound_scores order by target_gene, rank limit 10"),
             ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
