@@ -262,21 +262,23 @@ def cache_schema() -> dict[str, pl.DataType]:
             **{c: pl.Float64 for c in ENDPOINT_COLUMNS}}
 
 
+def _canonical(smiles: str | None) -> str | None:
+    """RDKit canonical SMILES, the key shared with admet-ai's shipped DrugBank table; None
+    when RDKit cannot read it."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return Chem.MolToSmiles(mol) if mol is not None else None
+
+
 @functools.cache
 def _shipped_predictions() -> pl.DataFrame:
     """admet-ai's own predictions for the 2,845 DrugBank-approved drugs it ships (same
     models: they equal ``predict_endpoints`` to float32 precision, tested), keyed by the
     RDKit canonical SMILES of the structure they were made from."""
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
     table = pl.read_csv(_drugbank_table(), columns=["smiles", *ENDPOINTS])
-
-    def canonical(smiles: str | None) -> str | None:
-        mol = Chem.MolFromSmiles(smiles) if smiles else None
-        return Chem.MolToSmiles(mol) if mol is not None else None
-
-    return (table.with_columns(pl.col("smiles").map_elements(canonical, return_dtype=pl.String)
+    return (table.with_columns(pl.col("smiles").map_elements(_canonical, return_dtype=pl.String)
                                .alias("canonical"))
             .filter(pl.col("canonical").is_not_null())
             .unique("canonical", keep="first")
@@ -293,8 +295,6 @@ def update_cache(cache: pl.DataFrame | None, structures: pl.DataFrame,
     and other versions' rows), the current structures' rows (one per InChIKey, with the
     safety columns, ordered by InChIKey) and counts: ``predicted`` (run now),
     ``from_shipped`` (taken from admet-ai's DrugBank table), ``cached`` (already cached)."""
-    from rdkit import Chem, RDLogger
-
     version = admet_version()
     cache = (cache if cache is not None and cache.height
              else pl.DataFrame(schema=cache_schema())).select(list(cache_schema()))
@@ -305,13 +305,7 @@ def update_cache(cache: pl.DataFrame | None, structures: pl.DataFrame,
     todo = structures.join(current.select("inchikey"), on="inchikey", how="anti")
     n_shipped = 0
     if todo.height:
-        RDLogger.DisableLog("rdApp.*")
-
-        def canonical(smiles: str | None) -> str | None:
-            mol = Chem.MolFromSmiles(smiles) if smiles else None
-            return Chem.MolToSmiles(mol) if mol is not None else None
-
-        todo = todo.with_columns(pl.col("smiles").map_elements(canonical, return_dtype=pl.String)
+        todo = todo.with_columns(pl.col("smiles").map_elements(_canonical, return_dtype=pl.String)
                                  .alias("canonical"))
         shipped = todo.join(_shipped_predictions(), on="canonical", how="inner")
         todo = todo.join(shipped.select("inchikey"), on="inchikey", how="anti")
