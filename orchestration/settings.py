@@ -1,10 +1,22 @@
-"""Where everything lives. One setting, ``ORPHANLAKE_HOME``, decides every path."""
+"""Where everything lives: one ``LakeConfig`` decides every path of a lake.
+
+A process learns its lake once, at its boundary: ``LakeConfig.from_env()`` is the only
+reader of the ``ORPHANLAKE_HOME`` environment variable (the CLI's ``--home`` overrides it,
+the Dagster code location falls back to it when its ``LakeResource`` names no lake). From
+there the config is passed explicitly: to the Dagster resource, to dbt as ``--vars``
+(``LakeConfig.dbt_args()``; the profile and the sources read ``var('lake_home')``), to
+Feast through ``LakePaths``, and to a child process as an explicit environment
+(``LakeConfig.child_env()``). Two lakes can be used side by side in one process.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -16,10 +28,14 @@ RAW_TABLES = ("variants", "variant_sites", "no_calls", "patients", "phenotypes",
               "pedigrees", "family_pedigrees")
 
 
+# The environment variable naming a process's lake; read by ``LakeConfig.from_env`` only.
+HOME_ENV = "ORPHANLAKE_HOME"
+DEFAULT_HOME = REPO_ROOT / "data_lake"
+
+
 def lake_home() -> Path:
-    """The lake root: ``$ORPHANLAKE_HOME`` or ``data_lake/`` in the checkout."""
-    env = os.environ.get("ORPHANLAKE_HOME")
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / "data_lake"
+    """The lake root of this process: ``LakeConfig.from_env().home``."""
+    return LakeConfig.from_env().home
 
 
 def hpo_release_dir() -> Path:
@@ -37,9 +53,82 @@ def hpo_release_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
+class Evidence(StrEnum):
+    """Every file under ``evidence/``: Python-computed evidence and model outputs (most read
+    back by dbt as the ``evidence`` source, whose table names are these names), and the
+    refresh's status log. ``LakePaths.evidence_file(Evidence.GENE_SCORES)`` is its path."""
+
+    PHENOTYPE_EVIDENCE = "phenotype_evidence"
+    PATIENT_DISEASE_MATCHES = "patient_disease_matches"
+    GENE_SCORES = "gene_scores"
+    COMPOUND_PROPERTIES = "compound_properties"
+    COMPOUND_ADMET_PREDICTIONS = "compound_admet_predictions"
+    COMPOUND_ACTIVITY_LABELS = "compound_activity_labels"
+    COMPOUND_PREDICTIONS = "compound_predictions"
+    PLATE_WELL_SCORES = "plate_well_scores"
+    PLATE_STATS = "plate_stats"
+    PLATE_REFUSALS = "plate_refusals"
+    DOSE_RESPONSE_FITS = "dose_response_fits"
+    REFRESH_STATUS = "refresh_status"
+
+
+# The registry of evidence names (each is ``evidence/<name>.parquet``).
+EVIDENCE: frozenset[str] = frozenset(e.value for e in Evidence)
+
+
+def evidence_relpath(name: str) -> str:
+    """``evidence/<name>.parquet``, relative to the lake root (what ``isolated`` takes)."""
+    return f"evidence/{Evidence(name).value}.parquet"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """One lake, passed explicitly: the Dagster resource, the CLI, dbt and Feast all take
+    their paths from it, never from the process environment."""
+
+    home: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LakeConfig":
+        """The process's lake: ``$ORPHANLAKE_HOME``, or ``data_lake/`` in the checkout. The
+        only place the variable is read."""
+        value = (os.environ if environ is None else environ).get(HOME_ENV)
+        return cls(Path(value) if value else DEFAULT_HOME)
+
+    @classmethod
+    def at(cls, home: str | Path | None) -> "LakeConfig":
+        """``home`` when given (a ``--home`` option, a resource's setting), else ``from_env``."""
+        return cls(Path(home)) if home else cls.from_env()
+
+    @property
+    def paths(self) -> "LakePaths":
+        return LakePaths(self.home)
+
+    def dbt_vars(self) -> dict[str, str]:
+        """What the dbt profile and sources need (``var('lake_home')``)."""
+        return {"lake_home": str(self.home)}
+
+    def dbt_args(self) -> list[str]:
+        """``--vars`` for every dbt command run on this lake (the same string each time, so
+        dbt's partial parsing sees the same vars)."""
+        return ["--vars", json.dumps(self.dbt_vars(), sort_keys=True)]
+
+    def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """An environment for a child process (``dagster dev``, a benchmark's refresh) whose
+        own ``from_env`` must find this lake; this process's environment is left alone."""
+        return {**(os.environ if base is None else base), HOME_ENV: str(self.home)}
+
+
 @dataclass(frozen=True)
 class LakePaths:
     home: Path
+
+    @property
+    def config(self) -> LakeConfig:
+        return LakeConfig(self.home)
 
     @property
     def landing(self) -> Path:
@@ -68,6 +157,11 @@ class LakePaths:
     def evidence(self) -> Path:
         """Python-computed evidence and model outputs that dbt reads back as sources."""
         return self.home / "evidence"
+
+    def evidence_file(self, name: str) -> Path:
+        """``evidence/<name>.parquet`` for a name of the ``Evidence`` registry (an unknown
+        name raises ``ValueError``: a typo never becomes a new file)."""
+        return self.evidence / f"{Evidence(name).value}.parquet"
 
     @property
     def marts(self) -> Path:
