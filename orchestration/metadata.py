@@ -1,0 +1,177 @@
+"""Asset metadata: numbers rounded once, keys named one way.
+
+Naming rules (every asset module follows them; ``check_keys`` enforces them in tests):
+
+- Figures measured by **cross-validation** (every solved patient / compound scored by a
+  model of a fold that never saw it, pooled over the folds) are ``cv_<metric>``, e.g.
+  ``cv_top1``, ``cv_top1_ci95``, ``cv_patients``; per method ``cv_<metric>_<method>``.
+  Never "heldout" for cross-validation: a reader takes "held-out" for one split.
+- Figures on a **held-out test set** (a split that was never trained on, scored once) are
+  ``test_<metric>``, e.g. ``test_top1``, ``test_patients``.
+- Counts are plain nouns (``plates``, ``wells``) or ``n_<thing>``; a 95 % interval is
+  ``<key>_ci95`` as the text ``"lo–hi"``.
+- Floats are shown with ``digits`` decimals (default 3; small numbers keep ``digits``
+  significant figures: 0.000573 stays 0.000573) via ``rounded``; a JSON blob of
+  metrics is passed through ``rounded`` before it becomes metadata. Rounding is for
+  display only: saved artifacts keep full precision.
+- A model asset carries a markdown ``summary`` table (one row per method or model, one
+  column per metric) built with ``metrics_table``, next to the flat keys.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable, Mapping
+
+DIGITS = 3
+
+CV_PREFIX = "cv_"
+TEST_PREFIX = "test_"
+
+# "heldout"/"held_out" in a key: cross-validation is cv_, a held-out test set is test_
+_FORBIDDEN = re.compile(r"held[_\- ]?out", re.IGNORECASE)
+
+
+def rounded(obj: Any, digits: int = DIGITS) -> Any:
+    """``obj`` with every float rounded to ``digits`` decimals (keeping at least ``digits``
+    significant figures below 0.1: 0.000573 stays 0.000573), through dicts, lists and
+    tuples (tuples become lists, as in JSON); NaN and ±inf become None (JSON has none);
+    ints, bools, strings and None are returned as they are. numpy scalars count as
+    their Python kind."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, Mapping):
+        return {k: rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(v, digits) for v in obj]
+    item = getattr(obj, "item", None)  # numpy scalar → Python scalar
+    if item is not None and not isinstance(obj, (int, float)) and getattr(obj, "ndim", 1) == 0:
+        return rounded(item(), digits)
+    if isinstance(obj, int):
+        return obj
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        return _round(float(obj), digits)
+    return obj
+
+
+def _round(x: float, digits: int) -> float:
+    # ``digits`` decimals, but never fewer than ``digits`` significant figures: a Brier
+    # score of 0.000573 stays 0.000573, not 0.001
+    if x == 0.0:
+        return 0.0
+    decimals = max(digits, digits - 1 - math.floor(math.log10(abs(x))))
+    return round(x, decimals) + 0.0  # + 0.0: -0.0 reads as 0.0
+
+
+def cv_key(metric: str, method: str | None = None) -> str:
+    """``cv_<metric>`` or ``cv_<metric>_<method>``: a cross-validated figure."""
+    return f"{CV_PREFIX}{metric}" + (f"_{method}" if method else "")
+
+
+def test_key(metric: str, method: str | None = None) -> str:
+    """``test_<metric>`` or ``test_<metric>_<method>``: a figure on a held-out test set."""
+    return f"{TEST_PREFIX}{metric}" + (f"_{method}" if method else "")
+
+
+test_key.__test__ = False  # not a pytest test when imported into a test module
+
+
+def interval(lo: float | None, hi: float | None, digits: int = DIGITS) -> str | None:
+    """A 95 % interval as ``"0.512–0.640"`` (None when either end is missing)."""
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return None
+    return f"{lo:.{digits}f}–{hi:.{digits}f}"
+
+
+def check_keys(keys: Iterable[str]) -> list[str]:
+    """The keys that break the naming rules (empty when all follow them)."""
+    return [k for k in keys if _FORBIDDEN.search(k)]
+
+
+def _cell(v: Any, digits: int) -> str:
+    v = rounded(v, digits)
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if v == 0 or abs(v) >= 0.1 else f"{v:.{digits}g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def metrics_table(rows: Mapping[str, Mapping[str, Any]], columns: list[str] | None = None,
+                  index: str = "method", digits: int = DIGITS) -> str:
+    """A markdown table, one row per key of ``rows`` (a method, model or target) and one
+    column per metric (``columns``, else every metric in first-seen order); floats shown
+    with ``digits`` decimals, a missing value as "–"."""
+    if columns is None:
+        columns = []
+        for metrics in rows.values():
+            columns += [c for c in metrics if c not in columns]
+    lines = ["| " + " | ".join([index, *columns]) + " |",
+             "|" + "---|" * (len(columns) + 1)]
+    for name, metrics in rows.items():
+        lines.append("| " + " | ".join([_cell(name, digits)]
+                                        + [_cell(metrics.get(c), digits) for c in columns]) + " |")
+    return "\n".join(lines)
+
+
+# --- the gene ranker's figures (orchestration/assets/models.py: gene_ranking_model) -------
+
+_KS = (1, 5, 10)
+
+
+def ranker_metadata(metrics: dict, decision: dict | None = None) -> dict:
+    """The gene ranker's figures as asset metadata, named by the rules above: the shipped
+    model's gene-grouped cross-validation as ``cv_top<k>`` (ranker), ``cv_top<k>_ci95``,
+    ``cv_top<k>_<baseline>``, ``cv_patients``, ``cv_genes``, ``cv_scope``; calibration
+    as ``calibration_<set>_<brier|ece>``; a ``summary`` table (one row per method); the
+    lake's own refinement check (k-fold cross-validation on its solved patients) as the
+    ``lake_cv`` table; and ``metrics``, the whole record rounded."""
+    import dagster as dg
+
+    out: dict = {"cv_scope": metrics.get("evaluation_scope", "")}
+    table: dict[str, dict] = {}
+    by_method = metrics.get("recall_gene_cv") or {}
+    for method in sorted(by_method, key=lambda m: (m != "ranker", m)):
+        r = by_method[method]
+        name = None if method == "ranker" else method
+        row: dict = {}
+        for k in _KS:
+            cell = r.get(f"top{k}") or {}
+            if cell.get("value") is None:
+                continue
+            out[cv_key(f"top{k}", name)] = rounded(cell["value"])
+            ci = interval(cell.get("lo"), cell.get("hi"))
+            if method == "ranker" and ci:
+                out[cv_key(f"top{k}_ci95")] = ci
+            row[f"top-{k}"] = rounded(cell["value"])
+            row[f"top-{k} 95% CI"] = ci
+        row["patients"], row["genes"] = r.get("n_patients"), r.get("n_genes")
+        table[method] = row
+        if method == "ranker":
+            out[cv_key("patients")] = r.get("n_patients", 0)
+            out[cv_key("genes")] = r.get("n_genes", 0)
+    if table:
+        out["summary"] = dg.MetadataValue.md(
+            f"{metrics.get('evaluation_scope', 'cross-validation')}\n\n" + metrics_table(table))
+    for which in ("top1", "all_candidates"):
+        cal = (metrics.get("calibration") or {}).get(which) or {}
+        label = "top1" if which == "top1" else "all"
+        if cal.get("brier") is not None:
+            out[f"calibration_{label}_brier"] = rounded(cal["brier"])
+            out[f"calibration_{label}_ece"] = rounded(cal.get("ece"))
+        if which == "top1" and cal.get("bins"):
+            bins = {b.get("bin", str(i)): {k: v for k, v in b.items() if k != "bin"}
+                    for i, b in enumerate(cal["bins"])}
+            out["reliability_top1"] = dg.MetadataValue.md(metrics_table(bins, index="bin"))
+    lake = (decision or {}).get("heldout_recall")  # the saved name; it is k-fold CV
+    if lake:
+        rows = {model: {f"top-{k}": r.get(f"recall_at_{k}") for k in _KS}
+                | {"patients": r.get("n_patients"),
+                   "causal gene not a candidate": r.get("n_causal_not_candidate")}
+                for model, r in lake.items()}
+        out["lake_cv"] = dg.MetadataValue.md(metrics_table(rows, index="model"))
+    out["metrics"] = dg.MetadataValue.json(rounded(metrics))
+    return out
