@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import dagster as dg
 
 from orchestration.lake.lock import writer_lock
-from orchestration.settings import LakePaths, lake_home
+from orchestration.settings import LakeConfig, LakePaths
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The lake root. Empty means ``$ORPHANLAKE_HOME`` (or ``data_lake/``) at run time.
+    """The lake root. Empty means the process's lake (``LakeConfig.from_env()``: what
+    ``dagster dev`` was started with), resolved when used; every path and the dbt vars of a
+    run come from ``config``, never from the environment.
 
     In a run, the resource holds the lake's writer lock from the run's start to its end
     (the refresh job runs its steps in one process, so the resource is set up once per
@@ -22,9 +23,17 @@ class LakeResource(dg.ConfigurableResource):
 
     home: str = ""
 
+    @classmethod
+    def of(cls, config: LakeConfig) -> "LakeResource":
+        return cls(home=str(config.home))
+
+    @property
+    def config(self) -> LakeConfig:
+        return LakeConfig.at(self.home)
+
     @property
     def paths(self) -> LakePaths:
-        return LakePaths(Path(self.home).resolve() if self.home else lake_home()).ensure()
+        return self.config.paths.ensure()
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):

@@ -19,15 +19,16 @@ from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
 from orchestration.resources import LakeResource
-from orchestration.settings import DBT_PROJECT_DIR, lake_home
+from orchestration.settings import DBT_PROJECT_DIR, LakeConfig
 
-# dbt reads every path from this variable; make sure the subprocess sees the lake in use.
-os.environ.setdefault("ORPHANLAKE_HOME", str(lake_home()))
 # `.venv/bin/orphanlake` runs without the venv activated: dbt lives beside this interpreter.
 if shutil.which("dbt") is None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# dbt takes the lake as `--vars` (var('lake_home') in the profile and the sources)
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                         prepare_project_cli_args=["parse", "--quiet",
+                                                   *LakeConfig.from_env().dbt_args()])
 dbt_project.prepare_if_dev()
 
 
@@ -62,25 +63,18 @@ def _dbt_step(select: str, name: str):
     @dbt_assets(manifest=dbt_project.manifest_path, select=select, name=name,
                 project=dbt_project, dagster_dbt_translator=LakeDbtTranslator())
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
-        # dbt reads the lake root from the environment; set it for this step only
-        previous = os.environ.get("ORPHANLAKE_HOME")
-        os.environ["ORPHANLAKE_HOME"] = str(lake.paths.home)
-        try:
-            with writer_lock(lake.paths):
-                # cautious: a test runs in the step that builds all of its parents
-                invocation = dbt.cli(["build", "--indirect-selection", "cautious"],
-                                     context=context, raise_on_error=False)
-                emitted = set()
-                for event in invocation.stream():
-                    if isinstance(event, dg.Output):
-                        emitted.add(event.output_name)
-                    yield event
-                yield from _isolate_dbt_failures(context, lake, name, invocation, emitted)
-        finally:
-            if previous is None:
-                os.environ.pop("ORPHANLAKE_HOME", None)
-            else:
-                os.environ["ORPHANLAKE_HOME"] = previous
+        with writer_lock(lake.paths):
+            # cautious: a test runs in the step that builds all of its parents; the lake
+            # is the resource's, given to dbt as --vars
+            invocation = dbt.cli(["build", "--indirect-selection", "cautious",
+                                  *lake.config.dbt_args()],
+                                 context=context, raise_on_error=False)
+            emitted = set()
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    emitted.add(event.output_name)
+                yield event
+            yield from _isolate_dbt_failures(context, lake, name, invocation, emitted)
 
     return _assets
 
