@@ -10,18 +10,16 @@ import sys
 from pathlib import Path
 
 from orchestration.lake.safe_paths import safe_name
-from orchestration.settings import LakePaths, lake_home
+from orchestration.settings import LakeConfig, LakePaths
 
 DEMO_PATIENTS = 80
 DEMO_SEED = 7
 
 
 def _use_home(home: str | None) -> LakePaths:
-    """Fix ORPHANLAKE_HOME (and Dagster's home inside it) before Dagster is imported."""
-    if home:
-        os.environ["ORPHANLAKE_HOME"] = str(Path(home).resolve())
-    paths = LakePaths(lake_home()).ensure()
-    os.environ["ORPHANLAKE_HOME"] = str(paths.home)
+    """This command's lake (``--home``, else ``LakeConfig.from_env()``), passed on explicitly
+    from here; Dagster's home goes inside it (fixed before Dagster is imported)."""
+    paths = LakeConfig.at(home).paths.ensure()
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(paths.home / ".dagster")))
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
@@ -55,15 +53,17 @@ def _quiet_sqlglot() -> None:
         import sqlglot.tokens  # noqa: F401
 
 
-def run_refresh() -> bool:
-    """Run the ``refresh`` job in this process, recorded in the Dagster instance (the lake
-    is the one ``_use_home`` fixed in the environment)."""
+def run_refresh(paths: LakePaths | None = None) -> bool:
+    """Run the ``refresh`` job on ``paths``'s lake (default: ``LakeConfig.from_env()``) in
+    this process, recorded in the Dagster instance."""
     _quiet_sqlglot()
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+    from orchestration.resources import LakeResource
 
-    job = defs.resolve_job_def("refresh")
+    config = paths.config if paths is not None else LakeConfig.from_env()
+    job = build_definitions(LakeResource.of(config)).resolve_job_def("refresh")
     result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     if failed:
@@ -78,7 +78,7 @@ def cmd_refresh(args) -> int:
 def _refresh_and_report(paths: LakePaths) -> int:
     from orchestration.assets.isolation import failing_steps
 
-    ok = run_refresh()
+    ok = run_refresh(paths)
     _print_summary(paths)
     failing = failing_steps(paths)
     for row in failing.iter_rows(named=True):
@@ -232,7 +232,7 @@ def cmd_ui(args) -> int:
     cmd = [os.path.join(bin_dir, "dagster"), "dev", "-m", "orchestration.definitions",
            "-p", str(args.port)]
     print(f"Dagster UI on http://127.0.0.1:{args.port} (lake: {paths.home})")
-    os.execv(cmd[0], cmd)
+    os.execve(cmd[0], cmd, paths.config.child_env())   # the code server's lake
     return 0
 
 
