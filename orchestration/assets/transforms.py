@@ -4,7 +4,6 @@ staging → (phenotype evidence in Python) → intermediate → (ranking model i
 marts → the published read-only catalog.
 """
 
-import fcntl
 import os
 import shutil
 import sys
@@ -15,48 +14,46 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.isolation import failing_steps, record_status
+from orchestration.assets.quarantine import QUARANTINE_WRITERS, RAW_QUARANTINE
+from orchestration.dbt_manifest import ensure_manifest, fresh_dbt_target
 from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
 from orchestration.resources import LakeResource
-from orchestration.settings import DBT_PROJECT_DIR, LakeConfig
+from orchestration.settings import DBT_PROJECT_DIR
 
 # `.venv/bin/orphanlake` runs without the venv activated: dbt lives beside this interpreter.
 if shutil.which("dbt") is None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
-# dbt takes the lake as `--vars` (var('lake_home') in the profile and the sources)
+# Parsed once per code version, outside the source tree (dbt_manifest.py): the CLI, the
+# UI's code server and its run workers all load the same manifest; nothing here re-parses
+# under `dagster dev` (no prepare_if_dev) or writes into dbt_project/.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
-                         prepare_project_cli_args=["parse", "--quiet",
-                                                   *LakeConfig.from_env().dbt_args()])
-dbt_project.prepare_if_dev()
-
-
-def ensure_manifest() -> None:
-    """Outside ``dagster dev`` nothing parses dbt for us: parse when the manifest is missing
-    or older than any model, macro or project file."""
-    manifest = dbt_project.manifest_path
-    sources = [p for d in ("models", "macros") for p in (DBT_PROJECT_DIR / d).rglob("*")]
-    sources += [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    # the UI's code server, run workers and the CLI may all import this at once
-    with open(manifest.parent / ".parse.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        built = manifest.stat().st_mtime if manifest.exists() else 0.0
-        if any(p.stat().st_mtime > built for p in sources if p.is_file()):
-            dbt_project.preparer.prepare(dbt_project)
-
-
-ensure_manifest()
+                         target_path=ensure_manifest())
 
 
 class LakeDbtTranslator(DagsterDbtTranslator):
+    """dbt models as assets. A model's Dagster group is its dbt ``group`` (set per model in
+    dbt_project.yml: its domain, or a cross-domain group; orchestration/groups.py documents
+    the mapping). The raw quarantine table is written by every domain's ingest, so a model
+    reading it depends on those ingest assets themselves (``QUARANTINE_WRITERS``), not on
+    one asset standing for all of them."""
+
     def get_group_name(self, dbt_resource_props):
-        return "transforms" if dbt_resource_props["resource_type"] == "model" else None
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        return super().get_group_name(dbt_resource_props)
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.merge_attributes(kinds={"duckdb", "parquet"}) if unique_id.startswith("model.") else spec
+        if not unique_id.startswith("model."):
+            return spec
+        if any(dep.asset_key == RAW_QUARANTINE for dep in spec.deps):
+            spec = spec.replace_attributes(deps=[
+                *(d for d in spec.deps if d.asset_key != RAW_QUARANTINE),
+                *(dg.AssetDep(key) for key in QUARANTINE_WRITERS)])
+        return spec.merge_attributes(kinds={"duckdb", "parquet"})
 
 
 def _dbt_step(select: str, name: str):
@@ -68,7 +65,8 @@ def _dbt_step(select: str, name: str):
             # is the resource's, given to dbt as --vars
             invocation = dbt.cli(["build", "--indirect-selection", "cautious",
                                   *lake.config.dbt_args()],
-                                 context=context, raise_on_error=False)
+                                 context=context, raise_on_error=False,
+                                 target_path=fresh_dbt_target(lake.paths, name))
             emitted = set()
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
@@ -112,7 +110,7 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
 
 
 @dg.asset(
-    group_name="transforms",
+    group_name="catalog",
     kinds={"duckdb"},
     deps=[dg.AssetKey(k) for k in ("patient_gene_rankings", "ranked_targets", "quarantine",
                                     "patients", "compounds", "compound_scores", "plate_qc",
