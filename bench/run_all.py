@@ -4,7 +4,8 @@
                                        # patients), compound features, plate normalization,
                                        # library scoring at 100k, screening science,
                                        # hit classes, activity enrichment, ADMET-AI,
-                                       # feature store (Feast) at 10x the demo's features
+                                       # feature store (Feast) at 10x the demo's features,
+                                       # the refresh from the UI vs the CLI
     python bench/run_all.py --quick    # smaller sizes, for a smoke run
 """
 
@@ -37,6 +38,7 @@ def main() -> int:
         ["bench_admet.py", "--n", "200" if args.quick else "1000"],
         ["bench_features.py", "--scale", "1" if args.quick else "10",
          *(["--reps-1", "100", "--reps-100", "30"] if args.quick else [])],
+        ["bench_ui_refresh.py", *(["--patients", "20"] if args.quick else ["--pairs", "2"])],
     ]
     failed = 0
     for script, *rest in runs:
