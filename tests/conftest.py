@@ -1,4 +1,4 @@
-"""Shared fixtures: every test that touches the lake gets its own ORPHANLAKE_HOME."""
+"""Shared fixtures: every test that touches a lake gets its own, passed explicitly."""
 
 import os
 import tempfile
@@ -6,11 +6,16 @@ from pathlib import Path
 
 import pytest
 
-# The Dagster code location reads ORPHANLAKE_HOME at import; never let tests see the
-# developer's own lake.
+from orchestration.settings import HOME_ENV, LakeConfig  # no Dagster import
+
+# Tests pass their lake explicitly (LakeConfig / LakeResource(home=...) / --home). The
+# process's default lake (LakeConfig.from_env(), what a LakeResource() with no home or a
+# CLI command without --home falls back to) is pointed at the session's e2e lake once,
+# here, so that nothing a test runs can ever fall back to the developer's own data_lake/.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="orphanlake-test-"))
 E2E_HOME = _SESSION_HOME / "lake"
-os.environ["ORPHANLAKE_HOME"] = str(E2E_HOME)
+E2E_CONFIG = LakeConfig(E2E_HOME)
+os.environ[HOME_ENV] = str(E2E_CONFIG.home)
 os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
 Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").touch()
@@ -28,17 +33,16 @@ def e2e_lake():
     """A small simulated lake (patients, compound libraries and screening runs, with the
     bad files), refreshed once. ``summary["screening"]`` is the screening simulator's."""
     from orchestration.cli import run_refresh
-    from orchestration.settings import LakePaths
     from orchestration.simulate import generate_batch, screening_target
     from orchestration.simulate.screening import generate_screening
 
-    assert os.environ["ORPHANLAKE_HOME"] == str(E2E_HOME), "a test leaked ORPHANLAKE_HOME"
-    paths = LakePaths(E2E_HOME).ensure()
+    assert LakeConfig.from_env() == E2E_CONFIG, f"a test leaked its lake into ${HOME_ENV}"
+    paths = E2E_CONFIG.paths.ensure()
     summary = generate_batch(paths.home, n_patients=E2E_PATIENTS, seed=E2E_SEED,
                              background_variants=3_000, with_bad_files=True)
     summary["screening"] = generate_screening(
         paths.home, seed=E2E_SEED, target_gene=screening_target(Path(summary["truth_path"])),
         with_bad_files=True)
-    ok = run_refresh()
+    ok = run_refresh(paths)
     assert ok, "the refresh job failed on the simulated batch"
     return paths, summary
