@@ -3,20 +3,15 @@
 from datetime import datetime, timezone
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from models.plates.prepare import REFUSAL_SCHEMA, no_positional_correction, prepare_wells
 from orchestration.assets.ingest import report_ingest
 from orchestration.ingest import runner
 from orchestration.assets.isolation import isolated
+from orchestration.figures import curve_figures, plate_figures
 from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
-from orchestration.lake.safe_paths import lake_file
 from orchestration.resources import LakeResource
-
-# Images inlined into one materialization's metadata; every figure is also a PNG file.
-MAX_INLINE_FIGURES = 6
-MAX_CURVE_FILES = 48
 
 
 @dg.multi_asset(
@@ -41,52 +36,10 @@ def raw_plates(context: dg.AssetExecutionContext, lake: LakeResource):
     yield dg.MaterializeResult(asset_key="raw_plate_maps")
 
 
-def _matrix(df: pl.DataFrame, column: str, rows: int, cols: int) -> np.ndarray:
-    m = np.full((rows, cols), np.nan)
-    vals = df.select("row_idx", "col_idx", column).drop_nulls()
-    m[vals["row_idx"].to_numpy(), vals["col_idx"].to_numpy()] = vals[column].to_numpy()
-    return m
-
-
 def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> list[str]:
-    """Heatmaps (raw signal, corrected score) for every plate as PNG files; returns the
-    markdown for the plates a scientist should look at first (failed, bias-corrected).
-    A plate whose numbers did not change since its PNG was drawn is not drawn again."""
-    from models.plates.plots import as_markdown_image, plate_heatmap_png
-
-    by_plate = wells.partition_by(["run_id", "plate_id"], as_dict=True)
-    order = plates.sort(pl.col("passed"), pl.col("bias_corrected").not_(), "z_prime_robust",
-                        nulls_last=True)
-    inline, drawn, failed = [], 0, []
-    for row in order.iter_rows(named=True):
-        plate = by_plate[(row["run_id"], row["plate_id"])]
-        rows, cols = row["plate_rows"], row["plate_cols"]
-        title = (f"{row['run_id']} / {row['plate_id']}: robust Z′ {row['z_prime_robust']:.2f}, "
-                 f"{'B-score' if row['bias_corrected'] else 'robust z'}"
-                 f"{'' if row['passed'] else ' — FAILED QC'}")
-        raw, corrected = _matrix(plate, "signal", rows, cols), _matrix(plate, "corrected", rows, cols)
-        key = f"{title}|{np.nansum(raw):.9g}|{np.nansum(corrected):.9g}|{plate.height}"
-        # run and plate ids come from landing files: mapped, never used as path parts
-        out = lake_file(paths, paths.reports / "plates", row["run_id"], row["plate_id"], suffix=".png")
-        stamp = out.with_suffix(".key")
-        if out.exists() and stamp.exists() and stamp.read_text() == key:
-            png = out.read_bytes()
-        else:
-            try:
-                png = plate_heatmap_png(raw, corrected, title)
-            except Exception as exc:  # noqa: BLE001 - a figure never stops the plate's numbers
-                log.warning("no heatmap for %s / %s: %s", row["run_id"], row["plate_id"], exc)
-                failed.append(f"{row['run_id']} / {row['plate_id']}")
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(png)
-            stamp.write_text(key)
-            drawn += 1
-        if len(inline) < MAX_INLINE_FIGURES:
-            inline.append(f"**{title}**\n\n{as_markdown_image(png, row['plate_id'])}")
-    log.info("plate heatmaps under %s: %d drawn, %d unchanged, %d could not be drawn",
-             paths.reports / "plates", drawn, plates.height - drawn - len(failed), len(failed))
-    return inline + [f"could not draw: {', '.join(failed)}"] if failed else inline
+    """The markdown parts of the ``heatmaps`` metadata (orchestration/figures.py): the
+    worst plates large, then one contact sheet per run; "could not draw: …" last."""
+    return plate_figures(paths, wells, plates, log).lines()
 
 
 _PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records",
@@ -154,7 +107,8 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     """Join each run's signals to its plate map and run metadata, refuse what cannot be
     normalized (no controls, unknown compounds, unmapped wells), normalize every plate
     (cellHTS2-style: percent of controls, robust z, Brideau B-score where rows/columns are
-    biased), compute plate QC, and render raw and corrected heatmaps."""
+    biased), compute plate QC, and render raw and corrected heatmaps (every plate on its
+    run's contact sheet, the worst plates large)."""
     paths = lake.paths
     wells, plates, refusals = _normalize(paths)
     for r in refusals.iter_rows(named=True):
@@ -168,6 +122,8 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
         "plates": plates.height,
         "heatmaps": dg.MetadataValue.md("\n\n".join(figures) or "no plates"),
         "heatmap_folder": dg.MetadataValue.path(str(paths.reports / "plates")),
+        "heatmap_sheet_folder": dg.MetadataValue.path(str(paths.reports / "contact_sheets"
+                                                          / "plates")),
     })
     yield dg.MaterializeResult(asset_key="plate_stats", metadata={
         "plates": plates.height,
@@ -227,49 +183,24 @@ def _no_fits(paths) -> None:
 def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
     a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.
-    Curves are rendered as PNG; the most potent are shown here."""
-    from models.plates.dose_response import FIT_COLUMNS, DoseResponseFit, fit_curves
-    from models.plates.plots import as_markdown_image, dose_response_png
+    Every curve is shown here on its run's contact sheet, the most potent also large."""
+    from models.plates.dose_response import fit_curves
 
     paths = lake.paths
     points = read_model(paths, "int_dose_response_points")
     fits, refit = _fits_for(paths, points, fit_curves)
     context.log.info("dose-response fits: %s", "refitted" if refit else "points unchanged, reused")
-
-    inline = []
-    if fits.height:
-        shown = fits.sort(pl.col("curve_class").str.starts_with("4"), "ic50_um", nulls_last=True)
-        for row in shown.head(MAX_CURVE_FILES).iter_rows(named=True):
-            pts = points.filter((pl.col("run_id") == row["run_id"])
-                                & (pl.col("compound_id") == row["compound_id"]))
-            conc, resp = pts["concentration_um"].to_numpy(), pts["response"].to_numpy()
-            fit = DoseResponseFit(**{k: row[k] for k in FIT_COLUMNS})
-            title = f"{row['compound_id']} ({row['run_id']})"
-            out = lake_file(paths, paths.reports / "dose_response", row["run_id"],
-                            row["compound_id"], suffix=".png")
-            stamp = out.with_suffix(".key")
-            key = f"{title}|{fit}|{np.nansum(conc):.9g}|{np.nansum(resp):.9g}|{len(conc)}"
-            if out.exists() and stamp.exists() and stamp.read_text() == key:
-                png = out.read_bytes()      # the same points and fit: drawn before
-            else:
-                try:
-                    png = dose_response_png(conc, resp, fit, title)
-                except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
-                    context.log.warning("no curve figure for %s: %s", title, exc)
-                    continue
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(png)
-                stamp.write_text(key)
-            if len(inline) < MAX_INLINE_FIGURES:
-                inline.append(f"**{title}**\n\n{as_markdown_image(png, row['compound_id'])}")
+    figures = curve_figures(paths, points, fits, context.log)
     classes = fits.group_by("curve_class").len().sort("curve_class") if fits.height else fits
     return dg.MaterializeResult(metadata={
         "curves": fits.height,
         "with_ic50": int(fits["ic50_um"].is_not_null().sum()) if fits.height else 0,
         "curve_classes": dg.MetadataValue.json(
             {r[0]: r[1] for r in classes.iter_rows()} if fits.height else {}),
-        "curves_png": dg.MetadataValue.md("\n\n".join(inline) or "no dose-response runs"),
+        "curves_png": dg.MetadataValue.md(figures.markdown("no dose-response runs")),
         "curve_folder": dg.MetadataValue.path(str(paths.reports / "dose_response")),
+        "curve_sheet_folder": dg.MetadataValue.path(str(paths.reports / "contact_sheets"
+                                                        / "dose_response")),
         "potent": dg.MetadataValue.md(markdown_preview(fits.sort("ic50_um", nulls_last=True).select(
             "run_id", "compound_id", "ic50_um", "ic50_ci_low", "ic50_ci_high", "hill",
             "curve_class")) if fits.height else "none"),
