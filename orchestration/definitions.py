@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets import (admet, compound_models, compounds, features, ingest, models,
-                                  reference, reports, screening, transforms)
+                                  quarantine, reference, reports, screening, transforms)
 from orchestration.jobs import daily_refresh, new_landing_batch_sensor, refresh_job
 from orchestration.resources import LakeResource
 
@@ -14,7 +14,8 @@ def build_definitions(lake: LakeResource) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([reference, ingest, compounds, screening, transforms,
                                              features, models, compound_models, admet, reports]),
-        asset_checks=dg.load_asset_checks_from_modules([transforms, screening, features]),
+        asset_checks=[*dg.load_asset_checks_from_modules([transforms, screening, features]),
+                      *quarantine.CHECKS],
         jobs=[refresh_job],
         schedules=[daily_refresh],
         sensors=[new_landing_batch_sensor],

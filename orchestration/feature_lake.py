@@ -22,7 +22,7 @@ from orchestration.settings import LakePaths
 _STEPS = ["raw_variants", "raw_variant_sites", "raw_no_calls", "raw_pedigrees", "raw_patients",
           "raw_phenotypes", "raw_diagnoses",
           "raw_family_pedigrees", "raw_expression",
-          "raw_quarantine", "phenotype_evidence", "patient_disease_matches"]
+          "phenotype_evidence", "patient_disease_matches"]
 
 
 def build_features(home: Path) -> pl.DataFrame:

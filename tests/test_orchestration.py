@@ -40,8 +40,11 @@ def test_groups_follow_domains():
     assert group["raw_variants"] == "genomic"
     assert group["raw_patients"] == "clinical"
     assert group["hpo_terms"] == "reference"
-    assert group["patient_gene_rankings"] == "transforms"
+    assert group["patient_gene_rankings"] == "products"
+    assert group["plate_qc"] == group["dose_response"] == group["raw_plate_runs"] == "screening"
+    assert group["stg_patients"] == group["int_patient_cohorts"] == "clinical"
     assert group["gene_ranking_model"] == "models"
+    assert "transforms" not in group.values()     # the whole mapping: tests/test_lineage.py
 
 
 def test_dbt_tests_are_asset_checks():

@@ -30,7 +30,7 @@ def _no_admet(paths) -> None:
 
 
 # The Python asset is not called compound_admet: that key is the dbt mart's.
-@dg.asset(group_name="compound_models", kinds={"pytorch", "parquet"}, deps=["int_compounds"])
+@dg.asset(group_name="compounds", kinds={"pytorch", "parquet"}, deps=["int_compounds"])
 @isolated("compounds", [f"evidence/{EVIDENCE_FILE}"], fallback=_no_admet)
 def compound_admet_predictions(context: dg.AssetExecutionContext,
                                lake: LakeResource) -> dg.MaterializeResult:

@@ -1,10 +1,9 @@
-"""Ingest assets: landing files → raw Parquet with lineage; bad input → quarantine."""
+"""Ingest assets: landing files → raw Parquet with lineage; bad input → quarantine (each
+domain's refusals are reported by a check on its ingest asset: assets/quarantine.py)."""
 
 import dagster as dg
-import polars as pl
 
 from orchestration.ingest import runner
-from orchestration.lake.io import markdown_preview
 from orchestration.resources import LakeResource
 
 
@@ -76,25 +75,3 @@ def raw_expression(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     """RNA-seq TPM matrices from landing/expression/<batch>/ in long form; samples that
     match no known patient are quarantined."""
     return dg.MaterializeResult(metadata=report_ingest(context, runner.ingest_expression(lake.paths)))
-
-
-@dg.asset(group_name="clinical", kinds={"parquet"},
-          deps=["raw_variants", "raw_patients", "raw_expression", "raw_compound_records",
-                "raw_plate_runs", "raw_plate_wells", "raw_plate_maps"])
-def raw_quarantine(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """What the ingest assets refused, by domain and granularity, with reasons. Originals
-    stay in landing/; file-level refusals are also copied to quarantine/."""
-    files = list(lake.paths.raw_table("quarantine").rglob("*.parquet"))
-    df = pl.read_parquet(files) if files else pl.DataFrame()
-    if df.height:
-        counts = df.group_by("domain", "granularity").len().sort("domain", "granularity")
-        preview = markdown_preview(df.select("domain", "granularity", "source_file",
-                                             "locator", "reason"), n=20)
-    else:
-        counts, preview = pl.DataFrame(), "nothing quarantined"
-    return dg.MaterializeResult(metadata={
-        "quarantined": df.height,
-        "by_domain": dg.MetadataValue.json(
-            {f"{r[0]}/{r[1]}": r[2] for r in counts.iter_rows()} if counts.height else {}),
-        "preview": dg.MetadataValue.md(preview),
-    })
