@@ -382,3 +382,43 @@ def test_a_combined_map_and_signal_export_yields_both(tmp_path):
     assert maps.num_rows == 96 and wells.num_rows == 96
     assert sorted(set(wells.column("plate_rows").to_pylist())) == [8]
     assert result.quarantine == []
+
+
+# --------------------------------------------------------------------------- refusal records
+def test_refused_readings_carry_plate_and_well_as_fields(tmp_path):
+    """What was refused is in structured fields, set where the refusal is made, so the
+    screening step joins on them; a plate id with a space (allowed) round-trips."""
+    d = _run_dir(tmp_path, {**RUN, "plate_format": 96})
+    rows = _long_rows("Plate 1", 8, 12) + _long_rows("P2", 8, 12) + ["P2,A13,5"]
+    rows[30] = "Plate 1,C07,n/a"               # non-numeric
+    rows.append("Plate 1,A01,5")               # duplicate of A01
+    rows.append("Plate 1,Q1x,5")               # not a well id: no well to name
+    (d / "signals.csv").write_text("plate_id,well,signal\n" + "\n".join(rows) + "\n")
+    res = parse_plate_file(d / "signals.csv")
+    fields = sorted(((r.granularity, r.plate_id, r.well) for r in res.quarantine), key=str)
+    assert fields == [("plate", "P2", None), ("well", "Plate 1", "A01"),
+                      ("well", "Plate 1", "C07"), ("well", None, None)]
+
+
+def test_refused_plate_map_rows_are_located_by_line_not_by_fields(tmp_path):
+    d = _run_dir(tmp_path, {**RUN, "plate_format": 96})
+    (d / "map.csv").write_text("plate_id,well,compound_id,concentration_um,role\n"
+                               "P1,A01,C1,10,sample\nP1,A02,C1,10,nonsense\n")
+    (rec,) = parse_plate_file(d / "map.csv").quarantine
+    assert rec.locator == "plate P1 well A02 (line 3)" and (rec.plate_id, rec.well) == (None, None)
+
+
+def test_the_raw_quarantine_table_keeps_the_fields(tmp_path):
+    from datetime import datetime, timezone
+
+    from orchestration.ingest.quarantine import QuarantineRecord
+    from orchestration.ingest.runner import _Lineage, _quarantine_table
+
+    records = [QuarantineRecord("well", "plate P 1 well A01", "r", plate_id="P 1", well="A01"),
+               QuarantineRecord("record", "line 3", "r")]
+    table = _quarantine_table(records, "plates", "landing/plates/R1/s.csv", None,
+                              _Lineage("plates/R1/s.csv", "0" * 64, "R1",
+                                       datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    rows = table.select(["plate_id", "well", "batch_id"]).to_pylist()
+    assert rows == [{"plate_id": "P 1", "well": "A01", "batch_id": "R1"},
+                    {"plate_id": None, "well": None, "batch_id": "R1"}]

@@ -101,3 +101,22 @@ def test_wells_absent_from_the_export_are_judged_against_the_map():
                                "export (more than 10%)",
     }
     assert set(ready["plate_id"]) == {"P1", "P3"} and ready.height == 11 + 11
+
+
+def test_wells_refused_at_ingest_are_read_from_the_records_fields():
+    """The join key is the refusal's plate_id and well, never its message; rows of files
+    written before those fields existed fall back to their exact "plate X well Y" locator."""
+    from orchestration.assets.screening import wells_refused_at_ingest
+
+    q = pl.DataFrame({
+        "domain": ["plates", "plates", "plates", "plates", "compounds"],
+        "granularity": ["well", "well", "well", "plate", "well"],
+        "locator": ["plate Plate 1 well A01", "plate P2 well B02", "plate P3 well C03 (line 4)",
+                    "plate P4", "plate X well Y"],
+        "batch_id": ["R1", "R1", "R1", "R1", "R9"],
+        "plate_id": ["Plate 1", None, None, "P4", None],
+        "well": ["A01", None, None, None, None]})
+    got = wells_refused_at_ingest(q)
+    assert got.rows() == [("R1", "Plate 1", "A01"), ("R1", "P2", "B02")]
+    assert wells_refused_at_ingest(q.drop("plate_id", "well")).rows() == [("R1", "P2", "B02")]
+    assert wells_refused_at_ingest(pl.DataFrame(schema={"domain": pl.String})).height == 0

@@ -9,6 +9,7 @@ from models.plates.prepare import REFUSAL_SCHEMA, no_positional_correction, prep
 from orchestration.assets.ingest import report_ingest
 from orchestration.ingest import runner
 from orchestration.assets.isolation import isolated
+from orchestration.assets.quarantine import raw_quarantine
 from orchestration.figures import curve_figures, plate_figures
 from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
@@ -42,17 +43,31 @@ def _plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> lis
     return plate_figures(paths, wells, plates, log).lines()
 
 
+# The plate ingest's own refusals are read from raw/quarantine/ (written by the step of
+# raw_plate_wells), not through stg_quarantine, which gathers every domain's.
 _PLATE_INPUTS = ["stg_plate_runs", "stg_plate_wells", "stg_plate_maps", "stg_compound_records",
-                 "stg_quarantine"]
+                 "raw_plate_wells"]
+
+# Quarantine files written before refusals carried plate_id and well name the reading
+# only in their locator text, as exactly "plate <id> well <well>".
+_LEGACY_WELL_LOCATOR = r"^plate (\S+) well (\S+)$"
 
 
-def _wells_refused_at_ingest(paths) -> pl.DataFrame:
-    """run_id, plate_id, well of every reading the plate parser quarantined."""
-    q = read_model(paths, "stg_quarantine").filter(
-        (pl.col("domain") == "plates") & (pl.col("granularity") == "well"))
-    parts = pl.col("locator").str.extract_groups(r"^plate (\S+) well (\S+)$")
-    return (q.select(pl.col("batch_id").alias("run_id"), parts.alias("p")).unnest("p")
-            .rename({"1": "plate_id", "2": "well"}).drop_nulls())
+def wells_refused_at_ingest(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """run_id, plate_id, well of every reading the plate parser quarantined, from the raw
+    quarantine rows' structured ``plate_id`` and ``well`` (the run is the landing batch)."""
+    for c in ("domain", "granularity", "locator", "batch_id", "plate_id", "well"):
+        if c not in quarantine.columns:    # no file yet, or files older than the column
+            quarantine = quarantine.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    q = quarantine.filter((pl.col("domain") == "plates") & (pl.col("granularity") == "well"))
+    legacy = pl.col("locator").str.extract_groups(_LEGACY_WELL_LOCATOR)
+    q = q.with_columns(
+        pl.when(pl.col("plate_id").is_null() & pl.col("well").is_null())
+        .then(legacy.struct.field("1")).otherwise(pl.col("plate_id")).alias("plate_id"),
+        pl.when(pl.col("plate_id").is_null() & pl.col("well").is_null())
+        .then(legacy.struct.field("2")).otherwise(pl.col("well")).alias("well"))
+    return (q.select(pl.col("batch_id").alias("run_id"), "plate_id", "well")
+            .drop_nulls().cast(pl.String))
 
 
 def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -68,7 +83,7 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
     runs, records = frames["stg_plate_runs"], frames["stg_compound_records"]
     ambiguous = set(records.group_by("compound_id").agg(pl.col("inchikey").n_unique().alias("n"))
                     .filter(pl.col("n") > 1)["compound_id"].to_list())
-    refused_at_ingest = _wells_refused_at_ingest(paths)
+    refused_at_ingest = wells_refused_at_ingest(raw_quarantine(paths))
     ready, refusals = prepare_wells(runs, frames["stg_plate_wells"], frames["stg_plate_maps"],
                                     set(records["compound_id"].to_list()), now, ambiguous,
                                     refused_at_ingest.clear() if empty else refused_at_ingest)

@@ -451,13 +451,15 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
             if found is None:
                 quarantine.append(QuarantineRecord(
                     "plate", loc, f"plate {pid}: {p.where} is {p.dims[0]}×{p.dims[1]} "
-                                  f"(rows×columns), not one of the {_FORMATS_TEXT}"))
+                                  f"(rows×columns), not one of the {_FORMATS_TEXT}",
+                    plate_id=pid))
                 continue
             if fmt and found != fmt:
                 d = PLATE_FORMATS[fmt]
                 quarantine.append(QuarantineRecord(
                     "plate", loc, f"plate {pid}: {p.where} is {p.dims[0]}×{p.dims[1]} "
-                                  f"but run.json declares a {fmt}-well plate ({d[0]}×{d[1]})"))
+                                  f"but run.json declares a {fmt}-well plate ({d[0]}×{d[1]})",
+                    plate_id=pid))
                 continue
             plate_fmt = found
         else:
@@ -471,7 +473,8 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
                     listed = ", ".join(outside[:5]) + (" …" if len(outside) > 5 else "")
                     quarantine.append(QuarantineRecord(
                         "plate", loc, f"plate {pid}: {len(outside)} well(s) outside the declared "
-                                      f"{fmt}-well format ({d[0]}×{d[1]}): {listed}"))
+                                      f"{fmt}-well format ({d[0]}×{d[1]}): {listed}",
+                        plate_id=pid))
                     continue
                 plate_fmt = fmt
             else:
@@ -480,7 +483,7 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
                     quarantine.append(QuarantineRecord(
                         "plate", loc, f"plate {pid}: wells reach {well_name(max_r, max_c)} "
                                       f"({max_r + 1} rows × {max_c + 1} columns), beyond a "
-                                      "1536-well plate"))
+                                      "1536-well plate", plate_id=pid))
                     continue
         R, C = PLATE_FORMATS[plate_fmt]
         by_well: dict[tuple[int, int], list[_Cell]] = defaultdict(list)
@@ -493,17 +496,20 @@ def _finish_plates(plates: list[_Plate], run_id: str, fmt: int | None,
             if len(cells) > 1:
                 lines = ", ".join(str(x.line) for x in cells)
                 wq.append(QuarantineRecord("well", wloc, f"{wloc}: duplicate well on lines "
-                                                         f"{lines}; all copies dropped"))
+                                                         f"{lines}; all copies dropped",
+                                           plate_id=pid, well=w))
                 continue
             cell = cells[0]
             if cell.value is None:
                 wq.append(QuarantineRecord("well", wloc, f"{wloc} (line {cell.line}): "
-                                                         f"{_bad_signal(cell.raw)}"))
+                                                         f"{_bad_signal(cell.raw)}",
+                                           plate_id=pid, well=w))
                 continue
             if not low <= cell.value <= high:
                 wq.append(QuarantineRecord(
                     "well", wloc, f"{wloc} (line {cell.line}): signal {cell.value:g} is outside "
-                                  f"the plausible range [{low:g}, {high:g}] {origin}"))
+                                  f"the plausible range [{low:g}, {high:g}] {origin}",
+                    plate_id=pid, well=w))
                 continue
             for k, v in (("run_id", run_id), ("plate_id", pid), ("well", w), ("row_idx", r),
                          ("col_idx", c), ("plate_rows", R), ("plate_cols", C),

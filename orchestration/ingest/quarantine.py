@@ -23,10 +23,17 @@ class FileRejected(Exception):
 
 @dataclass(frozen=True)
 class QuarantineRecord:
+    """One refused part of a file. ``locator`` and ``reason`` are for people; code that
+    needs to know *which* plate or well was refused reads the structured fields, never
+    the text: ``plate_id`` and ``well`` are set by the plate parser on the readings and
+    plates of a signal export it refuses (None elsewhere, and on plate-map rows, which
+    are refused by line)."""
     granularity: str          # record | term | sample | well | plate (file: FileRejected;
                               # batch and file for landing entries: landing.Refusal)
     locator: str | None       # e.g. "line 58", "HP:0000000", a sample id
     reason: str
+    plate_id: str | None = None   # the refused plate (granularity plate or well)
+    well: str | None = None       # the refused reading's well, e.g. "B07" (granularity well)
 
     def __post_init__(self) -> None:
         if self.granularity not in GRANULARITIES:

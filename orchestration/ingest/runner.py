@@ -229,7 +229,9 @@ def _quarantine_table(records: list[QuarantineRecord], domain: str, original: st
                      "locator": [r.locator for r in records],
                      "reason": [r.reason for r in records],
                      "original_path": [original] * len(records),
-                     "quarantine_copy": [copy] * len(records)})
+                     "quarantine_copy": [copy] * len(records),
+                     "plate_id": [r.plate_id for r in records],
+                     "well": [r.well for r in records]})
     return lineage.add(data, RAW_SCHEMAS["quarantine"])
 
 

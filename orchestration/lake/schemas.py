@@ -173,6 +173,8 @@ QUARANTINE = pa.schema([
     pa.field("reason", pa.string()),            # readable, names what was wrong
     pa.field("original_path", pa.string()),     # the untouched landing file
     pa.field("quarantine_copy", pa.string()),   # copy under quarantine/ (file granularity)
+    pa.field("plate_id", pa.string()),          # plates: the refused plate / reading's plate
+    pa.field("well", pa.string()),              # plates: the refused reading's well (or null)
     *LINEAGE,
 ])
 
