@@ -23,6 +23,9 @@ refresh_job = dg.define_asset_job(
 daily_refresh = dg.ScheduleDefinition(
     name="daily_refresh", job=refresh_job, cron_schedule="0 2 * * *",
     default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every day at 02:00 UTC, run the refresh job: ingest whatever landed since the "
+                "last run (unchanged files are skipped) and rebuild what depends on it. Off until "
+                "switched on; the landing sensor starts refreshes between its ticks.",
 )
 
 
@@ -34,13 +37,44 @@ def landing_batches(paths: LakePaths) -> list[str]:
             for name in batch_folders(paths, domain)]
 
 
-@dg.sensor(job=refresh_job, minimum_interval_seconds=60,
+def ingested_batches(paths: LakePaths) -> set[str]:
+    """Every ``domain/batch`` with a file in an ingest ledger (raw/_ledger/*.parquet): the
+    batches some refresh has already read, whether their files were kept or quarantined."""
+    import pyarrow.parquet as pq
+
+    out: set[str] = set()
+    for ledger in sorted((paths.raw / "_ledger").glob("*.parquet")):
+        rows = pq.read_table(ledger, columns=["source_file", "batch_id"]).to_pylist()
+        # source_file is landing-relative (domain/batch/file); files copied in from another
+        # lake have no batch
+        out.update("/".join(r["source_file"].split("/")[:2]) for r in rows if r["batch_id"])
+    return out
+
+
+SENSOR_DESCRIPTION = (
+    "Every minute, look for new batch folders under landing/<domain>/ and request a refresh "
+    "when one appears (one run per set of new folders). Its first tick only records the "
+    "folders already there, requesting a run just for those no refresh has ingested yet; "
+    "files added to an existing folder wait for the next refresh (the daily schedule, the "
+    "CLI or Materialize). Off until switched on.")
+
+
+@dg.sensor(job=refresh_job, minimum_interval_seconds=60, description=SENSOR_DESCRIPTION,
            default_status=dg.DefaultSensorStatus.STOPPED)
 def new_landing_batch_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-    """Request a refresh when a new batch folder appears under landing/<domain>/."""
+    """Request a refresh when a new batch folder appears under landing/<domain>/; the first
+    tick (no cursor yet) counts the batches already ingested as seen."""
     paths = lake.paths
-    seen = set(json.loads(context.cursor)) if context.cursor else set()
     batches = landing_batches(paths)
+    if context.cursor:
+        seen = set(json.loads(context.cursor))
+    else:
+        seen = ingested_batches(paths)
+        if all(b in seen for b in batches):
+            context.update_cursor(json.dumps(batches))
+            return dg.SkipReason(f"first tick: recorded the {len(batches)} batch folders "
+                                 f"already ingested from {paths.landing}; a new one will "
+                                 "request a refresh")
     new = [b for b in batches if b not in seen]
     if not new:
         return dg.SkipReason(f"no new batch folders under {paths.landing}")

@@ -86,3 +86,64 @@ def test_sensor_requests_a_run_for_a_new_batch_folder(tmp_path):
     assert isinstance(third, dg.RunRequest)
     assert "clinical/b2" in third.tags["orphanlake/new_batches"]
     assert third.run_key != first.run_key
+
+
+def _ingested(lake: LakeResource, *batches: str) -> None:
+    """Record one file of each ``domain/batch`` in its domain's ingest ledger, as a refresh
+    that read it would."""
+    from datetime import datetime, timezone
+
+    from orchestration.ingest import runner
+
+    now = datetime.now(timezone.utc)
+    for domain in {b.split("/")[0] for b in batches}:
+        ledger = {}
+        for b in (b for b in batches if b.startswith(f"{domain}/")):
+            rel = f"{b}/file.txt"
+            ledger[rel] = runner._ledger_row(rel, "0" * 64, "", b.split("/")[1], "ingested",
+                                             now, [])
+        runner._save_ledger(lake.paths, domain, ledger)
+
+
+def test_sensor_first_tick_records_what_is_already_ingested(tmp_path):
+    """Switching the sensor on over a refreshed lake requests nothing: the first tick (no
+    cursor) records the batch folders the ingest ledger already holds; a folder added
+    afterwards requests a refresh."""
+    lake = LakeResource(home=str(tmp_path))
+    for b in ("genomic/b1", "clinical/b1"):
+        (tmp_path / "landing" / b).mkdir(parents=True)
+    _ingested(lake, "genomic/b1", "clinical/b1")
+
+    with dg.build_sensor_context(resources={"lake": lake}) as ctx:
+        first = new_landing_batch_sensor(ctx)
+    assert isinstance(first, dg.SkipReason) and "first tick" in first.skip_message
+    assert sorted(json.loads(ctx.cursor)) == ["clinical/b1", "genomic/b1"]
+
+    (tmp_path / "landing" / "genomic" / "b2").mkdir()
+    with dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake}) as ctx2:
+        second = new_landing_batch_sensor(ctx2)
+    assert isinstance(second, dg.RunRequest)
+    assert second.tags["orphanlake/new_batches"] == "genomic/b2"
+
+
+def test_sensor_first_tick_requests_only_batches_not_ingested_yet(tmp_path):
+    """A folder that landed while the sensor was off and no refresh has read yet still
+    gets its run on the first tick, and only it is named."""
+    lake = LakeResource(home=str(tmp_path))
+    for b in ("genomic/b1", "genomic/b2"):
+        (tmp_path / "landing" / b).mkdir(parents=True)
+    _ingested(lake, "genomic/b1")
+    with dg.build_sensor_context(resources={"lake": lake}) as ctx:
+        first = new_landing_batch_sensor(ctx)
+    assert isinstance(first, dg.RunRequest)
+    assert first.tags["orphanlake/new_batches"] == "genomic/b2"
+    assert sorted(json.loads(ctx.cursor)) == ["genomic/b1", "genomic/b2"]
+    with dg.build_sensor_context(cursor=ctx.cursor, resources={"lake": lake}) as ctx2:
+        assert isinstance(new_landing_batch_sensor(ctx2), dg.SkipReason)
+
+
+def test_schedule_and_sensor_say_what_they_do():
+    sched = defs.resolve_schedule_def("daily_refresh")
+    sensor = defs.resolve_sensor_def("new_landing_batch_sensor")
+    assert "02:00 UTC" in sched.description and "refresh" in sched.description
+    assert "first tick" in sensor.description and "landing/<domain>/" in sensor.description
