@@ -5,35 +5,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-# Evidence columns of int_patient_gene_features, in model order. Any may be null (= missing).
-FEATURES: list[str] = [
-    "variant_score",
-    "var_max_pathogenicity",
-    "var_freq_score",
-    "var_n_rare",
-    "var_has_lof",
-    "var_biallelic",
-    "var_moi_consistent",
-    "var_max_revel",
-    "var_max_cadd",
-    "pheno_score",
-    "pheno_gene_bma",
-    "pheno_disease_bma",
-    "pheno_excluded_penalty",
-    "pheno_rank_pct",
-    "pheno_lr_log10",
-    "pheno_lr_post",
-    "pheno_phenodigm",
-    "expr_z",
-    "expr_abs_z",
-    "expr_score",
-    # trio evidence (int_segregation): null for patients without usable parents
-    "seg_de_novo",
-    "seg_biallelic_trans",
-    "seg_hemi_maternal",
-    "seg_inherited_unaffected",
-    "seg_n_parents",
-]
+from features import contract
+
+# The ranker's features: the columns feature service target_ranking_v1 serves from view
+# patient_gene_evidence (features/contract.py), in model order. Any may be null (= missing).
+RANKER_SERVICE = contract.GENE_RANKER_SERVICE
+RANKER_VIEW = "patient_gene_evidence"
+FEATURES: list[str] = list(contract.service_columns(RANKER_SERVICE)[RANKER_VIEW])
 
 # Domain knowledge as constraints (XGBoost monotone_constraints): a more damaging, rarer or
 # better-segregating variant, or a better phenotype match, never lowers a gene's score; excluded
@@ -61,14 +39,17 @@ KEYS = ("patient_id", "gene_symbol")
 def prepare(features: pl.DataFrame, feature_names: list[str]) -> pl.DataFrame:
     """Validate the candidate table and return it with every feature as Float64 and the label columns typed.
 
-    Absent feature columns are added as all-null so upstream can add or drop evidence without
-    breaking scoring; absent ``is_training``/``is_causal`` mean "not solved". Raises ValueError
-    naming the column, patient and gene for missing keys, duplicate candidates, non-numeric
-    or infinite feature values.
+    Every feature must be a column: one that is absent (dropped from the feature view or
+    the service) raises ``contract.ContractError`` naming the view and the column, rather
+    than being scored as missing evidence; a present column may hold nulls (no evidence).
+    Absent ``is_training``/``is_causal`` mean "not solved". Raises ValueError naming the
+    column, patient and gene for missing keys, duplicate candidates, non-numeric or
+    infinite feature values.
     """
     missing_keys = [k for k in KEYS if k not in features.columns]
     if missing_keys:
         raise ValueError(f"ranker input lacks key column(s) {missing_keys}; has {features.columns}")
+    require_features(features.columns, feature_names)
     frame = features.select(
         pl.col("patient_id").cast(pl.String),
         pl.col("gene_symbol").cast(pl.String),
@@ -102,6 +83,20 @@ def prepare(features: pl.DataFrame, feature_names: list[str]) -> pl.DataFrame:
     return frame
 
 
+def require_features(columns, feature_names: list[str]) -> None:
+    """Raise ``contract.ContractError`` when a feature the model reads is not a column."""
+    have = set(columns)
+    missing = [f for f in feature_names if f not in have]
+    if missing:
+        declared = set(contract.VIEWS[RANKER_VIEW].column_names)
+        named = ", ".join(f"{RANKER_VIEW}:{f}" if f in declared else f"{f} (not in the contract)"
+                          for f in missing)
+        raise contract.ContractError(
+            f"ranker input lacks {len(missing)} feature column(s): {named}; the ranker reads them "
+            f"from feature service {RANKER_SERVICE} and will not score a missing column as "
+            f"missing evidence (a null value in a present column is fine)")
+
+
 def _bool_col(features: pl.DataFrame, name: str, default: bool | None) -> pl.Expr:
     if name not in features.columns:
         return pl.lit(default, dtype=pl.Boolean).alias(name)
@@ -110,8 +105,6 @@ def _bool_col(features: pl.DataFrame, name: str, default: bool | None) -> pl.Exp
 
 
 def _float_col(features: pl.DataFrame, name: str) -> pl.Expr:
-    if name not in features.columns:
-        return pl.lit(None, dtype=pl.Float64).alias(name)
     dtype = features.schema[name]
     if not (dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null):
         raise ValueError(f"ranker input column {name} must be numeric or boolean, got {dtype}")

@@ -1,5 +1,6 @@
 """Helpers for tests/test_feature_store.py: current-row frames with every column a
-feature view of features/repo.py declares (in its dtype), an ``append`` that writes an
+feature view of features/contract.py declares (in its dtype; a column added to the
+contract appears here as null unless a test gives it a value), an ``append`` that writes an
 offline table the way ``sync.write_tables`` does, and the worker the concurrency test
 starts in separate processes (it must be importable by a "spawn" child)."""
 
@@ -10,18 +11,17 @@ from pathlib import Path
 
 import polars as pl
 
+from features import contract
 from orchestration.feature_store.history import append_history
 from orchestration.feature_store.store import offline_table
 from orchestration.feature_store.sync import read_history
-from orchestration.feature_store.tables import table
+from orchestration.feature_store.tables import polars_schema, table
 from orchestration.lake.io import write_parquet_atomic
 from orchestration.settings import LakePaths
-from models.ranker_data import FEATURES as RANKER_FEATURES
 
 # the view holds the ranker's features (models.ranker_data.FEATURES), in that order
-EVIDENCE_FLOATS = list(RANKER_FEATURES)
-DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
-               "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
+EVIDENCE_FLOATS = list(contract.GENE_RANKER_FEATURES)
+DESCRIPTORS = list(contract.COMPOUND_DESCRIPTORS)
 
 # structures with valid SMILES (the on-demand view recomputes fingerprints from SMILES)
 SMILES = {
@@ -31,61 +31,46 @@ SMILES = {
 }
 
 
+def contract_frame(name: str, rows: list[dict]) -> pl.DataFrame:
+    """Rows of table ``name`` in the contract's columns and dtypes (join keys first); a
+    column a row does not give is null."""
+    schema = polars_schema(name)
+    return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
+
+
 def evidence_frame(rows: list[dict]) -> pl.DataFrame:
     """patient_gene_evidence current rows: rows give patient_id, gene_symbol and any float
     feature (the rest default to 0.1); best_disease_id is a String."""
     out = []
     for r in rows:
-        row = {"patient_id": r["patient_id"], "gene_symbol": r["gene_symbol"]}
-        row.update({c: float(r.get(c, 0.1)) if r.get(c, 0.1) is not None else None
-                    for c in EVIDENCE_FLOATS})
-        row["best_disease_id"] = r.get("best_disease_id", "OMIM:100100")
-        out.append(row)
-    schema = {"patient_id": pl.String, "gene_symbol": pl.String,
-              **{c: pl.Float64 for c in EVIDENCE_FLOATS}, "best_disease_id": pl.String}
-    return pl.DataFrame(out, schema=schema)
+        row = {c: 0.1 for c in EVIDENCE_FLOATS} | {"best_disease_id": "OMIM:100100"} | r
+        out.append({c: (float(v) if c in EVIDENCE_FLOATS and v is not None else v)
+                    for c, v in row.items()})
+    return contract_frame("patient_gene_evidence", out)
 
 
 def ranker_labels_frame(rows: list[tuple[str, str]]) -> pl.DataFrame:
     """gene_ranker_labels: (solved patient_id, causal_genes), causal_genes as the table
     holds them: the diagnosed genes sorted and ';'-joined, "" when the diagnosis names none."""
-    return pl.DataFrame([{"patient_id": p, "causal_genes": g} for p, g in rows],
-                        schema={"patient_id": pl.String, "causal_genes": pl.String})
+    return contract_frame("gene_ranker_labels", [{"patient_id": p, "causal_genes": g} for p, g in rows])
 
 
 def profile_frame(rows: list[dict]) -> pl.DataFrame:
     """patient_profile current rows (patient_id and optional overrides)."""
     ints = ["n_observed_terms", "n_excluded_terms", "n_remapped_terms", "n_variant_calls",
             "n_candidate_variants", "n_expressed_genes"]
-    schema = {"patient_id": pl.String, "sex": pl.String, "is_solved": pl.Boolean,
-              "diagnosed_gene": pl.String, "cohort_disease_id": pl.String,
-              "cohort_basis": pl.String, **{c: pl.Int64 for c in ints},
-              "top_gene": pl.String, "top_gene_score": pl.Float64}
-    out = []
-    for r in rows:
-        row = {"sex": "FEMALE", "is_solved": False, "diagnosed_gene": None,
-               "cohort_disease_id": "OMIM:100100", "cohort_basis": "phenotype",
-               **{c: 3 for c in ints}, "top_gene": "GENE1", "top_gene_score": 0.5}
-        row.update(r)
-        out.append(row)
-    return pl.DataFrame(out, schema=schema)
+    defaults = {"sex": "FEMALE", "is_solved": False, "diagnosed_gene": None,
+                "cohort_disease_id": "OMIM:100100", "cohort_basis": "phenotype",
+                **{c: 3 for c in ints}, "top_gene": "GENE1", "top_gene_score": 0.5}
+    return contract_frame("patient_profile", [defaults | r for r in rows])
 
 
 def gene_target_frame(rows: list[dict]) -> pl.DataFrame:
-    schema = {"gene_symbol": pl.String, "best_rank": pl.Int64, "best_score": pl.Float64,
-              "best_disease_id": pl.String, "best_disease_name": pl.String,
-              "n_cohorts": pl.Int64, "n_patients": pl.Int64, "n_top1_patients": pl.Int64,
-              "known_disease_gene": pl.Boolean, "n_compounds_tested": pl.Int64,
-              "n_compounds_active": pl.Int64, "best_untested_p_active": pl.Float64}
-    out = []
-    for r in rows:
-        row = {"best_rank": 1, "best_score": 0.9, "best_disease_id": "OMIM:100100",
-               "best_disease_name": "Some syndrome", "n_cohorts": 1, "n_patients": 4,
-               "n_top1_patients": 2, "known_disease_gene": True, "n_compounds_tested": None,
-               "n_compounds_active": None, "best_untested_p_active": None}
-        row.update(r)
-        out.append(row)
-    return pl.DataFrame(out, schema=schema)
+    defaults = {"best_rank": 1, "best_score": 0.9, "best_disease_id": "OMIM:100100",
+                "best_disease_name": "Some syndrome", "n_cohorts": 1, "n_patients": 4,
+                "n_top1_patients": 2, "known_disease_gene": True, "n_compounds_tested": None,
+                "n_compounds_active": None, "best_untested_p_active": None}
+    return contract_frame("gene_target", [defaults | r for r in rows])
 
 
 def compound_properties_frame(rows: list[dict]) -> pl.DataFrame:
@@ -96,11 +81,6 @@ def compound_properties_frame(rows: list[dict]) -> pl.DataFrame:
     from orchestration.chem.properties import morgan_bytes
     from orchestration.chem.standardize import standardize_smiles
 
-    schema = {"inchikey": pl.String, "compound_id": pl.String, "name": pl.String,
-              "smiles": pl.String, **{c: pl.Float64 for c in DESCRIPTORS},
-              "lipinski_violations": pl.Int64, "lipinski_pass": pl.Boolean,
-              "veber_pass": pl.Boolean, "n_pains": pl.Int64, "n_brenk": pl.Int64,
-              "pains_alerts": pl.String, "scaffold": pl.String, "morgan_fp": pl.Binary}
     out = []
     for i, r in enumerate(rows):
         smiles = r.get("smiles", SMILES[r["inchikey"]])
@@ -111,17 +91,10 @@ def compound_properties_frame(rows: list[dict]) -> pl.DataFrame:
                "morgan_fp": morgan_bytes(Chem.MolFromSmiles(standardize_smiles(smiles).smiles))}
         row.update({k: v for k, v in r.items() if k != "smiles"})
         out.append(row)
-    return pl.DataFrame(out, schema=schema)
+    return contract_frame("compound_properties", out)
 
 
 def target_scores_frame(rows: list[dict]) -> pl.DataFrame:
-    schema = {"inchikey": pl.String, "gene_symbol": pl.String, "predicted_pic50": pl.Float64,
-              "pic50_uncertainty": pl.Float64, "p_active": pl.Float64,
-              "uncertainty": pl.Float64, "hit_class": pl.String, "safety_factor": pl.Float64,
-              "score": pl.Float64, "priority": pl.Float64,
-              "rank": pl.Int64, "tested": pl.Boolean, "observed_active": pl.Boolean,
-              "predicted_logS": pl.Float64, "developability": pl.Float64,
-              "model_version": pl.String}
     out = []
     for i, r in enumerate(rows):
         row = {"predicted_pic50": 4.5, "pic50_uncertainty": 0.4, "p_active": 0.2,
@@ -131,16 +104,14 @@ def target_scores_frame(rows: list[dict]) -> pl.DataFrame:
                "predicted_logS": -2.5, "developability": 0.7, "model_version": "xgb-1"}
         row.update(r)
         out.append(row)
-    return pl.DataFrame(out, schema=schema)
+    return contract_frame("compound_target_scores", out)
 
 
 def activity_labels_frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
-    """compound_activity_labels: (target gene, inchikey, label)."""
-    return pl.DataFrame(
-        [{"gene_symbol": g, "inchikey": k, "label": lab, "source": "primary", "evidence": "hit call"}
-         for g, k, lab in rows],
-        schema={"gene_symbol": pl.String, "inchikey": pl.String, "label": pl.Int64,
-                "source": pl.String, "evidence": pl.String})
+    """compound_activity_labels: (target gene, inchikey, label); no potency (pic50 null)."""
+    return contract_frame("compound_activity_labels", [
+        {"gene_symbol": g, "inchikey": k, "label": lab, "source": "primary", "evidence": "hit call"}
+        for g, k, lab in rows])
 
 
 def append(paths: LakePaths, name: str, current: pl.DataFrame, as_of: datetime,

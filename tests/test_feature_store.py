@@ -680,3 +680,131 @@ def test_features_get_without_a_registry_says_to_refresh(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "no feature registry" in err and "orphanlake refresh" in err
     assert "Traceback" not in err
+
+
+# ---- the feature contract (features/contract.py) ----------------------------------------
+
+def test_the_contract_is_what_every_consumer_derives_from():
+    from features import contract as C
+    from models.compounds.features import DESCRIPTORS
+    from models.ranker_data import FEATURES
+    from orchestration.assets.features import MODEL_INPUT_DEPS, PRODUCT_DEPS
+    from orchestration.feature_store.online import ENTITIES
+    from orchestration.feature_store.tables import FEATURE_VIEWS, TABLES
+
+    assert FEATURES == list(C.service_columns("target_ranking_v1")["patient_gene_evidence"])
+    # the compound models read their descriptors from compound_activity_v1
+    assert list(DESCRIPTORS) == list(C.COMPOUND_DESCRIPTORS)
+    assert set(DESCRIPTORS) <= set(C.service_columns("compound_activity_v1")["compound_properties"])
+    assert set(FEATURE_VIEWS) == set(C.VIEWS) == VIEWS
+    assert {t.name for t in TABLES} == set(C.VIEWS) | set(C.LABEL_SETS)
+    assert {t.name: t.keys for t in TABLES} == {
+        "patient_gene_evidence": ("patient_id", "gene_symbol"), "patient_profile": ("patient_id",),
+        "gene_target": ("gene_symbol",), "compound_properties": ("inchikey",),
+        "compound_target_scores": ("inchikey", "gene_symbol"), "gene_ranker_labels": ("patient_id",),
+        "compound_activity_labels": ("gene_symbol", "inchikey")}
+    assert set(MODEL_INPUT_DEPS) == {s for t in TABLES if t.stage == "model_inputs" for s in t.spec.sources}
+    assert set(PRODUCT_DEPS) == {"patients", "patient_gene_rankings", "ranked_targets", "compound_scores"}
+    assert ENTITIES["compound_target"] == ("compound_target_lookup_v1", ("inchikey", "gene_symbol"))
+    assert list(ENTITIES) == ["patient", "gene", "compound", "patient_gene", "compound_target"]
+
+
+def test_contract_helpers_name_the_view_and_column_that_is_missing():
+    from features import contract as C
+
+    assert C.projection_columns(C.Projection("compound_target_scores"))[0] == "predicted_pic50"
+    assert C.service_columns("compound_similarity_v1") == {
+        "compound_properties": ("compound_id", "name", "smiles"),
+        "compound_query_similarity": ("tanimoto_to_query", "query_valid")}
+    assert C.service_keys("compound_next_plate_v1") == ("inchikey", "gene_symbol")
+    cols = ["inchikey", *C.service_columns("compound_activity_v1")["compound_properties"]]
+    assert C.missing_columns(cols, "compound_activity_v1") == []
+    C.require_columns(cols, "compound_activity_v1")
+    with pytest.raises(C.ContractError, match=r"compound_activity_v1: compound_properties:morgan_fp"):
+        C.require_columns([c for c in cols if c != "morgan_fp"], "compound_activity_v1")
+    with pytest.raises(ValueError, match="dtype"):
+        C.Column("x", "float32")
+    assert C.stage_sources("products") == ("patients", "patient_gene_rankings", "ranked_targets",
+                                           "compound_scores")
+
+
+def test_a_builder_is_held_to_its_declared_sources_and_columns(tmp_path):
+    from features import contract as C
+    from orchestration.feature_store.tables import Sources, check_frame
+
+    paths = _lake(tmp_path)
+    with pytest.raises(C.ContractError, match="does not list among its sources"):
+        Sources(paths, "patient_gene_evidence").model("compound_scores")
+    assert Sources(paths, "patient_gene_evidence").model("int_patient_gene_features") is None
+    good = fsw.evidence_frame([{"patient_id": "P1", "gene_symbol": "G1", "expr_z": None}])
+    check_frame("patient_gene_evidence", good)                        # nulls are fine
+    with pytest.raises(C.ContractError, match=r"missing \['expr_z'\]"):
+        check_frame("patient_gene_evidence", good.drop("expr_z"))
+    with pytest.raises(C.ContractError, match=r"undeclared \['extra'\]"):
+        check_frame("patient_gene_evidence", good.with_columns(pl.lit(1.0).alias("extra")))
+    with pytest.raises(C.ContractError, match="expr_z is String"):
+        check_frame("patient_gene_evidence", good.with_columns(pl.lit("x").alias("expr_z")))
+    # write_tables refuses a model that no longer yields a declared column
+    _write_model(paths, "int_patient_gene_features", _candidates(0.5).drop("expr_z"))
+    with feast_lock(paths), pytest.raises(Exception, match="expr_z"):
+        write_tables(paths, "model_inputs")
+
+
+def test_the_applied_registry_matches_the_contract_and_drift_is_reported(tmp_path):
+    """The registry apply_repo writes is the contract; a registry that drifted (a column
+    dropped or retyped, a service narrowed, a view missing) is reported, and a model
+    reading the narrowed service refuses the frame instead of training on nulls."""
+    from feast import FeatureService, FeatureView, Field
+    from feast.types import String
+
+    from features import contract as C
+    from orchestration.feature_store.definitions import build_definitions, registry_differences
+    from orchestration.feature_store.training import property_batches
+
+    paths = _lake(tmp_path)
+    a = next(iter(fsw.SMILES))
+    fsw.append(paths, "compound_properties", fsw.compound_properties_frame([{"inchikey": a}]),
+               datetime.now(UTC) - timedelta(days=1))
+    store = _apply(paths)
+    assert registry_differences(store) == []
+    assert len(next(property_batches(store, [a], 10)).columns) == 1 + len(
+        C.service_columns("compound_activity_v1")["compound_properties"])
+
+    defs = build_definitions(paths)
+
+    def altered(name, fields):
+        v = defs.views[name]
+        return FeatureView(name=name, entities=[defs.entities[e] for e in C.VIEWS[name].entities],
+                           ttl=v.ttl, schema=fields(v.features), source=v.batch_source)
+
+    view = altered("gene_target", lambda fs: [f for f in fs if f.name != "n_cohorts"])
+    props = altered("compound_properties", lambda fs: [
+        Field(name="mw", dtype=String) if f.name == "mw" else f for f in fs])
+    narrowed = FeatureService(name="compound_activity_v1",
+                              features=[props[["smiles", "morgan_fp", "scaffold"]]])
+    store.apply([view, props, narrowed], objects_to_delete=[store.get_feature_view("patient_profile")],
+                partial=False)
+    found = "\n".join(registry_differences(feature_store(paths)))
+    assert "feature view gene_target: columns missing n_cohorts" in found
+    assert "compound_properties: columns mw is String, the contract says Float64" in found
+    assert "feature service compound_activity_v1" in found
+    assert "feature view patient_profile: declared in the contract, not in the registry" in found
+    with pytest.raises(C.ContractError, match="compound_properties:mw"):
+        next(property_batches(feature_store(paths), [a], 10))
+
+
+def test_the_feast_cli_module_builds_the_contract_for_the_configured_lake(tmp_path, monkeypatch):
+    """features/repo.py (what `feast -c features` imports) exposes every contract object,
+    its sources in the lake LakeConfig.from_env() names."""
+    import importlib.util
+
+    from features import contract as C
+
+    monkeypatch.setenv("ORPHANLAKE_HOME", str(tmp_path / "elsewhere"))
+    spec = importlib.util.spec_from_file_location("repo_under_test", feast_store.FEATURE_REPO / "repo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = set(vars(module))
+    assert {*C.ENTITIES, *C.VIEWS, *C.ON_DEMAND_VIEWS, *C.SERVICES, *C.REQUEST_INPUTS} <= names
+    assert module.compound_properties.batch_source.path == str(
+        (tmp_path / "elsewhere").resolve() / "features" / "offline" / "compound_properties.parquet")

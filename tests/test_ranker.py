@@ -7,6 +7,7 @@ import math
 # models.ranker first: it sets OMP_WAIT_POLICY before xgboost loads OpenMP (see its comment).
 from models.ranker import FEATURES, evaluate_topk, load, save, score, train  # isort: skip
 from models.ranker_data import matrix, prepare, split_patients  # isort: skip
+from features.contract import ContractError  # isort: skip
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,7 @@ import pytest
 import xgboost as xgb
 from polars.testing import assert_frame_equal
 
-# Upstream may not yet emit every evidence column; these are left out on purpose.
+# Evidence upstream holds for nobody: these columns are present but entirely null.
 DROPPED = ("expr_z", "expr_abs_z", "expr_score", "var_max_cadd")
 
 
@@ -49,8 +50,14 @@ def cohort(n_solved: int, n_unsolved: int = 3, n_cand: int = 40, seed: int = 0, 
                 **{f: rng.uniform(0, 1, n_cand) for f in FEATURES if f not in ("variant_score", "pheno_score")},
             }
         ).with_columns(pl.col("variant_score").fill_nan(None), pl.col("var_has_lof").round().cast(pl.Boolean))
-        parts.append(frame.drop(DROPPED))
+        parts.append(frame.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in DROPPED]))
     return pl.concat(parts)
+
+
+def no_evidence(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every feature it does not give as a column of nulls (no evidence)."""
+    return frame.with_columns([pl.lit(None, dtype=pl.Float64).alias(f) for f in FEATURES
+                               if f not in frame.columns])
 
 
 def causal_ranks(scored: pl.DataFrame) -> list[int]:
@@ -170,7 +177,8 @@ def test_ranks_dense_per_patient_ties_by_gene_symbol(model, data):
     for ranks, n in per.select("rank", "len").iter_rows():
         assert ranks == list(range(1, n + 1))
     # A patient whose candidates all carry identical evidence: order must be alphabetical.
-    tie = pl.DataFrame({"patient_id": "TIE", "gene_symbol": ["ZZZ", "AAA", "MMM"], "variant_score": 0.5})
+    tie = no_evidence(pl.DataFrame({"patient_id": "TIE", "gene_symbol": ["ZZZ", "AAA", "MMM"],
+                                    "variant_score": 0.5}))
     tied = score(model, tie)
     assert tied["gene_symbol"].to_list() == ["AAA", "MMM", "ZZZ"] and tied["rank"].to_list() == [1, 2, 3]
 
@@ -209,9 +217,9 @@ def test_bad_input_is_named():
 
 
 def test_nan_is_missing_evidence(model):
-    frame = pl.DataFrame(
+    frame = no_evidence(pl.DataFrame(
         {"patient_id": "N", "gene_symbol": ["A", "B", "C"], "variant_score": [float("nan"), None, 0.9]}
-    ).with_columns(pheno_score=pl.lit(0.9))
+    ).with_columns(pheno_score=pl.lit(0.9)))
     scored = score(model, frame)
     assert scored["gene_symbol"].to_list() == ["C", "A", "B"]
     assert scored["score"][1] == scored["score"][2]
@@ -276,3 +284,19 @@ def test_load_refuses_a_model_file_named_outside_its_folder(tmp_path, model):
     (out / "ranker_meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="not a plain file name"):
         load(out)
+
+
+def test_a_missing_feature_column_is_refused_naming_the_view_and_column(model, data):
+    """A column dropped from the feature view or service must not be scored as missing
+    evidence: training and scoring refuse the frame, naming the view and the column. A
+    present column holding nulls (no evidence) is fine."""
+    lacking = data.drop("var_max_revel", "pheno_phenodigm")
+    for run in (lambda: score(model, lacking), lambda: train(lacking, seed=2),
+                lambda: prepare(lacking, FEATURES)):
+        with pytest.raises(ContractError, match="patient_gene_evidence:var_max_revel") as err:
+            run()
+        assert "patient_gene_evidence:pheno_phenodigm" in str(err.value)
+        assert "target_ranking_v1" in str(err.value)
+    nulls = data.with_columns(pl.lit(None, dtype=pl.Float64).alias("var_max_revel"))
+    assert prepare(nulls, FEATURES)["var_max_revel"].null_count() == data.height
+    assert score(model, nulls).height == data.height

@@ -26,8 +26,12 @@ def _candidates(n_patients: int, seed: int, prefix: str = "P", signal: str = "va
         values = {f: rng.uniform(0, 0.6, n_cand) for f in ("variant_score", "pheno_score",
                                                             "expr_score")}
         values[signal][0] = rng.uniform(0.7, 1.0)
+        # the other features are columns without evidence (null): the ranker refuses a frame
+        # that lacks a feature column
         rows.append(pl.DataFrame({"patient_id": pid, "gene_symbol": names, "is_training": True,
-                                  "is_causal": [True] + [False] * (n_cand - 1), **values}))
+                                  "is_causal": [True] + [False] * (n_cand - 1), **values})
+                    .with_columns([pl.lit(None, dtype=pl.Float64).alias(f)
+                                   for f in ranker.FEATURES if f not in values]))
         genes.append((pid, causal_gene))
     return (pl.concat(rows),
             pl.DataFrame(genes, schema=["patient_id", "gene_symbol"], orient="row"))

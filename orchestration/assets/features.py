@@ -7,17 +7,19 @@ date once both are written, with only the entities that changed.
 
 import dagster as dg
 
+from features import contract
 from orchestration.feature_store import store as feast_store
 from orchestration.feature_store import sync
 from orchestration.feature_store.checks import online_coverage, online_offline_mismatches
+from orchestration.feature_store.definitions import registry_differences
 from orchestration.feature_store.tables import TABLES
 from orchestration.resources import LakeResource
 
-GROUP = "features"
-MODEL_INPUT_DEPS = ["int_patient_gene_features", "stg_diagnoses", "stg_patients", "int_compounds",
-                    "compound_properties", "int_hts_compound_calls", "dose_response_fits",
-                    "stg_plate_runs", "int_compound_ids"]
-PRODUCT_DEPS = ["patients", "patient_gene_rankings", "ranked_targets", "compound_scores"]
+GROUP = "features"                 # registry and model-input tables (orchestration/groups.py)
+SERVING_GROUP = "feature_serving"  # product tables and the online store, after the products
+# the lake assets each stage's tables are built from, as features/contract.py lists them
+MODEL_INPUT_DEPS = list(contract.stage_sources("model_inputs"))
+PRODUCT_DEPS = list(contract.stage_sources("products"))
 
 
 def feature_key(name: str) -> dg.AssetKey:
@@ -34,9 +36,9 @@ def _with_store(lake: LakeResource, work, **kwargs):
 
 @dg.asset(group_name=GROUP, kinds={"feast"})
 def feature_registry(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """`feast apply` of features/ against this lake: entities, feature views, on-demand
-    views and feature services in the file registry, tables in the SQLite online store.
-    Skipped when the definitions have not changed."""
+    """`feast apply` of the feature contract (features/contract.py) against this lake:
+    entities, feature views, on-demand views and feature services in the file registry,
+    tables in the SQLite online store. Skipped when the definitions have not changed."""
     paths = lake.paths
     with feast_store.feast_lock(paths):
         result = feast_store.apply_repo(paths)
@@ -48,12 +50,23 @@ def feature_registry(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     })
 
 
+@dg.asset_check(asset=feature_registry, blocking=True,
+                description="The applied registry declares exactly what features/contract.py "
+                            "does: entities, views, columns and dtypes, services.")
+def registry_matches_contract(lake: LakeResource) -> dg.AssetCheckResult:
+    differences = _with_store(lake, lambda paths, store: registry_differences(store))
+    return dg.AssetCheckResult(passed=not differences, metadata={
+        "differences": len(differences),
+        "details": dg.MetadataValue.json(differences[:20]),
+    })
+
+
 def _table_assets(stage: str, deps: list[str], description: str):
     tables = [t for t in TABLES if t.stage == stage]
 
     @dg.multi_asset(
         name=f"feature_tables_{stage}",
-        group_name=GROUP,
+        group_name=GROUP if stage == "model_inputs" else SERVING_GROUP,
         specs=[dg.AssetSpec(feature_key(t.name), kinds={"feast", "parquet"},
                             deps=[*deps, "feature_registry"],
                             description=(f"Feature view {t.name}" if t.feature_view else
@@ -83,7 +96,7 @@ feature_tables_products = _table_assets(
     "products", PRODUCT_DEPS, "history of the served product values.")
 
 
-@dg.asset(group_name=GROUP, kinds={"feast", "sqlite"},
+@dg.asset(group_name=SERVING_GROUP, kinds={"feast", "sqlite"},
           deps=[feature_key(t.name) for t in TABLES if t.feature_view])
 def online_feature_store(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The SQLite online store: every entity's latest features, written incrementally

@@ -10,6 +10,7 @@ from models.hpo_index import INDEX_FILENAME
 from models.exomiser_style import exomiser_phenotype
 from models.explain import add_explanations
 from models.fingerprint import UNCHANGED
+from models.ranker_data import RANKER_SERVICE
 from orchestration.assets.features import feature_key
 from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
@@ -21,7 +22,7 @@ RANKER_DIR = "gene_ranker"
 
 
 @dg.multi_asset(
-    group_name="models",
+    group_name="clinical",   # phenotype evidence: the clinical domain (orchestration/groups.py)
     specs=[
         dg.AssetSpec("phenotype_evidence", kinds={"python", "parquet"},
                      deps=["stg_phenotypes", "phenotype_index"],
@@ -106,7 +107,7 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
         "ranking_method": artifact.ranking_method,
         "n_train_patients": artifact.n_train_patients,
         "n_solved_without_features_at_diagnosis": len(unusable),
-        "feature_service": "target_ranking_v1",
+        "feature_service": RANKER_SERVICE,
         **_heldout_metadata(metrics),
         "lake_heldout": dg.MetadataValue.json(decision.get("heldout_recall", {})),
         "metrics": dg.MetadataValue.json(json.loads(json.dumps(metrics, default=str))),

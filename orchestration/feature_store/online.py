@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from features import contract as C
 from orchestration.lake.io import read_mart
 from orchestration.settings import LakePaths
 
-# entity → (feature service, join keys)
-ENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "patient": ("patient_lookup_v1", ("patient_id",)),
-    "gene": ("gene_lookup_v1", ("gene_symbol",)),
-    "compound": ("compound_lookup_v1", ("inchikey",)),
-    "patient_gene": ("patient_gene_lookup_v1", ("patient_id", "gene_symbol")),
-    "compound_target": ("compound_target_lookup_v1", ("inchikey", "gene_symbol")),
-}
+# entity → (feature service, join keys): the contract's lookup services
+ENTITIES: dict[str, tuple[str, tuple[str, ...]]] = C.lookups()
 
 
 def get_online(store, entity: str, rows: list[dict], service: str | None = None,

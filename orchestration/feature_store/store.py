@@ -1,8 +1,10 @@
 """Open the feature repository (``features/``) against one lake.
 
-The repo's ``feature_store.yaml`` names the default lake; ``repo_config`` points the
-registry and the SQLite online store at the lake in use, and ``load_definitions`` imports
-the declarations with ``ORPHANLAKE_HOME`` set to it, so every source path is that lake's.
+The repo's ``feature_store.yaml`` names the default lake; ``config_dict`` points the
+registry and the SQLite online store at the lake in use, and ``apply_repo`` applies the
+Feast objects built from the feature contract for that lake
+(``definitions.build_definitions(paths)``), so every source path is that lake's. The lake
+is always an argument: nothing here reads or sets the process environment's lake.
 """
 
 from __future__ import annotations
@@ -10,20 +12,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
 from orchestration.settings import REPO_ROOT, LakePaths
 
 FEATURE_REPO = REPO_ROOT / "features"
-REPO_MODULE = FEATURE_REPO / "repo.py"
 FEATURE_STORE_YAML = FEATURE_REPO / "feature_store.yaml"
+# what the applied objects are made of: the contract and the code turning it into Feast objects
+DEFINITION_FILES = (FEATURE_REPO / "contract.py", Path(__file__).with_name("definitions.py"))
 APPLIED_STAMP = ".applied.sha256"
 
 
@@ -94,38 +94,11 @@ def feature_store(paths: LakePaths):
     return FeatureStore(config=config)
 
 
-def load_definitions(paths: LakePaths) -> ModuleType:
-    """Import features/repo.py with its source paths pointing at this lake."""
-    previous = os.environ.get("ORPHANLAKE_HOME")
-    os.environ["ORPHANLAKE_HOME"] = str(paths.home)
-    try:
-        name = f"orphanlake_feature_repo_{hashlib.sha1(str(paths.home).encode()).hexdigest()[:8]}"
-        spec = importlib.util.spec_from_file_location(name, REPO_MODULE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # Feast reads an on-demand view's source through it
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        if previous is None:
-            os.environ.pop("ORPHANLAKE_HOME", None)
-        else:
-            os.environ["ORPHANLAKE_HOME"] = previous
-
-
-def repo_objects(module: ModuleType) -> list:
-    """Every Feast object the repo declares, in declaration order."""
-    from feast import Entity, FeatureService, FeatureView, RequestSource
-    from feast.on_demand_feature_view import OnDemandFeatureView
-
-    kinds = (Entity, FeatureView, OnDemandFeatureView, FeatureService, RequestSource)
-    return [v for v in vars(module).values() if isinstance(v, kinds)]
-
-
 def _definitions_hash(paths: LakePaths) -> str:
     import feast
 
     h = hashlib.sha256()
-    for p in (REPO_MODULE, FEATURE_STORE_YAML):
+    for p in (*DEFINITION_FILES, FEATURE_STORE_YAML):
         h.update(p.read_bytes())
     h.update(str(paths.home).encode())
     h.update(feast.__version__.encode())
@@ -133,9 +106,9 @@ def _definitions_hash(paths: LakePaths) -> str:
 
 
 def apply_repo(paths: LakePaths, force: bool = False) -> dict:
-    """``feast apply`` for this lake, skipped when neither the definitions nor the lake
-    moved since the last apply. Objects no longer declared are removed from the registry.
-    Call under ``feast_lock``."""
+    """``feast apply`` of the contract's objects for this lake, skipped when neither the
+    definitions nor the lake moved since the last apply. Objects no longer declared are
+    removed from the registry. Call under ``feast_lock``."""
     stamp = feature_dir(paths) / APPLIED_STAMP
     digest = _definitions_hash(paths)
     write_lake_yaml(paths)
@@ -145,8 +118,10 @@ def apply_repo(paths: LakePaths, force: bool = False) -> dict:
     if (not force and registry_file.exists() and not store_lost and stamp.exists()
             and stamp.read_text() == digest):
         return {"applied": False}
+    from orchestration.feature_store.definitions import build_definitions
+
     store = feature_store(paths)
-    objects = repo_objects(load_definitions(paths))
+    objects = build_definitions(paths).objects()
     declared = {(type(o).__name__, o.name) for o in objects}
     stale = []
     if registry_file.exists():

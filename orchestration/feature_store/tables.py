@@ -1,9 +1,13 @@
 """The current rows of every feature table and label set, built from the lake's models.
 
-Each builder returns one row per entity (the join keys and the values the feature view
-declares), an empty frame with those columns when its source model is empty, and None
-when the model does not exist yet. Which dbt models feed which view is stated here and
-nowhere else.
+What each table is (its keys, columns and their types, the lake assets it is built from,
+its stage and how a change is dated) is declared in the feature contract
+(``features/contract.py``); this module holds only how each table is computed. Each
+builder returns one row per entity (the join keys and the values the contract declares),
+an empty frame with those columns when its source model is empty, and None when the model
+does not exist yet. A builder reads its sources through a ``Sources`` that refuses any
+model the contract does not list for it, and ``build`` checks its output against the
+contract's columns and dtypes.
 """
 
 from __future__ import annotations
@@ -13,22 +17,103 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from models.compounds.features import DESCRIPTORS
-from models.ranker_data import FEATURES as RANKER_FEATURES
+from features import contract as C
 from orchestration.lake.io import read_model
 from orchestration.settings import LakePaths
+
+RANKER_FEATURES = C.GENE_RANKER_FEATURES
+DESCRIPTORS = C.COMPOUND_DESCRIPTORS
+
+POLARS_DTYPES: dict[str, pl.DataType] = {C.FLOAT64: pl.Float64, C.INT64: pl.Int64,
+                                         C.STRING: pl.String, C.BOOL: pl.Boolean,
+                                         C.BYTES: pl.Binary}
+
+
+def polars_schema(name: str) -> dict[str, pl.DataType]:
+    """The contract's columns of table ``name`` (join keys first) as a polars schema."""
+    t = C.table(name)
+    return {**{k: pl.String for k in t.keys}, **{c.name: POLARS_DTYPES[c.dtype] for c in t.columns}}
+
+
+def check_frame(name: str, frame: pl.DataFrame) -> None:
+    """Raise ContractError when ``frame`` lacks a column of table ``name``, has one the
+    contract does not declare, or holds one in another dtype (an all-null column is fine)."""
+    want = polars_schema(name)
+    missing = [c for c in want if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in want]
+    wrong = [f"{c} is {frame.schema[c]}, the contract says {want[c]}" for c in want
+             if c in frame.columns and frame.schema[c] != want[c] and frame.schema[c] != pl.Null]
+    if missing or extra or wrong:
+        raise C.ContractError(
+            f"feature table {name} differs from features/contract.py: "
+            + "; ".join([*([f"missing {missing}"] if missing else []),
+                         *([f"undeclared {extra}"] if extra else []), *wrong]))
+
+
+class Sources:
+    """The lake assets one table may read: the contract's ``sources`` of that table."""
+
+    def __init__(self, paths: LakePaths, name: str):
+        self.paths, self.name = paths, name
+        self.declared = C.table(name).sources
+
+    def _allowed(self, source: str) -> None:
+        if source not in self.declared:
+            raise C.ContractError(f"feature table {self.name} reads {source!r}, which "
+                                  f"features/contract.py does not list among its sources "
+                                  f"{list(self.declared)}")
+
+    def model(self, name: str) -> pl.DataFrame | None:
+        """A dbt model's rows, or None when it has not been built in this lake."""
+        self._allowed(name)
+        return _read(self.paths, name)
+
+    def evidence(self, name: str) -> pl.DataFrame | None:
+        """An evidence file's rows (``evidence/<name>.parquet``), None when absent."""
+        self._allowed(name)
+        path = self.paths.evidence_file(name)
+        return pl.read_parquet(path) if path.exists() else None
+
+    def evidence_columns(self, name: str, columns: list[str]) -> pl.DataFrame | None:
+        self._allowed(name)
+        path = self.paths.evidence_file(name)
+        return pl.read_parquet(path, columns=columns) if path.exists() else None
 
 
 @dataclass(frozen=True)
 class Table:
-    """A feature table (a Feast view's source) or a label set (a training entity frame)."""
+    """A feature table (a Feast view's source) or a label set (a training entity frame):
+    its contract declaration and its builder."""
 
     name: str
-    keys: tuple[str, ...]
-    build: Callable[[LakePaths], pl.DataFrame | None]
-    restate: str          # see history.append_history
-    stage: str            # "model_inputs" (before the models) | "products" (after the marts)
-    feature_view: bool = True
+    builder: Callable[[Sources], pl.DataFrame | None]
+
+    @property
+    def spec(self) -> C.View | C.LabelSet:
+        return C.table(self.name)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.spec.keys)
+
+    @property
+    def restate(self) -> str:
+        return self.spec.restate
+
+    @property
+    def stage(self) -> str:
+        return self.spec.stage
+
+    @property
+    def feature_view(self) -> bool:
+        return self.name in C.VIEWS
+
+    def build(self, paths: LakePaths) -> pl.DataFrame | None:
+        """The table's current rows, checked against the contract; None while a source is missing."""
+        frame = self.builder(Sources(paths, self.name))
+        if frame is not None:
+            check_frame(self.name, frame)
+        return frame
 
 
 def _read(paths: LakePaths, name: str) -> pl.DataFrame | None:
@@ -43,8 +128,8 @@ def _read(paths: LakePaths, name: str) -> pl.DataFrame | None:
         return None
 
 
-def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame | None:
-    features = _read(paths, "int_patient_gene_features")
+def patient_gene_evidence(src: Sources) -> pl.DataFrame | None:
+    features = src.model("int_patient_gene_features")
     if features is None:
         return None
     return features.select(
@@ -53,10 +138,10 @@ def patient_gene_evidence(paths: LakePaths) -> pl.DataFrame | None:
         pl.col("best_disease_id").cast(pl.String))
 
 
-def gene_ranker_labels(paths: LakePaths) -> pl.DataFrame | None:
+def gene_ranker_labels(src: Sources) -> pl.DataFrame | None:
     """One row per solved patient: its diagnosed genes (';'-joined, sorted; empty when the
     diagnosis names none, which still counts as a miss for every candidate)."""
-    patients, diagnoses = _read(paths, "stg_patients"), _read(paths, "stg_diagnoses")
+    patients, diagnoses = src.model("stg_patients"), src.model("stg_diagnoses")
     if patients is None or diagnoses is None:
         return None
     genes = (diagnoses.filter((pl.col("progress_status") == "SOLVED")
@@ -68,13 +153,12 @@ def gene_ranker_labels(paths: LakePaths) -> pl.DataFrame | None:
             .with_columns(pl.col("causal_genes").fill_null("")))
 
 
-def compound_properties(paths: LakePaths) -> pl.DataFrame | None:
-    compounds = _read(paths, "int_compounds")
-    props_file = paths.evidence / "compound_properties.parquet"
+def compound_properties(src: Sources) -> pl.DataFrame | None:
+    compounds = src.model("int_compounds")
     if compounds is None:
         return None
-    fps = (pl.read_parquet(props_file, columns=["inchikey", "morgan_fp"]).unique("inchikey")
-           if props_file.exists() else
+    fps = src.evidence_columns("compound_properties", ["inchikey", "morgan_fp"])
+    fps = (fps.unique("inchikey") if fps is not None else
            pl.DataFrame(schema={"inchikey": pl.String, "morgan_fp": pl.Binary}))
     return (compounds.select(
         "inchikey", "compound_id", "name", "smiles",
@@ -85,30 +169,29 @@ def compound_properties(paths: LakePaths) -> pl.DataFrame | None:
         .join(fps, on="inchikey", how="left"))
 
 
-def compound_activity_labels(paths: LakePaths) -> pl.DataFrame | None:
+def compound_activity_labels(src: Sources) -> pl.DataFrame | None:
     """gene_symbol (the target), inchikey, pic50 (the one potency scale), pic50_source
     ('curve' | 'single_point'), censored, label (pic50 >= 5), source, evidence: the activity
     models' labels, primary calls overridden by dose-response fits (models.compounds.labels)."""
     from models.compounds.labels import activity_labels
 
-    calls, runs, ids = (_read(paths, m) for m in ("int_hts_compound_calls", "stg_plate_runs",
+    calls, runs, ids = (src.model(m) for m in ("int_hts_compound_calls", "stg_plate_runs",
                                                    "int_compound_ids"))
     if calls is None or runs is None or ids is None:
         return None
-    fits_path = paths.evidence / "dose_response_fits.parquet"
-    labels = activity_labels(calls, pl.read_parquet(fits_path) if fits_path.exists() else pl.DataFrame(),
-                             runs, ids)
+    fits = src.evidence("dose_response_fits")
+    labels = activity_labels(calls, fits if fits is not None else pl.DataFrame(), runs, ids)
     return labels.select(pl.col("target_gene").alias("gene_symbol"), "inchikey",
                          pl.col("pic50").cast(pl.Float64), "pic50_source",
                          pl.col("censored").cast(pl.Boolean),
                          pl.col("label").cast(pl.Int64), "source", "evidence")
 
 
-def patient_profile(paths: LakePaths) -> pl.DataFrame | None:
-    patients = _read(paths, "patients")
+def patient_profile(src: Sources) -> pl.DataFrame | None:
+    patients = src.model("patients")
     if patients is None:
         return None
-    rankings = _read(paths, "patient_gene_rankings")
+    rankings = src.model("patient_gene_rankings")
     top = (rankings.filter(pl.col("rank") == 1)
            .select("patient_id", pl.col("gene_symbol").alias("top_gene"),
                    pl.col("score").cast(pl.Float64).alias("top_gene_score"))
@@ -123,8 +206,8 @@ def patient_profile(paths: LakePaths) -> pl.DataFrame | None:
             .join(top, on="patient_id", how="left"))
 
 
-def gene_target(paths: LakePaths) -> pl.DataFrame | None:
-    targets = _read(paths, "ranked_targets")
+def gene_target(src: Sources) -> pl.DataFrame | None:
+    targets = src.model("ranked_targets")
     if targets is None:
         return None
     best = (targets.sort("rank", "score", descending=[False, True])
@@ -136,14 +219,14 @@ def gene_target(paths: LakePaths) -> pl.DataFrame | None:
                  pl.col("disease_id").n_unique().cast(pl.Int64).alias("n_cohorts"),
                  pl.col("n_patients").max().cast(pl.Int64).alias("n_patients"),
                  pl.col("known_disease_gene").cast(pl.Boolean).any().alias("known_disease_gene")))
-    rankings = _read(paths, "patient_gene_rankings")
+    rankings = src.model("patient_gene_rankings")
     if rankings is not None:
         top1 = (rankings.filter(pl.col("rank") == 1).group_by("gene_symbol")
                 .agg(pl.len().cast(pl.Int64).alias("n_top1_patients")))
         best = best.join(top1, on="gene_symbol", how="left")
     else:
         best = best.with_columns(pl.lit(None, dtype=pl.Int64).alias("n_top1_patients"))
-    scores = _read(paths, "compound_scores")
+    scores = src.model("compound_scores")
     if scores is not None:
         screened = (scores.group_by(pl.col("target_gene").alias("gene_symbol"))
                     .agg(pl.col("tested").sum().cast(pl.Int64).alias("n_compounds_tested"),
@@ -160,8 +243,8 @@ def gene_target(paths: LakePaths) -> pl.DataFrame | None:
     return best.with_columns(pl.col("n_top1_patients").fill_null(0))
 
 
-def compound_target_scores(paths: LakePaths) -> pl.DataFrame | None:
-    scores = _read(paths, "compound_scores")
+def compound_target_scores(src: Sources) -> pl.DataFrame | None:
+    scores = src.model("compound_scores")
     if scores is None:
         return None
     # potency, hit class and safety columns arrived with issue 11: null in an older mart
@@ -180,20 +263,17 @@ def compound_target_scores(paths: LakePaths) -> pl.DataFrame | None:
         "model_version")
 
 
-TABLES: tuple[Table, ...] = (
-    Table("patient_gene_evidence", ("patient_id", "gene_symbol"), patient_gene_evidence,
-          restate="never", stage="model_inputs"),
-    Table("gene_ranker_labels", ("patient_id",), gene_ranker_labels,
-          restate="never", stage="model_inputs", feature_view=False),
-    Table("compound_properties", ("inchikey",), compound_properties,
-          restate="always", stage="model_inputs"),
-    Table("compound_activity_labels", ("gene_symbol", "inchikey"), compound_activity_labels,
-          restate="never", stage="model_inputs", feature_view=False),
-    Table("patient_profile", ("patient_id",), patient_profile, restate="never", stage="products"),
-    Table("gene_target", ("gene_symbol",), gene_target, restate="never", stage="products"),
-    Table("compound_target_scores", ("inchikey", "gene_symbol"), compound_target_scores,
-          restate="never", stage="products"),
-)
+# how each table of the contract is computed (the contract says what it is)
+BUILDERS: dict[str, Callable[[Sources], pl.DataFrame | None]] = {
+    "patient_gene_evidence": patient_gene_evidence,
+    "gene_ranker_labels": gene_ranker_labels,
+    "compound_properties": compound_properties,
+    "compound_activity_labels": compound_activity_labels,
+    "patient_profile": patient_profile,
+    "gene_target": gene_target,
+    "compound_target_scores": compound_target_scores,
+}
+TABLES: tuple[Table, ...] = tuple(Table(t.name, BUILDERS[t.name]) for t in C.tables())
 FEATURE_VIEWS = tuple(t.name for t in TABLES if t.feature_view)
 
 

@@ -14,26 +14,35 @@ from datetime import datetime
 import pandas as pd
 import polars as pl
 
-from models.ranker_data import FEATURES as RANKER_FEATURES
+from features import contract as C
 from orchestration.feature_store.history import EVENT, PRESENT, latest
 from orchestration.feature_store.sync import now_utc, read_history
+from orchestration.feature_store.tables import polars_schema
 from orchestration.settings import LakePaths
 
-RANKER_SERVICE = "target_ranking_v1"
-COMPOUND_SERVICE = "compound_activity_v1"
-LABEL_POTENCY_COLUMNS = {"pic50": pl.Float64, "pic50_source": pl.String, "censored": pl.Boolean}
+RANKER_SERVICE = C.GENE_RANKER_SERVICE
+COMPOUND_SERVICE = C.COMPOUND_ACTIVITY_SERVICE
+RANKER_FEATURES = list(C.service_columns(RANKER_SERVICE)["patient_gene_evidence"])
+# columns of the activity labels absent from a history written before potency labels
+LABEL_POTENCY_COLUMNS = {c: polars_schema("compound_activity_labels")[c]
+                         for c in ("pic50", "pic50_source", "censored")}
 
 
 def historical(store, features: str | list[str], entities: pl.DataFrame) -> pl.DataFrame:
     """Point-in-time features (a feature service's name, or feature references) for an
-    entity frame (join keys + event_timestamp), in the entity frame's row order."""
+    entity frame (join keys + event_timestamp), in the entity frame's row order. A
+    service's frame must hold every column the contract says it serves (ContractError
+    naming the view and column otherwise): a model never reads a dropped column as nulls."""
     if entities.is_empty():
         raise ValueError(f"no entity rows to retrieve {features} for")
     frame = entities.with_row_index("_row").to_pandas()
     frame[EVENT] = pd.to_datetime(frame[EVENT], utc=True)
     wanted = store.get_feature_service(features) if isinstance(features, str) else features
     job = store.get_historical_features(entity_df=frame, features=wanted)
-    return pl.from_pandas(job.to_df()).sort("_row").drop("_row")
+    out = pl.from_pandas(job.to_df()).sort("_row").drop("_row")
+    if isinstance(features, str) and features in C.SERVICES:
+        C.require_columns(out.columns, features, what=f"the point-in-time frame of {features}")
+    return out
 
 
 def present(paths: LakePaths, name: str, keys: list[str]) -> pl.DataFrame:
