@@ -14,6 +14,7 @@ from orchestration.settings import LakeConfig, LakePaths
 
 DEMO_PATIENTS = 80
 DEMO_SEED = 7
+LOGS_DIR = "logs"   # under the lake: one log file per quiet refresh or demo
 
 
 def _use_home(home: str | None) -> LakePaths:
@@ -53,9 +54,10 @@ def _quiet_sqlglot() -> None:
         import sqlglot.tokens  # noqa: F401
 
 
-def run_refresh(paths: LakePaths | None = None) -> bool:
+def run_refresh(paths: LakePaths | None = None, progress=None) -> bool:
     """Run the ``refresh`` job on ``paths``'s lake (default: ``LakeConfig.from_env()``) in
-    this process, recorded in the Dagster instance."""
+    this process, recorded in the Dagster instance. ``progress`` (a
+    ``run_progress.RunProgress``) follows the run's events as they are stored."""
     _quiet_sqlglot()
     import dagster as dg
 
@@ -64,7 +66,16 @@ def run_refresh(paths: LakePaths | None = None) -> bool:
 
     config = paths.config if paths is not None else LakeConfig.from_env()
     job = build_definitions(LakeResource.of(config)).resolve_job_def("refresh")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    instance = dg.DagsterInstance.get()
+    run_id = None
+    if progress is not None:
+        import uuid
+
+        run_id = str(uuid.uuid4())
+        progress.total = len(job.graph.nodes)      # an asset job: one step per op
+        progress.run_id = run_id
+        instance.add_event_listener(run_id, progress.on_event)
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id)
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     if failed:
         print(f"refresh failed in: {', '.join(sorted(set(failed)))}", file=sys.stderr)
@@ -72,20 +83,47 @@ def run_refresh(paths: LakePaths | None = None) -> bool:
 
 
 def cmd_refresh(args) -> int:
-    return _refresh_and_report(_use_home(args.home))
+    return _refresh_and_report(_use_home(args.home), args)
 
 
-def _refresh_and_report(paths: LakePaths) -> int:
+def _refresh_and_report(paths: LakePaths, args) -> int:
+    """Refresh, then the summary. Quiet by default: one line per step on stderr and the
+    Dagster log in a file under ``<lake>/logs``; ``--verbose`` prints the log instead,
+    ``--json`` writes the summary as one JSON object on stdout."""
     from orchestration.assets.isolation import failing_steps
 
-    ok = run_refresh(paths)
-    _print_summary(paths)
+    progress, log_path = None, None
+    if args.verbose:
+        ok = run_refresh(paths)
+    else:
+        from orchestration import run_progress
+
+        log_path = run_progress.log_file_for(paths.home / LOGS_DIR, "refresh")
+        print(f"refresh: lake {paths.home}; full log: {log_path}", file=sys.stderr)
+        with run_progress.output_to(log_path) as console:
+            progress = run_progress.RunProgress(console)
+            ok = run_refresh(paths, progress)
     failing = failing_steps(paths)
+    problems = []
     for row in failing.iter_rows(named=True):
         kept = (f"its outputs of {row['outputs_from'].isoformat(timespec='seconds')}"
                 if row["outputs_from"] else "the last good build of what failed")
-        print(f"refresh: the {row['domain']} step {row['step']} failed ({row['error'][:300]}); "
-              f"the lake serves {kept}, and everything else was published", file=sys.stderr)
+        problems.append(f"refresh: the {row['domain']} step {row['step']} failed "
+                        f"({row['error'][:300]}); the lake serves {kept}, and everything else "
+                        "was published")
+    if args.json:
+        summary = {**_summary_dict(paths), "log_file": str(log_path) if log_path else None,
+                   "run": progress.as_dict(ok) if progress else {"ok": ok},
+                   "failing_steps": problems}
+        print(json.dumps(summary, indent=1, default=_json_value))
+    else:
+        _print_summary(paths)
+        if progress is not None:
+            print()
+            print("\n".join(progress.summary_lines(ok)))
+            print(f"full log: {log_path}   (orphanlake {args.command} --verbose prints it instead)")
+    for line in problems:
+        print(line, file=sys.stderr)
     return 0 if ok and not failing.height else 1
 
 
@@ -95,71 +133,102 @@ def cmd_demo(args) -> int:
         from orchestration.simulate import generate_sample_data
 
         print(f"generating {args.patients} sample patients, compound libraries and screening "
-              f"runs (seed {args.seed}) into {paths.landing}")
+              f"runs (seed {args.seed}) into {paths.landing}",
+              file=sys.stderr if args.json else sys.stdout)
         generate_sample_data(paths.home, n_patients=args.patients, seed=args.seed,
                              with_bad_files=True)
-    return _refresh_and_report(paths)
+    return _refresh_and_report(paths, args)
+
+
+def _lake_places(paths: LakePaths) -> dict:
+    """Where to look in the lake: the paths the summary names (None where not built yet)."""
+    from orchestration.report.write import reports_dir
+
+    pages = reports_dir(paths) / "index.html"
+    return {"lake": str(paths.home), "catalog": str(paths.catalog), "marts": str(paths.marts),
+            "features": str(paths.features) if (paths.features / "registry.db").exists() else None,
+            "reports": str(pages) if pages.exists() else None}
+
+
+def _summary_queries() -> list[tuple[str, str]]:
+    return [
+        ("patient_gene_rankings", "select patient_id, gene_symbol, rank, round(score, 3) as score, "
+         "ranking_method, top_reasons from patient_gene_rankings where rank <= 3 "
+         "order by patient_id, rank limit 9"),
+        ("ranked_targets", "select disease_id, disease_name, gene_symbol, rank, round(score, 3) as score, "
+         "n_patients from ranked_targets where rank <= 2 order by disease_id, rank limit 8"),
+        ("plate_qc", "select run_id, plate_id, round(z_prime, 2) as z_prime, "
+         "round(z_prime_robust, 2) as z_prime_robust, round(ssmd, 1) as ssmd, bias_corrected, "
+         "passed, qc_reason from plate_qc order by passed, run_id, plate_id limit 8"),
+        ("dose_response", "select compound_id, name, round(ic50_um, 3) as ic50_um, "
+         "round(ic50_ci_low, 3) as ci_low, round(ic50_ci_high, 3) as ci_high, round(hill, 2) as hill, "
+         "curve_class from dose_response order by ic50_um nulls last limit 5"),
+        ("compound_scores", "select target_gene, rank, name, round(score, 3) as score, "
+         "round(predicted_pic50, 2) as pic50, round(pic50_uncertainty, 2) as pic50_sd, "
+         "round(p_active, 3) as p_active, tested, hit_class, n_safety_flags as safety_flags, "
+         "round(predicted_logS, 2) as logS, round(qed, 2) as qed, target_best_rank "
+         "from compound_scores order by target_gene, rank limit 10"),
+        ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
+         "order by domain, source_file limit 12"),
+    ]
+
+
+def _summary_dict(paths: LakePaths) -> dict:
+    """The summary's content as data (``--json``): the same places, model quality lines
+    and tables as the printed summary."""
+    from orchestration.lake.catalog import connect_readonly
+
+    out = {**_lake_places(paths), "model_quality": [], "tables": {}}
+    if not paths.catalog.exists():
+        return out
+    out["model_quality"] = [line.strip() for line in _model_quality_lines(paths) if line.strip()]
+    with connect_readonly(paths) as con:
+        views = {r[0] for r in con.execute("select view_name from _catalog").fetchall()}
+        for name, sql in _summary_queries():
+            if name in views:
+                rel = con.sql(sql)
+                out["tables"][name] = [dict(zip(rel.columns, row)) for row in rel.fetchall()]
+    return out
 
 
 def _print_summary(paths: LakePaths) -> None:
     from orchestration.lake.catalog import connect_readonly
 
+    places = _lake_places(paths)
     print(f"\nlake:     {paths.home}")
     print(f"catalog:  {paths.catalog}   (cd {paths.home} && duckdb -readonly {paths.catalog.name})")
     print(f"marts:    {paths.marts}")
-    if (paths.features / "registry.db").exists():
+    if places["features"]:
         print(f"features: {paths.features}   (orphanlake features get --entity gene --id <symbol>; "
               "feast -c features feature-views list)")
-    from orchestration.report.write import reports_dir
-
-    pages = reports_dir(paths) / "index.html"
-    if pages.exists():
-        print(f"reports:  {pages}   (one page per unsolved patient; "
+    if places["reports"]:
+        print(f"reports:  {places['reports']}   (one page per unsolved patient; "
               "orphanlake report --patient <id>)")
     if not paths.catalog.exists():
         return
-    _print_model_quality(paths)
+    for line in _model_quality_lines(paths):
+        print(line)
     with connect_readonly(paths) as con:
         views = {r[0] for r in con.execute("select view_name from _catalog").fetchall()}
-        shows = [
-            ("patient_gene_rankings", "select patient_id, gene_symbol, rank, round(score, 3) as score, "
-             "ranking_method, top_reasons from patient_gene_rankings where rank <= 3 "
-             "order by patient_id, rank limit 9"),
-            ("ranked_targets", "select disease_id, disease_name, gene_symbol, rank, round(score, 3) as score, "
-             "n_patients from ranked_targets where rank <= 2 order by disease_id, rank limit 8"),
-            ("plate_qc", "select run_id, plate_id, round(z_prime, 2) as z_prime, "
-             "round(z_prime_robust, 2) as z_prime_robust, round(ssmd, 1) as ssmd, bias_corrected, "
-             "passed, qc_reason from plate_qc order by passed, run_id, plate_id limit 8"),
-            ("dose_response", "select compound_id, name, round(ic50_um, 3) as ic50_um, "
-             "round(ic50_ci_low, 3) as ci_low, round(ic50_ci_high, 3) as ci_high, round(hill, 2) as hill, "
-             "curve_class from dose_response order by ic50_um nulls last limit 5"),
-            ("compound_scores", "select target_gene, rank, name, round(score, 3) as score, "
-             "round(predicted_pic50, 2) as pic50, round(pic50_uncertainty, 2) as pic50_sd, "
-             "round(p_active, 3) as p_active, tested, hit_class, n_safety_flags as safety_flags, "
-             "round(predicted_logS, 2) as logS, round(qed, 2) as qed, target_best_rank "
-             "from compound_scores order by target_gene, rank limit 10"),
-            ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
-             "order by domain, source_file limit 12"),
-        ]
-        for name, sql in shows:
+        for name, sql in _summary_queries():
             if name in views:
                 print(f"\n== {name} ==")
                 con.sql(sql).show(max_width=200)
 
 
-def _print_model_quality(paths: LakePaths) -> None:
-    _print_ranker_quality(paths)
-    _print_compound_model_quality(paths)
+def _model_quality_lines(paths: LakePaths) -> list[str]:
+    return _ranker_quality_lines(paths) + _compound_model_quality_lines(paths)
 
 
-def _print_compound_model_quality(paths: LakePaths) -> None:
+def _compound_model_quality_lines(paths: LakePaths) -> list[str]:
     from orchestration.assets.compound_models import ACTIVITY_DIR, SOLUBILITY_DIR
 
+    lines = []
     sol = paths.models / SOLUBILITY_DIR / "solubility_meta.json"
     if sol.exists():
         test = json.loads(sol.read_text())["metrics"]["test"]
-        print(f"\nsolubility model (Huuskonen test split, n={test['n']}): "
-              f"RMSE {test['rmse']:.2f} logS, R² {test['r2']:.2f}")
+        lines.append(f"\nsolubility model (Huuskonen test split, n={test['n']}): "
+                     f"RMSE {test['rmse']:.2f} logS, R² {test['r2']:.2f}")
     root = paths.models / ACTIVITY_DIR
     for meta_file in sorted(root.glob("*/activity_meta.json")) if root.exists() else []:
         meta = json.loads(meta_file.read_text())
@@ -167,33 +236,38 @@ def _print_compound_model_quality(paths: LakePaths) -> None:
         chosen = metrics["chosen"]
         # the folder is a safe slug of the target; its real name is in the metadata
         target = meta.get("target") or meta_file.parent.name
-        print(f"activity model for {target}: {chosen}, held-out scaffolds "
-              "(pooled out-of-fold):")
+        lines.append(f"activity model for {target}: {chosen}, held-out scaffolds "
+                     "(pooled out-of-fold):")
         for family, res in metrics["families"].items():
             pooled = res["pooled"]
-            print(f"  {family:<8} ROC-AUC {pooled['roc_auc']:.2f}  PR-AUC {pooled['pr_auc']:.2f}  "
-                  f"EF1% {pooled['ef1']:.1f}  EF5% {pooled['ef5']:.1f}")
+            lines.append(f"  {family:<8} ROC-AUC {pooled['roc_auc']:.2f}  "
+                         f"PR-AUC {pooled['pr_auc']:.2f}  "
+                         f"EF1% {pooled['ef1']:.1f}  EF5% {pooled['ef5']:.1f}")
+    return lines
 
 
-def _print_ranker_quality(paths: LakePaths) -> None:
+def _ranker_quality_lines(paths: LakePaths) -> list[str]:
     from models.ranker_eval import headline_recall
     from orchestration.assets.models import RANKER_DIR
 
     meta_file = paths.models / RANKER_DIR / "ranker_meta.json"
     if not meta_file.exists():
-        return
+        return []
     meta = json.loads(meta_file.read_text())
     metrics = meta.get("metrics", {})
     scope, recall = headline_recall(metrics)
-    print(f"\ngene ranker: {meta['ranking_method']}")
+    lines = [f"\ngene ranker: {meta['ranking_method']}"]
     lake = metrics.get("lake") or {}
     if lake.get("why"):
-        print(f"  this lake uses the {lake['model']} model: {lake['why']}")
+        lines.append(f"  this lake uses the {lake['model']} model: {lake['why']}")
     if recall:
         n = next(iter(recall.values()))["n_patients"]
-        print(f"causal-gene recall on {n} solved patients ({scope}), top-1 / top-5 / top-10:")
+        lines.append(f"causal-gene recall on {n} solved patients ({scope}), "
+                     "top-1 / top-5 / top-10:")
         for method, r in recall.items():
-            print(f"  {method:<16} {r['recall_at_1']:.2f} / {r['recall_at_5']:.2f} / {r['recall_at_10']:.2f}")
+            lines.append(f"  {method:<16} {r['recall_at_1']:.2f} / {r['recall_at_5']:.2f} / "
+                         f"{r['recall_at_10']:.2f}")
+    return lines
 
 
 def cmd_sql(args) -> int:
@@ -328,6 +402,15 @@ def cmd_train_ranker(args) -> int:
     return 0
 
 
+def _run_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="print Dagster's full log instead of one line per step (by default "
+                             "it goes to a file under <lake>/logs, named at the start)")
+    parser.add_argument("--json", action="store_true",
+                        help="write the summary as one JSON object on stdout (progress stays "
+                             "on stderr)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from orchestration.feature_store.online import ENTITIES
 
@@ -353,10 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="generate sample data if the landing zone is empty, then refresh")
     d.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     d.add_argument("--seed", type=int, default=DEMO_SEED)
+    _run_output_options(d)
     d.set_defaults(func=cmd_demo)
 
-    sub.add_parser("refresh", help="ingest new landing batches and rebuild").set_defaults(
-        func=cmd_refresh)
+    rf = sub.add_parser("refresh", help="ingest new landing batches and rebuild")
+    _run_output_options(rf)
+    rf.set_defaults(func=cmd_refresh)
 
     s = sub.add_parser("sql", help="query the lake (read-only; safe during a refresh)")
     s.add_argument("query")
