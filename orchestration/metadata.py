@@ -175,3 +175,30 @@ def ranker_metadata(metrics: dict, decision: dict | None = None) -> dict:
         out["lake_cv"] = dg.MetadataValue.md(metrics_table(rows, index="model"))
     out["metrics"] = dg.MetadataValue.json(rounded(metrics))
     return out
+
+
+# --- where a table can be queried ----------------------------------------------------------
+
+# The read-side catalog users query is LakePaths.catalog, <lake>/lake.duckdb; DuckDB names a
+# database after its file, so its views are lake.main.<name> (orchestration/lake/catalog.py
+# publishes one view per mart, intermediate model and evidence file, named after its file).
+CATALOG_DATABASE = "lake"
+TABLE_NAME_KEY = "dagster/table_name"   # dagster's TableMetadataSet.table_name
+
+
+def catalog_table(name: str) -> str:
+    """``lake.main.<name>``: the view of the catalog that reads table ``name``."""
+    return f"{CATALOG_DATABASE}.main.{name}"
+
+
+def catalog_table_metadata(dbt_resource_props: Mapping[str, Any]) -> dict:
+    """``dagster/table_name`` (the UI's "Storage") of a dbt model that the catalog
+    publishes: a model materialized ``external`` (a Parquet file in the lake) is read by
+    users as ``lake.main.<alias>``, not from dbt's build database (build/dbt.duckdb), which
+    dagster-dbt names by default. Staging views and build-only tables have no catalog view:
+    empty (dagster-dbt's build-database name stays)."""
+    if (dbt_resource_props.get("resource_type") != "model"
+            or (dbt_resource_props.get("config") or {}).get("materialized") != "external"):
+        return {}
+    name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+    return {TABLE_NAME_KEY: catalog_table(name)}

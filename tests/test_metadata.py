@@ -80,3 +80,13 @@ def test_ranker_metadata_names_cv_figures_and_summarises():
     assert lake[2] == "| shipped | 0.417 | 0.667 | 0.750 | 12 | 1 |"
     assert meta["metrics"].value["recall_gene_cv"]["ranker"]["top1"]["value"] == 0.872
     assert ranker_metadata({})["cv_scope"] == ""
+
+
+def test_dbt_models_published_in_the_catalog_are_named_by_their_view():
+    from orchestration.metadata import catalog_table_metadata
+
+    mart = {"resource_type": "model", "name": "plate_qc", "alias": "plate_qc",
+            "config": {"materialized": "external"}}
+    assert catalog_table_metadata(mart) == {"dagster/table_name": "lake.main.plate_qc"}
+    assert catalog_table_metadata({**mart, "config": {"materialized": "view"}}) == {}
+    assert catalog_table_metadata({**mart, "resource_type": "source"}) == {}

@@ -11,19 +11,28 @@ from orchestration.ingest import runner
 from orchestration.assets.isolation import isolated
 from orchestration.assets.quarantine import raw_quarantine
 from orchestration.figures import curve_figures, plate_figures
+from orchestration.metadata import TABLE_NAME_KEY, catalog_table
 from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
+
+
+def _published(name: str) -> dict:
+    # the table's view in the catalog users query (lake.main.<name>): the UI's "Storage"
+    return {TABLE_NAME_KEY: catalog_table(name)}
 
 
 @dg.multi_asset(
     group_name="screening",
     specs=[
         dg.AssetSpec("raw_plate_runs", kinds={"json", "parquet"},
+                     metadata=_published("raw_plate_runs"),
                      description="Run metadata (assay, target gene, readout direction, stage)."),
         dg.AssetSpec("raw_plate_wells", kinds={"csv", "parquet"},
+                     metadata=_published("raw_plate_wells"),
                      description="Reader signal per well, from long CSV and EnVision-style "
                                  "matrix exports (96, 384 and 1536 wells)."),
         dg.AssetSpec("raw_plate_maps", kinds={"csv", "parquet"},
+                     metadata=_published("raw_plate_maps"),
                      description="What each well holds: compound and concentration, or a control."),
     ],
 )
@@ -102,15 +111,18 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
     group_name="screening",
     specs=[
         dg.AssetSpec("plate_well_scores", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     metadata=_published("plate_well_scores"),
                      description="Every well normalized against its plate's controls: percent "
                                  "inhibition, NPI, robust z, B-score and percent_effect (percent "
                                  "of the control window after positional correction; positive "
                                  "= active)."),
         dg.AssetSpec("plate_stats", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     metadata=_published("plate_stats"),
                      description="Per plate: control statistics, Z′ (classic and robust), "
                                  "SSMD, S/B, control CVs, control noise (% of the window) and "
                                  "the bias-correction decision."),
         dg.AssetSpec("plate_refusals", kinds={"python", "parquet"}, deps=_PLATE_INPUTS,
+                     metadata=_published("plate_refusals"),
                      description="Plates and wells refused when runs, maps, signals and "
                                  "libraries were put together."),
     ],
@@ -193,7 +205,8 @@ def _no_fits(paths) -> None:
         "response": pl.Float64})), paths.evidence / "dose_response_fits.parquet")
 
 
-@dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"])
+@dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"],
+          metadata=_published("dose_response_fits"))
 @isolated("screening", ["evidence/dose_response_fits.parquet"], fallback=_no_fits)
 def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with

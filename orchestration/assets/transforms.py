@@ -19,6 +19,7 @@ from orchestration.dbt_manifest import ensure_manifest, fresh_dbt_target
 from orchestration.feature_store.tables import TABLES as FEATURE_TABLES
 from orchestration.lake.catalog import publish_catalog
 from orchestration.lake.lock import writer_lock
+from orchestration.metadata import catalog_table_metadata
 from orchestration.resources import LakeResource
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -44,6 +45,11 @@ class LakeDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] != "model":
             return None
         return super().get_group_name(dbt_resource_props)
+
+    def get_metadata(self, dbt_resource_props):
+        # "Storage" names the catalog view users query (lake.main.<model>), not dbt's build db
+        return {**super().get_metadata(dbt_resource_props),
+                **catalog_table_metadata(dbt_resource_props)}
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
