@@ -83,10 +83,7 @@ DOMAINS = ("clinical", "genomic", "compounds", "screening")
 # Group edges that still run both ways, each for a reason in the data (not the layout):
 # int_compounds names a structure by the id the plate maps use (stg_plate_maps → compounds)
 # while the plates are scored against the libraries (compounds → screening).
-# Until the plate step reads the plates' own refusals instead of the cross-domain
-# stg_quarantine view, quarantine sits in that cycle too (screening → quarantine → screening).
-KNOWN_GROUP_CYCLES: tuple[frozenset[str], ...] = (
-    frozenset({"compounds", "screening"}), frozenset({"compounds", "screening", "quarantine"}))
+KNOWN_GROUP_CYCLES: tuple[frozenset[str], ...] = (frozenset({"compounds", "screening"}),)
 
 
 def group_of() -> dict[str, str]:
