@@ -478,3 +478,33 @@ def test_screen_evidence_keeps_the_best_hit_class_per_target_and_structure(tmp_p
     assert got[("T", "K1")]["likely_interferer"] and not got[("T", "K1")]["frequent_hitter"]
     assert got[("T", "K2")]["hit_class"] == "inconclusive"   # hit > weak > inconclusive > inactive
     assert got[("U", "K1")]["hit_class"] == "hit" and got[("U", "K1")]["frequent_hitter"]
+
+
+def test_trainable_potency_leaves_out_only_potent_frequent_hitters():
+    from orchestration.assets.compound_models import trainable_potency
+
+    labels = pl.DataFrame({"target_gene": ["T"] * 4, "inchikey": ["A", "B", "C", "D"],
+                           "pic50": [6.0, 4.0, 6.5, None], "censored": [False, True, False, False]})
+    hits = pl.DataFrame({"target_gene": ["T"] * 3, "inchikey": ["A", "B", "C"],
+                         "frequent_hitter": [True, True, False]})
+    potency, n_out = trainable_potency(labels, hits)
+    # A: potent and a frequent hitter (left out); B: an inactive frequent hitter (kept)
+    assert n_out == 1 and potency["inchikey"].to_list() == ["B", "C", "D"]
+    assert potency.columns == ["inchikey", "pic50", "censored"]
+
+
+def test_activity_metadata_names_cv_figures_and_tabulates_every_family():
+    from orchestration.assets.compound_models import activity_metadata
+    from orchestration.metadata import check_keys
+
+    pooled = {"rmse": 0.41234, "spearman": 0.3, "roc_auc": 0.91111, "pr_auc": 0.4, "ef1": 12.0, "ef5": 6.0}
+    summary = {"GBA1": {"status": "trained", "family": "xgboost", "left_out_frequent_hitters": 2,
+                        "families": {"xgboost": {"pooled": pooled}, "mlp": {"pooled": {**pooled, "roc_auc": 0.8}}},
+                        "untested_vs_truth": {"roc_auc": 0.95555}},
+               "FLUC": {"status": "not trained: too few actives"}}
+    meta = activity_metadata(summary)
+    assert meta["GBA1_cv_roc_auc"] == 0.911 and meta["GBA1_mlp_cv_roc_auc"] == 0.8
+    assert meta["GBA1_untested_truth_roc_auc"] == 0.956 and meta["GBA1_chosen_family"] == "xgboost"
+    table = meta["summary_table"].value
+    assert "GBA1 / xgboost (chosen)" in table and "GBA1 / mlp |" in table and "FLUC" not in table
+    assert not check_keys(meta)

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from orchestration.cli import main, run_refresh
+from orchestration.metadata import check_keys
 
 
 def _sql(capsys, query: str) -> list[list[str]]:
@@ -189,14 +190,17 @@ def test_dose_response_fits_the_confirmed_hits(e2e_lake):
     assert dr.filter(pl.col("curve_class") == "4").height >= 1, "the picked negatives stay flat"
 
 
-def test_models_report_heldout_and_truth_metrics(e2e_lake):
+def test_models_report_cv_and_truth_metrics(e2e_lake):
     instance = dg.DagsterInstance.get()
     meta = instance.get_latest_materialization_event(
         dg.AssetKey("compound_activity_model")).asset_materialization.metadata
-    roc = [k for k in meta if k.endswith("_heldout_roc_auc")]
+    targets = [k.removesuffix("_chosen_family") for k in meta if k.endswith("_chosen_family")]
+    roc = [f"{t}_cv_roc_auc" for t in targets]  # the chosen family's scaffold-CV figure
     assert roc and all(0.5 < meta[k].value <= 1.0 for k in roc)
     assert any(k.endswith("_untested_truth_roc_auc") for k in meta)
-    assert any(k.endswith("_heldout_ef1") for k in meta)
+    assert any(k.endswith("_cv_ef1") for k in meta)
+    assert "summary_table" in meta and "(chosen)" in meta["summary_table"].value
+    assert not check_keys(meta)
     sol = instance.get_latest_materialization_event(
         dg.AssetKey("solubility_model")).asset_materialization.metadata
     assert sol["n_test"].value == 257

@@ -13,7 +13,6 @@ from models.artifact_io import json_safe
 from models.compounds import activity, ranking, solubility
 from models.compounds.chemprop_model import ChempropConfig
 from models.fingerprint import UNCHANGED
-from orchestration.assets.compounds import PROPERTIES_FILE
 from orchestration.assets.features import feature_key
 from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
@@ -21,7 +20,9 @@ from orchestration.feature_store.training import (activity_training_frame, prese
                                                   property_batches)
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.lake.safe_paths import lake_file
+from orchestration.metadata import cv_key, metrics_table, rounded
 from orchestration.resources import LakeResource
+from orchestration.settings import Evidence, evidence_relpath
 from orchestration.truth_eval import truth_metrics
 
 SOLUBILITY_DIR = "solubility"
@@ -107,13 +108,13 @@ def solubility_model(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         "fingerprint": artifact.fingerprint,
         "model_version": artifact.model_version,
         "family": artifact.family,
-        "test_rmse": float(m["test"]["rmse"]),
-        "test_r2": float(m["test"]["r2"]),
-        "test_mae": float(m["test"]["mae"]),
+        "test_rmse": rounded(float(m["test"]["rmse"])),
+        "test_r2": rounded(float(m["test"]["r2"])),
+        "test_mae": rounded(float(m["test"]["mae"])),
         "n_train": int(m["n_train"]),
         "n_test": int(m["test"]["n"]),
-        "published": dg.MetadataValue.json(m.get("published", {})),
-        "metrics": dg.MetadataValue.json(json.loads(json.dumps(m, default=str))),
+        "published": dg.MetadataValue.json(rounded(m.get("published", {}))),
+        "metrics": dg.MetadataValue.json(rounded(json.loads(json.dumps(m, default=str)))),
     })
 
 
@@ -136,13 +137,13 @@ def activity_models(paths) -> dict[str, object]:
 
 
 def _props(paths) -> pl.DataFrame:
-    path = paths.evidence / PROPERTIES_FILE
+    path = paths.evidence_file(Evidence.COMPOUND_PROPERTIES)
     return pl.read_parquet(path) if path.exists() else pl.DataFrame()
 
 
 @dg.asset(group_name="compound_models", kinds={"xgboost", "pytorch", "feast"},
           deps=[feature_key("compound_properties"), feature_key("compound_activity_labels")])
-@isolated("screening", ["evidence/compound_activity_labels.parquet"])
+@isolated("screening", [evidence_relpath(Evidence.COMPOUND_ACTIVITY_LABELS)])
 def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Per screened target: predicted pIC50 (the labels' one potency scale: dose-response
     IC50 where a curve exists, else the documented single-point mapping) from three
@@ -151,14 +152,14 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     point-in-time as of each label). All are evaluated by scaffold-split cross-validation
     (RMSE, Spearman, and ROC-AUC / PR-AUC / EF1% / EF5% of potent actives, pIC50 >= 5, on
     held-out scaffolds); the family with the best mean per-fold PR-AUC of potent actives
-    is chosen and its fold models form the ensemble. An apparent potent active that the
-    screen flags as a frequent hitter (active in unrelated assays or the counter screen) is
-    not trained on. Where the simulator's hidden truth
-    exists, the untested compounds are also scored against it (evaluation only: it never
-    reaches training). A target whose training rows, settings and libraries fingerprint as
-    its saved model did keeps that model (not retrained). Each model lives in a folder
-    named by ``safe_name(target)`` (target names come from landing run files); the name
-    itself is in its metadata."""
+    is chosen and refit on every label (its fold models give the uncertainty). An apparent
+    potent active that the screen flags as a frequent hitter (active in unrelated assays or
+    the counter screen) is not trained on. Where the simulator's hidden truth exists, the
+    untested compounds are also scored against it (evaluation only: it never reaches
+    training). A target whose training rows, settings and libraries fingerprint as its
+    saved model did keeps that model (not retrained). Each model lives in a folder named
+    by ``safe_name(target)`` (target names come from landing run files); the name itself
+    is in its metadata."""
     paths = lake.paths
     cp_config = chemprop_config()
     training = activity_training_frame(paths, feature_store(paths))
@@ -168,90 +169,30 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     # every current label, trainable or not: compound_predictions marks these tested
     every = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
     every = _with_label_columns(every if every.height else training)
-    label_cols = list(LABEL_COLUMNS)
-    labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", *label_cols)
+    labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", *LABEL_COLUMNS)
     props = _props(paths)  # every structure: the untested ones are scored against truth only
     hits = screen_evidence(paths)
     summary: dict[str, dict] = {}
     kept: set[str] = set()
     for target in sorted(labels["target_gene"].unique().to_list()) if labels.height else []:
-        folder = activity_folder(paths, target)
         target_rows = training.filter(pl.col("gene_symbol") == target).drop(
-            "gene_symbol", *label_cols, "event_timestamp", strict=False)
+            "gene_symbol", *LABEL_COLUMNS, "event_timestamp", strict=False)
         target_labels = labels.filter(pl.col("target_gene") == target)
-        # An apparent potent active that the screen also saw active in unrelated assays or the
-        # counter screen (frequent_hitter) owes its reading to the assay, not the target: its
-        # potency is not trained on (it stays a tested compound). Inactive frequent hitters
-        # are kept: they teach the model that those chemotypes are not potent.
-        suspect = hits.filter((pl.col("target_gene") == target) & pl.col("frequent_hitter"))
-        potency = (target_labels.join(suspect.select("inchikey", "frequent_hitter"), on="inchikey",
-                                      how="left")
-                   .filter(~(pl.col("frequent_hitter").fill_null(False)
-                             & (pl.col("pic50") >= activity.ACTIVE_PIC50).fill_null(False)))
-                   .select("inchikey", "pic50", "censored"))
-        n_suspect = target_labels.height - potency.height
-        content = activity.fingerprint(target_rows, potency, chemprop_config=cp_config)
-        artifact = activity.reuse(folder, content)
-        training_status = UNCHANGED if artifact is not None else "trained"
-        if artifact is None:
-            try:
-                artifact = activity.train_activity(target_rows, potency, chemprop_config=cp_config)
-            except activity.NotEnoughLabels as exc:
-                context.log.warning("no activity model for %s: %s", target, exc)
-                summary[target] = {"status": f"not trained: {exc}"}
-                continue  # its old folder, if any, is removed below
-            artifact.target = target
-            # as saved (NaN → None), so a fresh and a reused model report alike
-            artifact.metrics = json_safe(artifact.metrics)
-            activity.save(artifact, folder)
-        kept.add(folder.name)
-        m = artifact.metrics
-        summary[target] = {
-            "status": "trained", "training": training_status,
-            "fingerprint": artifact.fingerprint, "model_version": artifact.model_version,
-            "family": artifact.family, "selection_rule": m["selection_rule"],
-            "n_labelled": m["n_compounds"], "n_potent_actives": m["n_positives"],
-            "n_censored": m.get("n_censored"), "n_folds": m["n_folds"],
-            "left_out_frequent_hitters": n_suspect,
-            "uncertainty": m["uncertainty"], "residual_sd": m["residual_sd"],
-            # all families side by side: held-out scaffolds, mean ± sd over folds and pooled
-            "families": {f: {"pooled": r["pooled"], "fold_mean": r["mean"], "fold_sd": r["std"],
-                             "train_seconds": r.get("train_seconds")}
-                         for f, r in m["families"].items()},
-            "untested_vs_truth": truth_metrics(paths, target, artifact, props, target_labels),
-        }
-    # never score with a model the current labels no longer support (or one saved under a
-    # folder name this code no longer uses)
-    root = paths.models / ACTIVITY_DIR
-    for stale in sorted(root.iterdir()) if root.is_dir() else []:
-        if stale.name not in kept:
-            context.log.info("removing activity model folder %s: no current model", stale.name)
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale)
-            else:
-                stale.unlink()
+        potency, n_suspect = trainable_potency(target_labels, hits.filter(pl.col("target_gene") == target))
+        try:
+            artifact, status = _train_or_reuse(paths, target, target_rows, potency, cp_config)
+        except activity.NotEnoughLabels as exc:
+            context.log.warning("no activity model for %s: %s", target, exc)
+            summary[target] = {"status": f"not trained: {exc}"}
+            continue  # its old folder, if any, is removed below
+        kept.add(activity_folder(paths, target).name)
+        summary[target] = _target_summary(
+            artifact, status, n_suspect, truth_metrics(paths, target, artifact, props, target_labels))
+    _remove_stale_models(context, paths.models / ACTIVITY_DIR, kept)
     # written last: a step that fails on the way leaves the labels of its last good run
     write_parquet_atomic(every.select(pl.col("gene_symbol").alias("target_gene"), "inchikey",
-                                      *label_cols),
-                         paths.evidence / "compound_activity_labels.parquet")
-    flat = {}
-    for target, s in summary.items():
-        if s["status"] != "trained":
-            continue
-        flat[f"{target}_chosen_family"] = s["family"]
-        flat[f"{target}_left_out_frequent_hitters"] = s["left_out_frequent_hitters"]
-        # the chosen family as <target>_heldout_<metric>; every family (chosen included) as
-        # <target>_<family>_cv_<metric>: pooled over the held-out scaffold folds
-        for family, r in s["families"].items():
-            for k in activity.METRIC_KEYS:
-                if r["pooled"].get(k) is not None:
-                    flat[f"{target}_{family}_cv_{k}"] = round(float(r["pooled"][k]), 3)
-                    if family == s["family"]:
-                        flat[f"{target}_heldout_{k}"] = round(float(r["pooled"][k]), 3)
-        truth = s["untested_vs_truth"] or {}
-        for k in ("roc_auc", "ef1", "ef5", "spearman"):
-            if truth.get(k) is not None:
-                flat[f"{target}_untested_truth_{k}"] = round(float(truth[k]), 3)
+                                      *LABEL_COLUMNS),
+                         paths.evidence_file(Evidence.COMPOUND_ACTIVITY_LABELS))
     return dg.MaterializeResult(metadata={
         "targets": len(summary),
         "trained": sum(s["status"] == "trained" for s in summary.values()),
@@ -263,9 +204,101 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
         "feature_service": "compound_activity_v1",
         "potency_scale": "pIC50 (models/compounds/labels.py); potent active = pIC50 >= 5",
         "chemprop_max_epochs": cp_config.max_epochs,
-        **flat,
-        "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
+        **activity_metadata(summary),
     })
+
+
+def trainable_potency(target_labels: pl.DataFrame, target_hits: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """(inchikey, pic50, censored) to train one target's model on, and how many labels were
+    left out. An apparent potent active that the screen also saw active in unrelated assays
+    or the counter screen (frequent_hitter) owes its reading to the assay, not the target:
+    its potency is not trained on (it stays a tested compound). Inactive frequent hitters
+    are kept: they teach the model that those chemotypes are not potent."""
+    suspect = target_hits.filter(pl.col("frequent_hitter")).select("inchikey", "frequent_hitter")
+    potency = (target_labels.join(suspect, on="inchikey", how="left")
+               .filter(~(pl.col("frequent_hitter").fill_null(False)
+                         & (pl.col("pic50") >= activity.ACTIVE_PIC50).fill_null(False)))
+               .select("inchikey", "pic50", "censored"))
+    return potency, target_labels.height - potency.height
+
+
+def _train_or_reuse(paths, target: str, target_rows: pl.DataFrame, potency: pl.DataFrame,
+                    cp_config: ChempropConfig) -> tuple[activity.ActivityArtifact, str]:
+    """The target's saved model when its fingerprint still matches, else a new one, saved.
+    Raises ``activity.NotEnoughLabels``."""
+    folder = activity_folder(paths, target)
+    content = activity.fingerprint(target_rows, potency, chemprop_config=cp_config)
+    artifact = activity.reuse(folder, content)
+    if artifact is not None:
+        return artifact, UNCHANGED
+    artifact = activity.train_activity(target_rows, potency, chemprop_config=cp_config)
+    artifact.target = target
+    artifact.metrics = json_safe(artifact.metrics)  # as saved (NaN → None): fresh and reused report alike
+    activity.save(artifact, folder)
+    return artifact, "trained"
+
+
+def _target_summary(artifact: activity.ActivityArtifact, status: str, n_suspect: int,
+                    truth: dict | None) -> dict:
+    m = artifact.metrics
+    return {
+        "status": "trained", "training": status,
+        "fingerprint": artifact.fingerprint, "model_version": artifact.model_version,
+        "family": artifact.family, "selection_rule": m["selection_rule"],
+        "n_labelled": m["n_compounds"], "n_potent_actives": m["n_positives"],
+        "n_censored": m.get("n_censored"), "n_folds": m["n_folds"],
+        "left_out_frequent_hitters": n_suspect,
+        "uncertainty": m["uncertainty"], "residual_sd": m["residual_sd"],
+        # all families side by side: held-out scaffolds, mean ± sd over folds and pooled
+        "families": {f: {"pooled": r["pooled"], "fold_mean": r["mean"], "fold_sd": r["std"],
+                         "train_seconds": r.get("train_seconds")}
+                     for f, r in m["families"].items()},
+        "untested_vs_truth": truth,
+    }
+
+
+def _remove_stale_models(context, root, kept: set[str]) -> None:
+    """Never score with a model the current labels no longer support (or one saved under a
+    folder name this code no longer uses)."""
+    for stale in sorted(root.iterdir()) if root.is_dir() else []:
+        if stale.name not in kept:
+            context.log.info("removing activity model folder %s: no current model", stale.name)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+
+
+def activity_metadata(summary: dict[str, dict]) -> dict:
+    """Flat keys per trained target (metadata naming rules, orchestration/metadata.py):
+    ``<target>_chosen_family``, ``<target>_cv_<metric>`` (the chosen family, pooled over the
+    held-out scaffold folds), ``<target>_<family>_cv_<metric>`` (every family),
+    ``<target>_untested_truth_<metric>``; a markdown table of every family's pooled CV
+    figures (``summary_table``) and the whole summary rounded (``summary``)."""
+    flat: dict = {}
+    table: dict[str, dict] = {}
+    for target, s in summary.items():
+        if s["status"] != "trained":
+            continue
+        flat[f"{target}_chosen_family"] = s["family"]
+        flat[f"{target}_left_out_frequent_hitters"] = s["left_out_frequent_hitters"]
+        for family, r in s["families"].items():
+            chosen = family == s["family"]
+            table[f"{target} / {family}" + (" (chosen)" if chosen else "")] = r["pooled"]
+            for k in activity.METRIC_KEYS:
+                if r["pooled"].get(k) is not None:
+                    flat[f"{target}_{family}_{cv_key(k)}"] = rounded(float(r["pooled"][k]))
+                    if chosen:
+                        flat[f"{target}_{cv_key(k)}"] = rounded(float(r["pooled"][k]))
+        truth = s["untested_vs_truth"] or {}
+        for k in ("roc_auc", "ef1", "ef5", "spearman"):
+            if truth.get(k) is not None:
+                flat[f"{target}_untested_truth_{k}"] = rounded(float(truth[k]))
+    if table:
+        flat["summary_table"] = dg.MetadataValue.md(metrics_table(
+            table, columns=list(activity.METRIC_KEYS), index="target / family (scaffold CV, pooled)"))
+    flat["summary"] = dg.MetadataValue.json(rounded(json.loads(json.dumps(summary, default=str))))
+    return flat
 
 
 def screen_evidence(paths) -> pl.DataFrame:
@@ -308,10 +341,9 @@ def admet_evidence(paths) -> pl.DataFrame:
     the compound_admet_predictions evidence; empty when the lake has none."""
     try:
         from models.compounds.admet import SAFETY_COLUMNS
-        from orchestration.assets.admet import EVIDENCE_FILE
     except ImportError:  # noqa: BLE001
         return pl.DataFrame(schema={"inchikey": pl.String})
-    path = paths.evidence / EVIDENCE_FILE
+    path = paths.evidence_file(Evidence.COMPOUND_ADMET_PREDICTIONS)
     if not path.exists():
         return pl.DataFrame(schema={"inchikey": pl.String})
     frame = pl.read_parquet(path)
@@ -319,11 +351,24 @@ def admet_evidence(paths) -> pl.DataFrame:
     return frame.select("inchikey", *cols).unique("inchikey", keep="first")
 
 
+PREDICTION_SCHEMA = {
+    "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64,
+    "priority": pl.Float64, "rank": pl.Int64, "predicted_pic50": pl.Float64,
+    "pic50_uncertainty": pl.Float64, "p_active": pl.Float64, "uncertainty": pl.Float64,
+    "tested": pl.Boolean, "observed_active": pl.Boolean, "observed_pic50": pl.Float64,
+    "hit_class": pl.String, "n_valid_replicates": pl.Int64, "needs_retest": pl.Boolean,
+    "likely_interferer": pl.Boolean, "predicted_logS": pl.Float64,
+    "developability": pl.Float64, "model_version": pl.String}
+# screen columns a table from before hit classes lacks: added as nulls
+SCREEN_COLUMNS = {"hit_class": pl.String, "n_valid_replicates": pl.Int64,
+                  "needs_retest": pl.Boolean, "likely_interferer": pl.Boolean}
+
+
 @dg.asset(group_name="compound_models", kinds={"python", "parquet", "feast"},
           deps=["compound_activity_model", "solubility_model", "int_compounds",
                 "int_hts_compound_calls", "compound_admet_predictions",
                 feature_key("compound_properties")])
-@isolated("compounds", ["evidence/compound_predictions.parquet"])
+@isolated("compounds", [evidence_relpath(Evidence.COMPOUND_PREDICTIONS)])
 def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every library structure, screened or not, scored for every modelled target in
     streamed batches of feature service compound_activity_v1 (current values):
@@ -335,60 +380,24 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
     paths = lake.paths
     compounds = read_model(paths, "int_compounds").select(
         "inchikey", "qed", "n_pains", "n_brenk", "lipinski_pass", "scaffold")
-    labels_path = paths.evidence / "compound_activity_labels.parquet"
+    labels_path = paths.evidence_file(Evidence.COMPOUND_ACTIVITY_LABELS)
     labels = pl.read_parquet(labels_path) if labels_path.exists() else pl.DataFrame()
-    sol = solubility.load(paths.models / SOLUBILITY_DIR)
     folders = activity_models(paths)
     # a target whose labels vanished (its runs were removed) keeps no stale model
     labelled = set(labels["target_gene"].to_list()) if labels.height else set()
-    targets = sorted(t for t in folders if t in labelled)
-    artifacts = {t: activity.load(folders[t]) for t in targets}
-    logs, predicted = [], {t: [] for t in targets}
-    if targets:
-        # one pass over the library: each batch is fetched once and scored by every model
-        for frame in property_batches(feature_store(paths), compounds["inchikey"].to_list(),
-                                      SCORE_BATCH):
-            logs.append(pl.DataFrame({"inchikey": frame["inchikey"],
-                                      "predicted_logS": solubility.predict_logS(sol, frame)}))
-            for target, artifact in artifacts.items():
-                predicted[target].extend(activity.score_batches(artifact, [frame]))
-    logs = pl.concat(logs) if logs else pl.DataFrame(schema={"inchikey": pl.String,
-                                                             "predicted_logS": pl.Float64})
-    hits = screen_evidence(paths)
-    admet = admet_evidence(paths)
-    parts = []
-    for target, artifact in artifacts.items():
-        scored = pl.concat(predicted[target])
-        tl = _with_label_columns(labels.filter(pl.col("target_gene") == target)).select(
-            "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"),
-            pl.col("pic50").alias("observed_pic50"))
-        frame = (scored.with_columns(pl.col("pic50_uncertainty").alias("uncertainty"))
-                 .join(compounds, on="inchikey", how="left")
-                 .join(logs, on="inchikey", how="left")
-                 .join(tl, on="inchikey", how="left")
-                 .join(hits.filter(pl.col("target_gene") == target).drop("target_gene", "frequent_hitter"),
-                       on="inchikey", how="left")
-                 .join(admet, on="inchikey", how="left")
-                 .with_columns(pl.col("tested").fill_null(False)))
-        parts.append(ranking.rank_compounds(frame).with_columns(
-            pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version")))
-    out = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema={
-        "inchikey": pl.String, "target_gene": pl.String, "score": pl.Float64,
-        "priority": pl.Float64, "rank": pl.Int64, "predicted_pic50": pl.Float64,
-        "pic50_uncertainty": pl.Float64, "p_active": pl.Float64, "uncertainty": pl.Float64,
-        "tested": pl.Boolean, "observed_active": pl.Boolean, "observed_pic50": pl.Float64,
-        "hit_class": pl.String, "n_valid_replicates": pl.Int64, "needs_retest": pl.Boolean,
-        "likely_interferer": pl.Boolean, "predicted_logS": pl.Float64,
-        "developability": pl.Float64, "model_version": pl.String})
-    for col, dtype in (("hit_class", pl.String), ("n_valid_replicates", pl.Int64),
-                       ("needs_retest", pl.Boolean), ("likely_interferer", pl.Boolean)):
-        if col not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=dtype).alias(col))
-    write_parquet_atomic(out, paths.evidence / "compound_predictions.parquet")
+    artifacts = {t: activity.load(folders[t]) for t in sorted(t for t in folders if t in labelled)}
+    logs, predicted = _score_library(paths, compounds["inchikey"].to_list(), artifacts)
+    hits, admet = screen_evidence(paths), admet_evidence(paths)
+    parts = [_rank_target(target, artifact, predicted[target], compounds, logs, labels, hits, admet)
+             for target, artifact in artifacts.items()]
+    out = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=PREDICTION_SCHEMA)
+    out = out.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in SCREEN_COLUMNS.items()
+                            if c not in out.columns])
+    write_parquet_atomic(out, paths.evidence_file(Evidence.COMPOUND_PREDICTIONS))
     top = out.filter(pl.col("rank") <= 10).sort("target_gene", "rank") if out.height else out
     return dg.MaterializeResult(metadata={
         "rows": out.height,
-        "targets": dg.MetadataValue.json(targets),
+        "targets": dg.MetadataValue.json(list(artifacts)),
         "untested_scored": int((~out["tested"]).sum()) if out.height else 0,
         "with_admet": "safety_factor" in out.columns,
         "top": dg.MetadataValue.md(markdown_preview(top.select(
@@ -396,3 +405,39 @@ def compound_predictions(context: dg.AssetExecutionContext, lake: LakeResource) 
             "p_active", "hit_class", "tested"), n=20)
             if out.height else "no modelled target"),
     })
+
+
+def _score_library(paths, inchikeys: list[str], artifacts: dict[str, activity.ActivityArtifact]
+                   ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """(inchikey → predicted_logS, target → predicted potency frame) in one streamed pass
+    over the library: each batch of features is fetched once and scored by every model."""
+    if not artifacts:
+        return pl.DataFrame(schema={"inchikey": pl.String, "predicted_logS": pl.Float64}), {}
+    sol = solubility.load(paths.models / SOLUBILITY_DIR)
+    logs, predicted = [], {t: [] for t in artifacts}
+    for frame in property_batches(feature_store(paths), inchikeys, SCORE_BATCH):
+        logs.append(pl.DataFrame({"inchikey": frame["inchikey"],
+                                  "predicted_logS": solubility.predict_logS(sol, frame)}))
+        for target, artifact in artifacts.items():
+            predicted[target].extend(activity.score_batches(artifact, [frame]))
+    return pl.concat(logs), {t: pl.concat(parts) for t, parts in predicted.items()}
+
+
+def _rank_target(target: str, artifact: activity.ActivityArtifact, scored: pl.DataFrame,
+                 compounds: pl.DataFrame, logs: pl.DataFrame, labels: pl.DataFrame,
+                 hits: pl.DataFrame, admet: pl.DataFrame) -> pl.DataFrame:
+    """One target's scored library with what was observed for it (tested, observed pIC50,
+    the screen's hit class and flags), ADMET flags, then ranked (models.compounds.ranking)."""
+    tl = _with_label_columns(labels.filter(pl.col("target_gene") == target)).select(
+        "inchikey", pl.lit(True).alias("tested"), (pl.col("label") == 1).alias("observed_active"),
+        pl.col("pic50").alias("observed_pic50"))
+    frame = (scored.with_columns(pl.col("pic50_uncertainty").alias("uncertainty"))
+             .join(compounds, on="inchikey", how="left")
+             .join(logs, on="inchikey", how="left")
+             .join(tl, on="inchikey", how="left")
+             .join(hits.filter(pl.col("target_gene") == target).drop("target_gene", "frequent_hitter"),
+                   on="inchikey", how="left")
+             .join(admet, on="inchikey", how="left")
+             .with_columns(pl.col("tested").fill_null(False)))
+    return ranking.rank_compounds(frame).with_columns(
+        pl.lit(target).alias("target_gene"), pl.lit(artifact.model_version).alias("model_version"))
