@@ -74,7 +74,8 @@ def test_model_metrics_are_recorded_on_the_asset(e2e_lake):
     for needle in ("recall_gene_cv", "top1", "top10", "phenotype_only", "variant_only",
                    "exomiser_style", "calibration"):
         assert needle in text, f"{needle} missing from the model's metrics"
-    assert 0.0 <= meta["heldout_top1"].value <= 1.0
+    assert 0.0 <= meta["cv_top1"].value <= 1.0   # gene-grouped cross-validation
+    assert "| ranker |" in meta["summary"].value
     assert 0.0 <= meta["calibration_top1_ece"].value <= 1.0
     # which model this lake uses, and why
     assert meta["model"].value in ("shipped", "refined") and meta["why"].value

@@ -16,6 +16,7 @@ from orchestration.assets.isolation import isolated
 from orchestration.feature_store.store import feature_store
 from orchestration.feature_store.training import ranker_scoring_frame, ranker_training_frame
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
+from orchestration.metadata import ranker_metadata
 from orchestration.resources import LakeResource
 
 RANKER_DIR = "gene_ranker"
@@ -108,38 +109,9 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
         "n_train_patients": artifact.n_train_patients,
         "n_solved_without_features_at_diagnosis": len(unusable),
         "feature_service": RANKER_SERVICE,
-        **_heldout_metadata(metrics),
-        "lake_heldout": dg.MetadataValue.json(decision.get("heldout_recall", {})),
-        "metrics": dg.MetadataValue.json(json.loads(json.dumps(metrics, default=str))),
+        # cv_* figures, summary and lake_cv tables, rounded metrics (orchestration/metadata.py)
+        **ranker_metadata(json.loads(json.dumps(metrics, default=str)), decision),
     })
-
-
-def _heldout_metadata(metrics: dict) -> dict:
-    """The shipped model's held-out figures, rounded and named alike: top-k with its 95 %
-    gene-bootstrap interval for the ranker and each baseline, and the calibration."""
-    out: dict = {"heldout_scope": metrics.get("evaluation_scope", "")}
-    for method, r in metrics.get("recall_gene_cv", {}).items():
-        name = "" if method == "ranker" else f"_{method}"
-        for k in (1, 5, 10):
-            cell = r.get(f"top{k}") or {}
-            if cell.get("value") is not None:
-                out[f"heldout_top{k}{name}"] = round(cell["value"], 3)
-                if method == "ranker":
-                    out[f"heldout_top{k}_ci95"] = f"{cell['lo']:.3f}-{cell['hi']:.3f}"
-        if method == "ranker":
-            out["heldout_patients"] = r.get("n_patients", 0)
-            out["heldout_genes"] = r.get("n_genes", 0)
-    cal = (metrics.get("calibration") or {}).get("top1") or {}
-    if cal.get("brier") is not None:
-        out["calibration_top1_brier"] = round(cal["brier"], 4)
-        out["calibration_top1_ece"] = round(cal["ece"], 4)
-        out["reliability_top1"] = dg.MetadataValue.md(markdown_preview(
-            pl.DataFrame(cal["bins"]), n=20))
-    every = (metrics.get("calibration") or {}).get("all_candidates") or {}
-    if every.get("brier") is not None:
-        out["calibration_all_brier"] = round(every["brier"], 5)
-        out["calibration_all_ece"] = round(every["ece"], 5)
-    return out
 
 
 @dg.asset(group_name="models", kinds={"python", "parquet", "feast"},
