@@ -9,6 +9,7 @@ from orchestration.assets.isolation import isolated
 from orchestration.ingest import runner
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
+from orchestration.metadata import rounded
 
 PROPERTIES_FILE = "compound_properties.parquet"
 # Bump when a descriptor, alert catalog, scaffold or fingerprint definition changes: the
@@ -69,7 +70,7 @@ def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -
         "computed_now": fresh.height,
         "reused": props.height - fresh.height,
         "with_pains_alert": int((props["n_pains"] > 0).sum()) if props.height else 0,
-        "lipinski_pass_fraction": float(props["lipinski_pass"].sum() / n) if props.height else 0.0,
+        "lipinski_pass_fraction": rounded(float(props["lipinski_pass"].sum() / n)) if props.height else 0.0,
         "preview": dg.MetadataValue.md(markdown_preview(props.select(
             "inchikey", "mw", "clogp", "tpsa", "qed", "sa_score", "pains_alerts"))),
     })

@@ -11,9 +11,12 @@ from orchestration.ingest import runner
 from orchestration.assets.isolation import isolated
 from orchestration.assets.quarantine import raw_quarantine
 from orchestration.figures import curve_figures, plate_figures
-from orchestration.metadata import TABLE_NAME_KEY, catalog_table
+from orchestration.metadata import TABLE_NAME_KEY, catalog_table, rounded
 from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
+
+
+MAX_QC_ROWS = 300          # plates listed in plate_stats' qc table (every plate of a demo lake)
 
 
 def _published(name: str) -> dict:
@@ -156,12 +159,13 @@ def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
         "plates": plates.height,
         "failed_qc": failed.height,
         "bias_corrected": int(plates["bias_corrected"].sum()) if plates.height else 0,
-        "median_control_noise_pct": (float(plates["control_noise_pct"].median())
+        "median_control_noise_pct": (rounded(float(plates["control_noise_pct"].median()))
                                      if plates.height and plates["control_noise_pct"].drop_nulls().len()
                                      else 0.0),
         "qc": dg.MetadataValue.md(markdown_preview(plates.select(
             "run_id", "plate_id", "z_prime", "z_prime_robust", "ssmd", "signal_to_background",
-            "control_noise_pct", "bias_corrected", "passed", "qc_reason"), n=40) if plates.height else "no plates"),
+            "control_noise_pct", "bias_corrected", "passed", "qc_reason"), n=MAX_QC_ROWS)
+            if plates.height else "no plates"),
     })
     yield dg.MaterializeResult(asset_key="plate_refusals", metadata={
         "refused": refusals.height,
