@@ -194,8 +194,9 @@ def main() -> int:
             before = snapshot(DBT_PROJECT)
             log = workdir / f"{side}-{i}.log"
             result = time_cli(home, log) if side == "cli" else time_ui(home, log, args.timeout)
-            result.update(side=side, pair=i, log=str(log),
-                          dbt_project_written=written(before, snapshot(DBT_PROJECT))[:20])
+            changed = written(before, snapshot(DBT_PROJECT))
+            result.update(side=side, pair=i, log=str(log), dbt_project_files_written=len(changed),
+                          dbt_project_written=changed[:20])
             trials.append(result)
             print(json.dumps(result), flush=True)
             if not args.keep:
@@ -209,14 +210,13 @@ def main() -> int:
                "ui_startup_seconds": [t["startup_seconds"] for t in trials if t["side"] == "ui"],
                "ratio_per_pair": [round(r, 2) for r in ratios],
                "ratio_median": round(sorted(ratios)[len(ratios) // 2], 2),
-               "dbt_project_files_written": sorted({f for t in trials
-                                                    for f in t["dbt_project_written"]}),
+               "dbt_project_files_written": [t["dbt_project_files_written"] for t in trials],
                "trials": trials}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=2))
     print(f"\nCLI refresh {cli} s, UI refresh {ui} s (start-up {summary['ui_startup_seconds']} s "
           f"apart); UI/CLI ratio {summary['ratio_per_pair']} (target <= 1.5); "
-          f"files written under dbt_project/: {len(summary['dbt_project_files_written'])}")
+          f"files written under dbt_project/ per trial: {summary['dbt_project_files_written']}")
     failed = [t for t in trials if t.get("rc", 0) != 0 or t.get("status", "SUCCESS") != "SUCCESS"]
     return 1 if failed else 0
 
