@@ -26,15 +26,17 @@ fuzz: $(STAMP)
 	ORPHANLAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -m fuzz \
 		--hypothesis-show-statistics --durations=0 tests/test_fuzz_parsers.py
 
-# The patient report in a real headless browser: Debian's chromium driven by Playwright
-# (browser builds cannot be downloaded here), installed with apt-get when missing.
+# The patient report and the Dagster UI (lineage groups, a quarantine warning, plate heatmaps)
+# in a real headless browser: Debian's chromium driven by Playwright (browser builds cannot be
+# downloaded here), installed with apt-get when missing. The UI test builds a small lake, or
+# serves ORPHANLAKE_UI_LAKE=<a refreshed lake> (e.g. data_lake after `make demo`).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser: $(STAMP)
 	test -x $(CHROMIUM) || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
 	ORPHANLAKE_CHROMIUM=$(CHROMIUM) $(VENV)/bin/python -m pytest -q -s -m browser \
-		tests/test_report_browser.py
+		tests/test_report_browser.py tests/test_ui_browser.py
 
 ui: $(STAMP)
 	$(VENV)/bin/orphanlake ui
