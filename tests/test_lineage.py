@@ -138,6 +138,7 @@ def test_quarantine_checks_warn_with_counts_and_reasons(tmp_path):
     assert not plates.passed and plates.severity == dg.AssetCheckSeverity.WARN
     assert plates.metadata["quarantined"].value == 6
     assert plates.metadata["plates"].value == 3 and plates.metadata["wells"].value == 3
+    assert plates.description == "6 quarantined: 3 plates, 3 wells"
     assert "has no plate map" in plates.metadata["reasons"].value
     assert "40 of 96 wells missing" in plates.metadata["reasons"].value
 
@@ -146,6 +147,7 @@ def test_quarantine_checks_warn_with_counts_and_reasons(tmp_path):
     clinical = by_asset["raw_patients"](lake=lake)
     assert not clinical.passed and clinical.severity == dg.AssetCheckSeverity.WARN
     assert clinical.metadata["terms"].value == 1
+    assert clinical.description == "1 quarantined: 1 term"
     assert "HP:9999999" in clinical.metadata["reasons"].value
     compounds = by_asset["raw_compound_records"](lake=lake)
     assert compounds.passed and compounds.metadata["quarantined"].value == 0

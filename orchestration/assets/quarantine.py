@@ -84,10 +84,19 @@ def summary(rows: pl.DataFrame, by_domain: bool = False) -> dict:
     return meta
 
 
+def headline(rows: pl.DataFrame) -> str:
+    """One line for the UI and the refresh summary, e.g. "17 quarantined: 3 plates, 14 wells"."""
+    if not rows.height:
+        return "nothing quarantined"
+    counts = rows.group_by("granularity").len().sort("len", "granularity", descending=[True, False])
+    return f"{rows.height} quarantined: " + ", ".join(
+        f"{n} {PLURAL.get(g, g) if n != 1 else g}" for g, n in counts.iter_rows())
+
+
 def _result(rows: pl.DataFrame, by_domain: bool = False) -> dg.AssetCheckResult:
     """Passes when nothing was refused; warns (never fails the run) otherwise."""
     return dg.AssetCheckResult(passed=rows.height == 0, severity=dg.AssetCheckSeverity.WARN,
-                               metadata=summary(rows, by_domain))
+                               description=headline(rows), metadata=summary(rows, by_domain))
 
 
 def _ingest_check(domain: str, asset: str):
