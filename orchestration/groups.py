@@ -4,11 +4,10 @@ The UI's global lineage draws each group as one box (collapsed) with an edge whe
 asset of one group feeds an asset of another, so the groups are cut to make those edges
 run one way — left to right, ingest → staging → evidence → marts → products:
 
-    reference ─┐
-    clinical ──┼─▶ genomic ─┐
-               │            ├─▶ features ─▶ models ─┐
-    compounds ─┴─▶ screening┘               compound_models ─▶ products ─▶ feature_serving
-                                                                         ─▶ quarantine ─▶ catalog ─▶ reports
+    reference → clinical → genomic ─┐
+                                    ├→ features → models, compound_models → products
+    compounds ⇄ screening ──────────┤     → feature_serving → catalog → reports
+                                    └→ quarantine ──────────────────────→ catalog
 
 Domain groups (``clinical``, ``genomic``, ``compounds``, ``screening``) each hold their
 ingest assets (``raw_*``), their dbt staging, intermediate and mart models and the Python
