@@ -140,8 +140,9 @@ def time_ui(home: Path, log: Path, timeout: float) -> dict:
         wait_for_location(client, time.monotonic() + timeout)
         startup = time.perf_counter() - t_start
         t0 = time.perf_counter()
-        run_id = client.submit_job_execution("refresh", repository_location_name="orphanlake",
-                                             repository_name="__repository__")
+        # the location is named after the module `dagster dev -m` loads; the client finds
+        # the one repository with a job named refresh
+        run_id = client.submit_job_execution("refresh")
         deadline = time.monotonic() + timeout
         while True:
             status = client.get_run_status(run_id)
@@ -176,6 +177,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per UI run")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "ui_refresh.json"))
     ap.add_argument("--keep", action="store_true", help="keep the refreshed lake copies")
+    ap.add_argument("--sides", default="cli,ui", help="cli,ui (default), or only one of them")
     args = ap.parse_args()
 
     workdir = Path(args.workdir).resolve()
@@ -189,7 +191,7 @@ def main() -> int:
     trials = []
     for i in range(args.pairs):
         order = ("cli", "ui") if i % 2 == 0 else ("ui", "cli")
-        for side in order:
+        for side in (s for s in order if s in args.sides.split(",")):
             home = fresh_copy(template, workdir / f"{side}-{i}")
             before = snapshot(DBT_PROJECT)
             log = workdir / f"{side}-{i}.log"
@@ -204,7 +206,7 @@ def main() -> int:
 
     cli = [t["seconds"] for t in trials if t["side"] == "cli"]
     ui = [t["seconds"] for t in trials if t["side"] == "ui"]
-    ratios = [u / c for u, c in zip(ui, cli)]
+    ratios = [u / c for u, c in zip(ui, cli)] or [float("nan")]
     summary = {"commit": git_head(), "patients": args.patients, "seed": args.seed,
                "cli_seconds": cli, "ui_seconds": ui,
                "ui_startup_seconds": [t["startup_seconds"] for t in trials if t["side"] == "ui"],
