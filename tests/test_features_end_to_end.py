@@ -159,6 +159,20 @@ def test_the_online_checks_passed_in_the_refresh(e2e_lake):
     assert {v: r["mismatches"] for v, r in mismatches.items()} == {v: [] for v in VIEWS}
 
 
+def test_the_refreshed_registry_is_the_feature_contract(e2e_lake):
+    """The refresh's blocking check compared the applied registry with features/contract.py,
+    and they agree now."""
+    from orchestration.feature_store.definitions import registry_differences
+
+    paths, _ = e2e_lake
+    key = dg.AssetCheckKey(dg.AssetKey("feature_registry"), "registry_matches_contract")
+    record = dg.DagsterInstance.get().event_log_storage.get_latest_asset_check_execution_by_key(
+        [key]).get(key)
+    assert record is not None, "registry_matches_contract never ran"
+    assert record.event.dagster_event.event_specific_data.passed
+    assert registry_differences(feature_store(paths)) == []
+
+
 def _metadata(asset: str) -> dict:
     event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(asset))
     assert event is not None, f"{asset} was never materialized"

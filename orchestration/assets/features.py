@@ -18,6 +18,7 @@ from orchestration.resources import LakeResource
 GROUP = "features"                 # registry and model-input tables (orchestration/groups.py)
 SERVING_GROUP = "feature_serving"  # product tables and the online store, after the products
 # the lake assets each stage's tables are built from, as features/contract.py lists them
+# (each table asset depends on its own sources)
 MODEL_INPUT_DEPS = list(contract.stage_sources("model_inputs"))
 PRODUCT_DEPS = list(contract.stage_sources("products"))
 
@@ -61,14 +62,15 @@ def registry_matches_contract(lake: LakeResource) -> dg.AssetCheckResult:
     })
 
 
-def _table_assets(stage: str, deps: list[str], description: str):
+def _table_assets(stage: str, description: str):
     tables = [t for t in TABLES if t.stage == stage]
 
     @dg.multi_asset(
         name=f"feature_tables_{stage}",
         group_name=GROUP if stage == "model_inputs" else SERVING_GROUP,
         specs=[dg.AssetSpec(feature_key(t.name), kinds={"feast", "parquet"},
-                            deps=[*deps, "feature_registry"],
+                            # the assets its builder reads, as the contract lists them
+                            deps=[*t.spec.sources, "feature_registry"],
                             description=(f"Feature view {t.name}" if t.feature_view else
                                          f"Label events {t.name}") + ": " + description)
                for t in tables],
@@ -90,10 +92,10 @@ def _table_assets(stage: str, deps: list[str], description: str):
 
 
 feature_tables_model_inputs = _table_assets(
-    "model_inputs", MODEL_INPUT_DEPS,
+    "model_inputs",
     "history of the lake's values, dated by the refresh that learned them (point-in-time source).")
 feature_tables_products = _table_assets(
-    "products", PRODUCT_DEPS, "history of the served product values.")
+    "products", "history of the served product values.")
 
 
 @dg.asset(group_name=SERVING_GROUP, kinds={"feast", "sqlite"},

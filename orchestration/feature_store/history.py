@@ -30,11 +30,13 @@ from datetime import datetime
 
 import polars as pl
 
+from features import contract as C
+
 EVENT = "event_timestamp"
 CREATED = "created_timestamp"
 PRESENT = "present"
 TS = pl.Datetime("us", "UTC")
-RESTATE = ("never", "always")
+RESTATE = C.RESTATE  # how a change is dated: see the module docstring
 
 
 @dataclass(frozen=True)
