@@ -72,7 +72,7 @@ def local_online_db(paths: LakePaths) -> Path | None:
 
 
 def write_lake_yaml(paths: LakePaths) -> Path:
-    """``$ORPHANLAKE_HOME/features/feature_store.yaml``: the repo's config with this lake's
+    """``<lake>/features/feature_store.yaml``: the repo's config with this lake's
     paths, for ``feast -c features -f <it> ...`` on a lake other than the default."""
     target = feature_dir(paths) / "feature_store.yaml"
     text = ("# written by orphanlake for this lake; use with: feast -c "
