@@ -29,6 +29,9 @@ MAX_LARGE_CURVES = 3        # of those, shown large under the sheets
 PLATES_PER_SHEET = 48
 CURVES_PER_SHEET = 200
 MAX_INLINE_BYTES = 450_000  # per metadata entry, base64 included
+CURVE_SHEET_COLORS = 32     # a 176-curve sheet: 126 kB as PNG-8 (171 kB with 256 colours)
+# Bump when a sheet's drawing or compression changes: sheets are reused while their key holds.
+SHEET_RECIPE = "2"
 
 
 @dataclass
@@ -70,8 +73,8 @@ def _digest(*parts) -> str:
 class _Budget:
     """Inline images up to ``limit`` bytes of markdown; beyond, name the file instead."""
 
-    def __init__(self, limit: int = MAX_INLINE_BYTES):
-        self.left = limit
+    def __init__(self, limit: int | None = None):
+        self.left = MAX_INLINE_BYTES if limit is None else limit
 
     def image(self, png: bytes, alt: str, file: Path) -> str:
         from models.plates.plots import as_markdown_image
@@ -164,7 +167,7 @@ def plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> Gall
             name = f"{run_id}{part}"
             file = lake_file(paths, paths.reports / "contact_sheets" / "plates",
                              run_id if len(chunks) == 1 else f"{run_id}_{n + 1}", suffix=".png")
-            key = _digest(name, [k for k, _ in chunk])
+            key = _digest(SHEET_RECIPE, name, [k for k, _ in chunk])
             try:
                 png, drawn = cached_png(file, key, lambda: compact_png(plate_contact_sheet_png(
                     [t for _, t in chunk], name)))
@@ -233,10 +236,10 @@ def curve_figures(paths, points: pl.DataFrame, fits: pl.DataFrame, log) -> Galle
             name = f"{run_id}{part}"
             file = lake_file(paths, paths.reports / "contact_sheets" / "dose_response",
                              run_id if len(chunks) == 1 else f"{run_id}_{n + 1}", suffix=".png")
-            key = _digest(name, [k for k, _ in chunk])
+            key = _digest(SHEET_RECIPE, name, [k for k, _ in chunk])
             try:
                 png, drawn = cached_png(file, key, lambda: compact_png(curve_contact_sheet_png(
-                    [t for _, t in chunk], name)))
+                    [t for _, t in chunk], name), colors=CURVE_SHEET_COLORS))
             except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
                 log.warning("no curve contact sheet for %s: %s", name, exc)
                 out.failed.append(f"contact sheet {name}")

@@ -145,3 +145,17 @@ def test_every_curve_is_on_its_runs_sheet(tmp_path, quick_singles):
     assert len(list((paths.reports / "contact_sheets" / "dose_response").glob("*.png"))) == 2
     assert len(list((paths.reports / "dose_response").rglob("*.png"))) == 8
     assert curve_figures(paths, points, fits.clear(), LOG).markdown("none") == "none"
+
+
+def test_an_entry_past_its_budget_names_the_files_instead(tmp_path, quick_singles, monkeypatch):
+    import orchestration.figures as figures
+
+    paths = LakePaths(tmp_path / "lake").ensure()
+    wells, plates = _plates(n_runs=2, n_plates=1)
+    md = plate_figures(paths, wells, plates, LOG).markdown("none")
+    shown = re.findall(r"!\[[^\]]*\]\(data:image/png;base64,[A-Za-z0-9+/=]+\)", md)
+    assert [alt for alt, _ in _images(md)] == ["P0", "P0", "R0", "R1"]
+    monkeypatch.setattr(figures, "MAX_INLINE_BYTES", sum(map(len, shown[:3])) + 10)
+    md = plate_figures(paths, wells, plates, LOG).markdown("none")
+    assert [alt for alt, _ in _images(md)] == ["P0", "P0", "R0"]   # R1's sheet did not fit
+    assert "not inlined, the metadata entry is full" in md and "contact_sheets" in md
