@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -74,7 +75,8 @@ def ui_lake(tmp_path_factory) -> Path:
                           timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
     # the quiet CLI on the way: a line per step, the log's path, the summary
-    assert "[1/" in done.stderr and "full log: " in done.stdout, done.stderr[-2000:]
+    assert re.search(r"^\[ *1/\d+\] ", done.stderr, re.M) and "full log: " in done.stdout, \
+        done.stderr[-2000:]
     log = Path(done.stdout.split("full log: ")[1].split()[0])
     assert log.is_file() and "STEP_SUCCESS" in log.read_text(errors="replace")
     return home
