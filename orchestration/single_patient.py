@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from orchestration.ingest.runner import register_copies
-from orchestration.settings import LakePaths
+from orchestration.settings import Evidence, LakePaths
 
 _STEPS = ["raw_variants", "raw_variant_sites", "raw_no_calls", "raw_pedigrees", "raw_patients",
           "raw_phenotypes", "raw_diagnoses",
@@ -58,7 +58,7 @@ def rank_single_patient(main: LakePaths, vcf: Path, phenopacket: Path,
             register_copies(scratch, "expression",
                             sorted(scratch.raw_table("expression").glob("cohort_*/*.parquet")))
         _materialize(scratch)
-        scores = pl.read_parquet(scratch.evidence / "gene_scores.parquet")
+        scores = pl.read_parquet(scratch.evidence_file(Evidence.GENE_SCORES))
         quarantined = list(scratch.raw_table("quarantine").rglob("*.parquet"))
         problems = pl.read_parquet(quarantined) if quarantined else pl.DataFrame()
     if scores.height == 0:

@@ -11,8 +11,8 @@ from models.compounds import admet
 from orchestration.assets.isolation import isolated
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
+from orchestration.settings import Evidence, evidence_relpath
 
-EVIDENCE_FILE = "compound_admet_predictions.parquet"
 CACHE_DIR = "admet"
 CACHE_FILE = "predictions_cache.parquet"
 
@@ -26,12 +26,12 @@ def cache_path(paths) -> Path:
 def _no_admet(paths) -> None:
     """A lake that never predicted: an empty, typed evidence file so the mart still builds."""
     write_parquet_atomic(pl.DataFrame(schema={"inchikey": pl.String, **admet.schema()}),
-                         paths.evidence / EVIDENCE_FILE)
+                         paths.evidence_file(Evidence.COMPOUND_ADMET_PREDICTIONS))
 
 
 # The Python asset is not called compound_admet: that key is the dbt mart's.
 @dg.asset(group_name="compounds", kinds={"pytorch", "parquet"}, deps=["int_compounds"])
-@isolated("compounds", [f"evidence/{EVIDENCE_FILE}"], fallback=_no_admet)
+@isolated("compounds", [evidence_relpath(Evidence.COMPOUND_ADMET_PREDICTIONS)], fallback=_no_admet)
 def compound_admet_predictions(context: dg.AssetExecutionContext,
                                lake: LakeResource) -> dg.MaterializeResult:
     """ADMET-AI's pretrained Chemprop ensembles (hERG, AMES, DILI, ClinTox, CYP
@@ -51,7 +51,7 @@ def compound_admet_predictions(context: dg.AssetExecutionContext,
     seconds = time.perf_counter() - started
     if counts["predicted"] or counts["from_shipped"]:
         write_parquet_atomic(cache, cache_file)
-    write_parquet_atomic(out, paths.evidence / EVIDENCE_FILE)
+    write_parquet_atomic(out, paths.evidence_file(Evidence.COMPOUND_ADMET_PREDICTIONS))
     context.log.info("ADMET-AI: %d structures: %d predicted now, %d from admet-ai's shipped "
                      "DrugBank predictions, %d from the cache (%.1f s)", out.height,
                      counts["predicted"], counts["from_shipped"], counts["cached"], seconds)

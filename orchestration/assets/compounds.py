@@ -10,8 +10,8 @@ from orchestration.ingest import runner
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
 from orchestration.metadata import rounded
+from orchestration.settings import Evidence, evidence_relpath
 
-PROPERTIES_FILE = "compound_properties.parquet"
 # Bump when a descriptor, alert catalog, scaffold or fingerprint definition changes: the
 # cache (keyed by InChIKey) is then recomputed instead of mixing old rows with new.
 PROPERTIES_RECIPE = "1"
@@ -34,11 +34,11 @@ def raw_compound_records(context: dg.AssetExecutionContext, lake: LakeResource) 
 def _no_properties(paths) -> None:
     from orchestration.chem.properties import compute_properties_parallel
 
-    write_parquet_atomic(compute_properties_parallel([], []), paths.evidence / PROPERTIES_FILE)
+    write_parquet_atomic(compute_properties_parallel([], []), paths.evidence_file(Evidence.COMPOUND_PROPERTIES))
 
 
 @dg.asset(group_name="compounds", kinds={"rdkit", "parquet"}, deps=["stg_compound_records"])
-@isolated("compounds", [f"evidence/{PROPERTIES_FILE}"], fallback=_no_properties)
+@isolated("compounds", [evidence_relpath(Evidence.COMPOUND_PROPERTIES)], fallback=_no_properties)
 def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Descriptors (MW, cLogP, TPSA, HBD/HBA, rotatable bonds, aromatic rings, Fsp3), QED,
     synthetic accessibility, Lipinski/Veber flags, PAINS and Brenk alert names, the
@@ -47,7 +47,7 @@ def compound_properties(context: dg.AssetExecutionContext, lake: LakeResource) -
     from orchestration.chem.properties import compute_properties_parallel
 
     paths = lake.paths
-    target = paths.evidence / PROPERTIES_FILE
+    target = paths.evidence_file(Evidence.COMPOUND_PROPERTIES)
     stamp = target.with_suffix(".recipe")
     wanted = (read_model(paths, "stg_compound_records").select("inchikey", "smiles")
               .sort("inchikey", "smiles").unique("inchikey", keep="first"))

@@ -22,16 +22,15 @@ import dagster as dg
 import polars as pl
 
 from orchestration.lake.io import write_parquet_atomic
-from orchestration.settings import LakePaths
+from orchestration.settings import Evidence, LakePaths
 
-STATUS_FILE = "refresh_status.parquet"
 STATUS_SCHEMA = {"domain": pl.String, "step": pl.String, "status": pl.String,
                  "error": pl.String, "outputs_from": pl.Datetime("us", "UTC"),
                  "run_id": pl.String, "at": pl.Datetime("us", "UTC")}
 
 
 def read_status(paths: LakePaths) -> pl.DataFrame:
-    path = paths.evidence / STATUS_FILE
+    path = paths.evidence_file(Evidence.REFRESH_STATUS)
     return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=STATUS_SCHEMA)
 
 
@@ -45,7 +44,7 @@ def record_status(paths: LakePaths, row: dict) -> None:
     frame = pl.DataFrame([row], schema=STATUS_SCHEMA)
     status = read_status(paths).filter(pl.col("step") != row["step"])
     write_parquet_atomic(pl.concat([status, frame]).sort("domain", "step"),
-                         paths.evidence / STATUS_FILE)
+                         paths.evidence_file(Evidence.REFRESH_STATUS))
 
 
 def _outputs_from(paths: LakePaths, outputs: Sequence[str]) -> datetime | None:

@@ -25,7 +25,7 @@ import polars as pl
 
 from orchestration.lake.io import markdown_preview, read_mart
 from orchestration.resources import LakeResource
-from orchestration.settings import LakePaths
+from orchestration.settings import Evidence, LakePaths
 
 # The dbt source of the raw quarantine table (dbt_project/models/staging/_sources.yml).
 RAW_QUARANTINE = dg.AssetKey("raw_quarantine")
@@ -60,7 +60,7 @@ def raw_quarantine(paths: LakePaths) -> pl.DataFrame:
 
 def plate_refusals(paths: LakePaths) -> pl.DataFrame:
     """Plates and wells refused when runs, maps, signals and libraries were put together."""
-    path = paths.evidence / "plate_refusals.parquet"
+    path = paths.evidence_file(Evidence.PLATE_REFUSALS)
     df = pl.read_parquet(path) if path.exists() else pl.DataFrame()
     return df if df.height else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
 

@@ -14,6 +14,7 @@ from orchestration.figures import curve_figures, plate_figures
 from orchestration.metadata import TABLE_NAME_KEY, catalog_table, rounded
 from orchestration.lake.io import markdown_preview, read_mart, read_model, write_parquet_atomic
 from orchestration.resources import LakeResource
+from orchestration.settings import Evidence, evidence_relpath
 
 
 MAX_QC_ROWS = 300          # plates listed in plate_stats' qc table (every plate of a demo lake)
@@ -103,10 +104,10 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
     dose_runs = set(runs.filter(pl.col("stage") == "dose_response")["run_id"].to_list())
     wells, plates = no_positional_correction(wells, plates, dose_runs)
     wells = wells.rename({"signal": "raw_signal"}) if "signal" in wells.columns else wells
-    write_parquet_atomic(wells, paths.evidence / "plate_well_scores.parquet")
-    write_parquet_atomic(plates, paths.evidence / "plate_stats.parquet")
+    write_parquet_atomic(wells, paths.evidence_file(Evidence.PLATE_WELL_SCORES))
+    write_parquet_atomic(plates, paths.evidence_file(Evidence.PLATE_STATS))
     write_parquet_atomic(refusals if refusals.height else pl.DataFrame(schema=REFUSAL_SCHEMA),
-                         paths.evidence / "plate_refusals.parquet")
+                         paths.evidence_file(Evidence.PLATE_REFUSALS))
     return wells, plates, refusals
 
 
@@ -130,8 +131,9 @@ def _normalize(paths, empty: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, 
                                  "libraries were put together."),
     ],
 )
-@isolated("screening", ["evidence/plate_well_scores.parquet", "evidence/plate_stats.parquet",
-                        "evidence/plate_refusals.parquet"],
+@isolated("screening", [evidence_relpath(Evidence.PLATE_WELL_SCORES),
+                        evidence_relpath(Evidence.PLATE_STATS),
+                        evidence_relpath(Evidence.PLATE_REFUSALS)],
           fallback=lambda paths: _normalize(paths, empty=True))
 def plate_normalization(context: dg.AssetExecutionContext, lake: LakeResource):
     """Join each run's signals to its plate map and run metadata, refuse what cannot be
@@ -187,8 +189,8 @@ def _fits_for(paths, points: pl.DataFrame, fit_curves) -> tuple[pl.DataFrame, bo
 
     from models.fingerprint import frame_digest
 
-    target = paths.evidence / "dose_response_fits.parquet"
-    stamp = paths.evidence / "dose_response_fits.points"
+    target = paths.evidence_file(Evidence.DOSE_RESPONSE_FITS)
+    stamp = target.with_suffix(".points")
     digest = (f"{FIT_RECIPE}/scipy-{scipy.__version__}/"
               f"{frame_digest(points.select(FIT_POINTS), FIT_POINTS[:4])}")
     if target.exists() and stamp.exists() and stamp.read_text() == digest:
@@ -203,15 +205,15 @@ def _no_fits(paths) -> None:
     from models.plates.dose_response import fit_curves
 
     # empty fits are no fits of any points: never reused as such
-    (paths.evidence / "dose_response_fits.points").unlink(missing_ok=True)
+    paths.evidence_file(Evidence.DOSE_RESPONSE_FITS).with_suffix(".points").unlink(missing_ok=True)
     write_parquet_atomic(fit_curves(pl.DataFrame(schema={
         "run_id": pl.String, "compound_id": pl.String, "concentration_um": pl.Float64,
-        "response": pl.Float64})), paths.evidence / "dose_response_fits.parquet")
+        "response": pl.Float64})), paths.evidence_file(Evidence.DOSE_RESPONSE_FITS))
 
 
 @dg.asset(group_name="screening", kinds={"scipy", "parquet"}, deps=["int_dose_response_points"],
           metadata=_published("dose_response_fits"))
-@isolated("screening", ["evidence/dose_response_fits.parquet"], fallback=_no_fits)
+@isolated("screening", [evidence_relpath(Evidence.DOSE_RESPONSE_FITS)], fallback=_no_fits)
 def dose_response_fits(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """A 4-parameter logistic fit per compound of every dose-response run: IC50/EC50 with
     a 95% confidence interval, Hill slope, top, bottom and an NCGC-style curve class.
