@@ -1,9 +1,8 @@
-"""One simulated batch (with defective files) through the whole refresh job, in a temp
-ORPHANLAKE_HOME; the hidden truth is read only here, to judge the results."""
+"""One simulated batch (with defective files) through the whole refresh job, in a temporary
+lake; the hidden truth is read only here, to judge the results."""
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -168,13 +167,13 @@ def _differences(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]
     return diffs
 
 
-def _refresh_in_another_process() -> tuple[subprocess.Popen, Path]:
-    """`orphanlake refresh` on the test lake in a child process, once it holds the lake."""
+def _refresh_in_another_process(paths: LakePaths) -> tuple[subprocess.Popen, Path]:
+    """`orphanlake --home <lake> refresh` in a child process, once it holds the lake."""
     from orchestration.lake.lock import holder
 
-    paths = LakePaths(Path(os.environ["ORPHANLAKE_HOME"]))
     log = paths.home.parent / "concurrent-refresh.log"
-    child = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "refresh"],
+    child = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "--home", str(paths.home),
+                              "refresh"],
                              stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
     while holder(paths).get("pid") != child.pid and child.poll() is None:
@@ -209,8 +208,9 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert before[1], "the first refresh saved no model"
     assert set(SCORED) <= set(published)
     capsys.readouterr()
-    other, other_log = _refresh_in_another_process()
-    assert main(["refresh"]) == 0          # the CLI path: the same job, then the summary
+    other, other_log = _refresh_in_another_process(paths)
+    # the CLI path: the same job, then the summary
+    assert main(["--home", str(paths.home), "refresh"]) == 0
     assert other.wait(timeout=600) == 0, other_log.read_text()[-3000:]
     waited = capsys.readouterr()
     assert f"(pid {other.pid}, since" in waited.err + waited.out, "the second refresh did not wait"

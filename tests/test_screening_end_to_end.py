@@ -241,7 +241,7 @@ def test_refresh_picks_up_a_new_plate_run(e2e_lake):
     new_run = paths.landing / "plates" / f"{src.name}_rerun"
     shutil.copytree(src, new_run)
     try:
-        assert run_refresh()
+        assert run_refresh(paths)
         after = pl.read_parquet(paths.marts / "plate_qc.parquet")
         added = after.filter(pl.col("run_id") == new_run.name)
         assert added.height == before.filter(pl.col("run_id") == src.name).height

@@ -69,13 +69,12 @@ def test_everything_else_is_refused_before_it_runs(sql, kind):
         read_statements(sql)
 
 
-def test_copy_over_the_raw_layer_is_refused_and_the_file_is_untouched(tmp_path, capsys, monkeypatch):
+def test_copy_over_the_raw_layer_is_refused_and_the_file_is_untouched(tmp_path, capsys):
     # the probe's attack: an empty result copied over one patient's raw variants file
     paths = _lake(tmp_path)
     target = paths.raw_table("variants") / "b1" / "p.vcf.gz.parquet"
     published = next(paths.home.glob("published/*/raw/variants/b1/p.vcf.gz.parquet"))
     before = target.read_bytes(), published.read_bytes()
-    monkeypatch.setenv("ORPHANLAKE_HOME", str(paths.home))
     for victim in (target, published):
         sql = f"copy (select * from raw_variants where false) to '{victim}' (format parquet)"
         assert main(["--home", str(paths.home), "sql", sql]) == 2
