@@ -18,6 +18,7 @@ from orchestration.feature_store.training import ranker_scoring_frame, ranker_tr
 from orchestration.lake.io import markdown_preview, read_model, write_parquet_atomic
 from orchestration.metadata import ranker_metadata
 from orchestration.resources import LakeResource
+from orchestration.settings import Evidence, evidence_relpath
 
 RANKER_DIR = "gene_ranker"
 
@@ -41,8 +42,8 @@ RANKER_DIR = "gene_ranker"
                                  "patient: the phenotype clusters behind cohorts."),
     ],
 )
-@isolated("clinical", ["evidence/phenotype_evidence.parquet",
-                       "evidence/patient_disease_matches.parquet"])
+@isolated("clinical", [evidence_relpath(Evidence.PHENOTYPE_EVIDENCE),
+                       evidence_relpath(Evidence.PATIENT_DISEASE_MATCHES)])
 def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     """Score every patient's HPO terms against every gene and disease of the release."""
     paths = lake.paths
@@ -54,8 +55,8 @@ def phenotype_scoring(context: dg.AssetExecutionContext, lake: LakeResource):
     phenodigm = exomiser_phenotype(index, terms).rename({"exomiser_pheno": "pheno_phenodigm"})
     evidence = evidence.join(phenodigm.with_columns(pl.col("patient_id").cast(
         evidence.schema["patient_id"])), on=["patient_id", "gene_symbol"], how="left")
-    write_parquet_atomic(evidence, paths.evidence / "phenotype_evidence.parquet")
-    write_parquet_atomic(match_df, paths.evidence / "patient_disease_matches.parquet")
+    write_parquet_atomic(evidence, paths.evidence_file(Evidence.PHENOTYPE_EVIDENCE))
+    write_parquet_atomic(match_df, paths.evidence_file(Evidence.PATIENT_DISEASE_MATCHES))
 
     yield dg.MaterializeResult(asset_key="phenotype_evidence", metadata={
         "patients": evidence["patient_id"].n_unique(), "rows": evidence.height})
@@ -116,7 +117,7 @@ def gene_ranking_model(context: dg.AssetExecutionContext, lake: LakeResource) ->
 
 @dg.asset(group_name="models", kinds={"python", "parquet", "feast"},
           deps=["gene_ranking_model", "int_patient_gene_features", feature_key("patient_gene_evidence")])
-@isolated("patients", ["evidence/gene_scores.parquet"])
+@isolated("patients", [evidence_relpath(Evidence.GENE_SCORES)])
 def gene_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Every candidate gene of every patient scored and ranked by the trained model on the
     current values of feature service target_ranking_v1, with each feature's contribution
@@ -132,7 +133,7 @@ def gene_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
             context.log.warning("%d candidate(s) have no features in target_ranking_v1 (feature "
                                 "tables behind the marts?); they score as no evidence", unserved)
     scored = add_explanations(ranker.score(artifact, candidates))
-    write_parquet_atomic(scored, paths.evidence / "gene_scores.parquet")
+    write_parquet_atomic(scored, paths.evidence_file(Evidence.GENE_SCORES))
     top = scored.filter((pl.col("rank") == 1) & ~pl.col("is_training"))
     return dg.MaterializeResult(metadata={
         "rows": scored.height,
