@@ -6,8 +6,8 @@ with the same seed and compare every mart and evidence table, row for row.
 Each revision gets a git worktree (``--head`` defaults to the working tree itself) and a
 fresh lake built by its own ``orphanlake demo`` (same venv, the revision's code first on
 ``PYTHONPATH``). Then every Parquet file under ``marts/`` and ``evidence/`` is compared as a
-multiset of rows, ignoring only columns that record *when* something ran (``*_at``,
-``trained_at``, ``refreshed_at``, ``run_id``, ...): a table is identical when the same rows
+multiset of rows, ignoring only columns that record *when* something ran (timestamp-typed
+columns, ``*_at``, ``run_id``, ``*_seconds``, ...): a table is identical when the same rows
 come out, whatever their order. Prints one line per table and exits 1 if any differs (with
 the columns whose values differ). Writes bench/results/mart_identity.json.
 """
@@ -55,7 +55,9 @@ def build(tree: Path, lake: Path, seed: int) -> None:
 
 
 def _stable(df: pl.DataFrame) -> pl.DataFrame:
-    keep = [c for c in df.columns if not VOLATILE.search(c)]
+    # a timestamp column records when a step ran (refresh_status.at, outputs_from), not data
+    keep = [c for c in df.columns
+            if not VOLATILE.search(c) and not isinstance(df.schema[c], pl.Datetime)]
     return df.select(sorted(keep))
 
 
@@ -116,7 +118,8 @@ def main() -> None:
     out.write_text(json.dumps({"base": args.base, "head": args.head or "working tree", "seed": args.seed,
                                "tables": rows}, indent=2))
     n_bad = sum(not r["identical"] for r in rows)
-    print(f"\n{len(rows) - n_bad}/{len(rows)} tables identical (volatile columns ignored: {VOLATILE.pattern})")
+    print(f"\n{len(rows) - n_bad}/{len(rows)} tables identical (ignored: timestamp columns and names "
+          f"matching {VOLATILE.pattern})")
     sys.exit(1 if n_bad else 0)
 
 
