@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from features.contract import COMPOUND_DESCRIPTORS
+
 __all__ = ["DESCRIPTORS", "N_BITS", "FeatureSpec", "fit_feature_spec", "feature_matrix", "fingerprint_bits"]
 
-DESCRIPTORS = ["mw", "clogp", "tpsa", "hbd", "hba", "rotatable_bonds", "aromatic_rings",
-               "fraction_csp3", "heavy_atoms", "qed", "sa_score"]
+# the compound views' descriptor columns, declared once in the feature contract
+DESCRIPTORS = list(COMPOUND_DESCRIPTORS)
 N_BITS = 2048
 _N_BYTES = N_BITS // 8
 
