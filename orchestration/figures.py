@@ -159,29 +159,38 @@ def plate_figures(paths, wells: pl.DataFrame, plates: pl.DataFrame, log) -> Gall
                                         row["plate_id"], file))
     out.parts.append("### Every plate, one contact sheet per run")
     for run_id, run_tiles in tiles.items():
-        chunks = [run_tiles[i:i + PLATES_PER_SHEET]
-                  for i in range(0, len(run_tiles), PLATES_PER_SHEET)]
         n_failed = sum(t.failed for _, t in run_tiles)
-        for n, chunk in enumerate(chunks):
-            part = f" ({n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
-            name = f"{run_id}{part}"
-            file = lake_file(paths, paths.reports / "contact_sheets" / "plates",
-                             run_id if len(chunks) == 1 else f"{run_id}_{n + 1}", suffix=".png")
-            key = _digest(SHEET_RECIPE, name, [k for k, _ in chunk])
-            try:
-                png, drawn = cached_png(file, key, lambda: compact_png(plate_contact_sheet_png(
-                    [t for _, t in chunk], name)))
-            except Exception as exc:  # noqa: BLE001 - a figure never stops the plate's numbers
-                log.warning("no contact sheet for %s: %s", name, exc)
-                out.failed.append(f"contact sheet {name}")
-                continue
-            out.drawn += drawn
-            out.reused += not drawn
-            out.parts.append(f"**{name}: {len(run_tiles)} plate(s), {n_failed} failed QC**\n\n"
-                             + budget.image(png, name, file))
+        _contact_sheets(paths, out, budget, log, "plates", run_id, run_tiles, PLATES_PER_SHEET,
+                        lambda chunk, name: compact_png(plate_contact_sheet_png(chunk, name)),
+                        f"{len(run_tiles)} plate(s), {n_failed} failed QC")
     log.info("plate figures under %s: %d drawn, %d unchanged, %d could not be drawn",
              paths.reports, out.drawn, out.reused, len(out.failed))
     return out
+
+
+def _contact_sheets(paths, out: Gallery, budget: "_Budget", log, kind: str, run_id: str,
+                    run_tiles: list, per_sheet: int, draw, caption: str) -> None:
+    """One run's (key, tile) pairs on contact sheets of at most ``per_sheet`` tiles
+    (reports/contact_sheets/<kind>/<run>[_<n>].png, redrawn only when a tile's key
+    changed), each added inline to ``out`` under ``caption``. ``draw(tiles, name)``
+    returns the PNG; a sheet that cannot be drawn is logged and listed, never raised: a
+    figure never stops the numbers."""
+    chunks = [run_tiles[i:i + per_sheet] for i in range(0, len(run_tiles), per_sheet)]
+    for n, chunk in enumerate(chunks):
+        name = run_id + (f" ({n + 1} of {len(chunks)})" if len(chunks) > 1 else "")
+        # run ids come from landing files: mapped, never used as path parts
+        file = lake_file(paths, paths.reports / "contact_sheets" / kind,
+                         run_id if len(chunks) == 1 else f"{run_id}_{n + 1}", suffix=".png")
+        key = _digest(SHEET_RECIPE, name, [k for k, _ in chunk])
+        try:
+            png, drawn = cached_png(file, key, lambda: draw([t for _, t in chunk], name))
+        except Exception as exc:  # noqa: BLE001 - a figure never stops the numbers
+            log.warning("no contact sheet for %s: %s", name, exc)
+            out.failed.append(f"contact sheet {name}")
+            continue
+        out.drawn += drawn
+        out.reused += not drawn
+        out.parts.append(f"**{name}: {caption}**\n\n" + budget.image(png, name, file))
 
 
 def curve_figures(paths, points: pl.DataFrame, fits: pl.DataFrame, log) -> Gallery:
@@ -228,26 +237,12 @@ def curve_figures(paths, points: pl.DataFrame, fits: pl.DataFrame, log) -> Galle
             large.append((title, row["compound_id"], png, file))
 
     for run_id, run_tiles in tiles.items():
-        chunks = [run_tiles[i:i + CURVES_PER_SHEET]
-                  for i in range(0, len(run_tiles), CURVES_PER_SHEET)]
         active = sum(not str(t.fit.curve_class).startswith("4") for _, t in run_tiles)
-        for n, chunk in enumerate(chunks):
-            part = f" ({n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
-            name = f"{run_id}{part}"
-            file = lake_file(paths, paths.reports / "contact_sheets" / "dose_response",
-                             run_id if len(chunks) == 1 else f"{run_id}_{n + 1}", suffix=".png")
-            key = _digest(SHEET_RECIPE, name, [k for k, _ in chunk])
-            try:
-                png, drawn = cached_png(file, key, lambda: compact_png(curve_contact_sheet_png(
-                    [t for _, t in chunk], name), colors=CURVE_SHEET_COLORS))
-            except Exception as exc:  # noqa: BLE001 - a figure never stops the fits
-                log.warning("no curve contact sheet for %s: %s", name, exc)
-                out.failed.append(f"contact sheet {name}")
-                continue
-            out.drawn += drawn
-            out.reused += not drawn
-            out.parts.append(f"**{name}: {len(run_tiles)} curve(s), {active} with a response "
-                             f"(class 1–3)**\n\n" + budget.image(png, name, file))
+        _contact_sheets(paths, out, budget, log, "dose_response", run_id, run_tiles,
+                        CURVES_PER_SHEET,
+                        lambda chunk, name: compact_png(curve_contact_sheet_png(chunk, name),
+                                                        colors=CURVE_SHEET_COLORS),
+                        f"{len(run_tiles)} curve(s), {active} with a response (class 1–3)")
     if large:
         out.parts.append("### The most potent, large")
     for title, alt, png, file in large:
