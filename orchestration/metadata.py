@@ -117,66 +117,6 @@ def metrics_table(rows: Mapping[str, Mapping[str, Any]], columns: list[str] | No
     return "\n".join(lines)
 
 
-# --- the gene ranker's figures (orchestration/assets/models.py: gene_ranking_model) -------
-
-_KS = (1, 5, 10)
-
-
-def ranker_metadata(metrics: dict, decision: dict | None = None) -> dict:
-    """The gene ranker's figures as asset metadata, named by the rules above: the shipped
-    model's gene-grouped cross-validation as ``cv_top<k>`` (ranker), ``cv_top<k>_ci95``,
-    ``cv_top<k>_<baseline>``, ``cv_patients``, ``cv_genes``, ``cv_scope``; calibration
-    as ``calibration_<set>_<brier|ece>``; a ``summary`` table (one row per method); the
-    lake's own refinement check (k-fold cross-validation on its solved patients) as the
-    ``lake_cv`` table; and ``metrics``, the whole record rounded."""
-    import dagster as dg
-
-    out: dict = {"cv_scope": metrics.get("evaluation_scope", "")}
-    table: dict[str, dict] = {}
-    by_method = metrics.get("recall_gene_cv") or {}
-    for method in sorted(by_method, key=lambda m: (m != "ranker", m)):
-        r = by_method[method]
-        name = None if method == "ranker" else method
-        row: dict = {}
-        for k in _KS:
-            cell = r.get(f"top{k}") or {}
-            if cell.get("value") is None:
-                continue
-            out[cv_key(f"top{k}", name)] = rounded(cell["value"])
-            ci = interval(cell.get("lo"), cell.get("hi"))
-            if method == "ranker" and ci:
-                out[cv_key(f"top{k}_ci95")] = ci
-            row[f"top-{k}"] = rounded(cell["value"])
-            row[f"top-{k} 95% CI"] = ci
-        row["patients"], row["genes"] = r.get("n_patients"), r.get("n_genes")
-        table[method] = row
-        if method == "ranker":
-            out[cv_key("patients")] = r.get("n_patients", 0)
-            out[cv_key("genes")] = r.get("n_genes", 0)
-    if table:
-        out["summary"] = dg.MetadataValue.md(
-            f"{metrics.get('evaluation_scope', 'cross-validation')}\n\n" + metrics_table(table))
-    for which in ("top1", "all_candidates"):
-        cal = (metrics.get("calibration") or {}).get(which) or {}
-        label = "top1" if which == "top1" else "all"
-        if cal.get("brier") is not None:
-            out[f"calibration_{label}_brier"] = rounded(cal["brier"])
-            out[f"calibration_{label}_ece"] = rounded(cal.get("ece"))
-        if which == "top1" and cal.get("bins"):
-            bins = {b.get("bin", str(i)): {k: v for k, v in b.items() if k != "bin"}
-                    for i, b in enumerate(cal["bins"])}
-            out["reliability_top1"] = dg.MetadataValue.md(metrics_table(bins, index="bin"))
-    lake = (decision or {}).get("heldout_recall")  # the saved name; it is k-fold CV
-    if lake:
-        rows = {model: {f"top-{k}": r.get(f"recall_at_{k}") for k in _KS}
-                | {"patients": r.get("n_patients"),
-                   "causal gene not a candidate": r.get("n_causal_not_candidate")}
-                for model, r in lake.items()}
-        out["lake_cv"] = dg.MetadataValue.md(metrics_table(rows, index="model"))
-    out["metrics"] = dg.MetadataValue.json(rounded(metrics))
-    return out
-
-
 # --- where a table can be queried ----------------------------------------------------------
 
 # The read-side catalog users query is LakePaths.catalog, <lake>/lake.duckdb; DuckDB names a

@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from orchestration.metadata import (check_keys, cv_key, interval, metrics_table, ranker_metadata,
-                                    rounded, test_key)
+from orchestration.assets.models import ranker_metadata
+from orchestration.metadata import check_keys, cv_key, interval, metrics_table, rounded, test_key
 
 
 def test_rounded_walks_containers_and_keeps_non_floats():
