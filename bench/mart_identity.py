@@ -106,7 +106,13 @@ def main() -> None:
         lake = work / f"lake_{label}"
         if not (lake / "marts").is_dir():
             print(f"building {label} ({rev or 'working tree'}) in {lake} ...", flush=True)
-            build(_tree(rev, work, label), lake, args.seed)
+            tree = _tree(rev, work, label)
+            try:
+                build(tree, lake, args.seed)
+            finally:  # the lake is what is compared; the checkout is not kept registered
+                if tree != REPO:
+                    subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         lakes[label] = lake
     rows = compare(lakes["base"], lakes["head"])
     for r in rows:
