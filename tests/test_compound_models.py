@@ -6,6 +6,7 @@ Property frames are built here with a few RDKit calls (same columns as the contr
 
 from __future__ import annotations
 
+import json
 import math
 
 # activity first: it sets OMP_WAIT_POLICY before xgboost loads OpenMP (see models/ranker.py).
@@ -183,6 +184,29 @@ def test_feature_matrix_unpacks_big_endian_bits_and_fills_training_medians():
     new = props.head(1).with_columns(pl.lit(None, dtype=pl.Float64).alias("mw"))
     assert spec.transform(new)[0, N_BITS + DESCRIPTORS.index("mw")] == 20.0
     assert FeatureSpec.from_json(spec.to_json()) == spec
+
+
+def test_count_fingerprint_counts_environments_where_the_stored_bit_is_set():
+    props = props_frame(["Clc1ccc(Cl)cc1", "Clc1ccccc1", "CC(=O)Nc1ccc(O)cc1"])
+    spec = fit_feature_spec(props, fingerprint="counts")
+    x = spec.transform(props)
+    counts = _MORGAN.GetCountFingerprintAsNumPy(Chem.MolFromSmiles("Clc1ccc(Cl)cc1"))
+    assert np.allclose(x[0, :N_BITS], np.log1p(counts.astype(np.float64)), atol=1e-6)
+    # the same environments as the stored bits, with multiplicity: two chlorines are not one
+    assert np.array_equal(x[:, :N_BITS] > 0, feature_matrix(props)[0][:, :N_BITS] > 0)
+    shared = (x[0, :N_BITS] > 0) & (x[1, :N_BITS] > 0)  # e.g. the chlorine's own environment
+    assert (x[0, :N_BITS][shared] > x[1, :N_BITS][shared]).any()
+    # computed from the SMILES, so a frame without the packed fingerprint still scores,
+    # and an unreadable structure is an all-zero row like a missing fingerprint
+    assert np.array_equal(spec.transform(props.drop("morgan_fp")), x)
+    odd = props.head(1).with_columns(pl.lit("not a smiles").alias("smiles"))
+    assert not spec.transform(odd)[0, :N_BITS].any()
+    assert FeatureSpec.from_json(spec.to_json()) == spec
+    old = json.loads(spec.to_json())
+    del old["fingerprint"]  # a spec saved before the encoding was recorded meant bits
+    assert FeatureSpec.from_json(json.dumps(old)).fingerprint == "bits"
+    with pytest.raises(ValueError, match="fingerprint must be one of"):
+        FeatureSpec(fingerprint="maccs")
 
 
 # ---------------------------------------------------------------- MLP
