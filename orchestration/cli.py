@@ -31,6 +31,14 @@ def cmd_generate(args) -> int:
     from orchestration.simulate import generate_sample_data
 
     out = Path(args.out).resolve() if args.out else _use_home(args.home).home
+    if args.design_round:
+        from orchestration.simulate.design_round import generate_design_round
+
+        for line in _design_round_lines(generate_design_round(out)):
+            print(line)
+        print("run `orphanlake refresh` to ingest the plate runs; the next design round starts "
+              "from their results")
+        return 0
     summary = generate_sample_data(out, n_patients=args.patients, seed=args.seed,
                                    solved_fraction=args.solved_fraction,
                                    background_variants=args.background_variants,
@@ -86,10 +94,11 @@ def cmd_refresh(args) -> int:
     return _refresh_and_report(_use_home(args.home), args)
 
 
-def _refresh_and_report(paths: LakePaths, args) -> int:
-    """Refresh, then the summary. Quiet by default: one line per step on stderr and the
-    Dagster log in a file under ``<lake>/logs``; ``--verbose`` prints the log instead,
-    ``--json`` writes the summary as one JSON object on stdout."""
+def _refresh_and_report(paths: LakePaths, args, summary: bool = True) -> int:
+    """Refresh, then the summary (``summary`` off: only the progress lines and what
+    failed). Quiet by default: one line per step on stderr and the Dagster log in a file
+    under ``<lake>/logs``; ``--verbose`` prints the log instead, ``--json`` writes the
+    summary as one JSON object on stdout."""
     from orchestration.assets.isolation import failing_steps
 
     progress, log_path = None, None
@@ -111,12 +120,11 @@ def _refresh_and_report(paths: LakePaths, args) -> int:
         problems.append(f"refresh: the {row['domain']} step {row['step']} failed "
                         f"({row['error'][:300]}); the lake serves {kept}, and everything else "
                         "was published")
-    if args.json:
-        summary = {**_summary_dict(paths), "log_file": str(log_path) if log_path else None,
-                   "run": progress.as_dict(ok) if progress else {"ok": ok},
-                   "failing_steps": problems}
-        print(json.dumps(summary, indent=1, default=_json_value))
-    else:
+    if summary and args.json:
+        print(json.dumps({**_summary_dict(paths), "log_file": str(log_path) if log_path else None,
+                          "run": progress.as_dict(ok) if progress else {"ok": ok},
+                          "failing_steps": problems}, indent=1, default=_json_value))
+    elif summary:
         _print_summary(paths)
         if progress is not None:
             print()
@@ -127,17 +135,62 @@ def _refresh_and_report(paths: LakePaths, args) -> int:
     return 0 if ok and not failing.height else 1
 
 
+def _design_round_lines(result: dict) -> list[str]:
+    """One line per target of a make-and-test (simulate/design_round.py)."""
+    lines = []
+    for target, r in result.items():
+        if "skipped" in r:
+            lines.append(f"design round {r['round']} of {target}: {r['skipped']}")
+            continue
+        best = "none" if r["best_true_pic50"] is None else f"{r['best_true_pic50']:.2f}"
+        lines.append(f"design round {r['round']} of {target}: {r['designs']} designs made and "
+                     f"tested on {r['plates']} plates ({', '.join(r['runs'])}); true pIC50 "
+                     f"mean {r['mean_true_pic50']:.2f}, best {best}, "
+                     f"{r['true_actives']} truly active")
+    return lines
+
+
+def _demo_design_round(paths: LakePaths, out) -> bool:
+    """The demo's make-and-test of design round 1 (when the lake has it and it was not made
+    yet); True when plate runs were written."""
+    from orchestration.simulate.design_round import generate_design_round
+
+    try:
+        result = generate_design_round(paths.home, rounds={1})
+    except ValueError as exc:          # no designs (no confirmed active): say so, go on
+        print(f"no design round to make and test: {exc}", file=out)
+        return False
+    for line in _design_round_lines(result):
+        print(line, file=out)
+    return any("skipped" not in r for r in result.values())
+
+
 def cmd_demo(args) -> int:
     paths = _use_home(args.home)
+    out = sys.stderr if args.json else sys.stdout
     if not any(paths.landing.rglob("*.*")):
         from orchestration.simulate import generate_sample_data
 
         print(f"generating {args.patients} sample patients, compound libraries and screening "
-              f"runs (seed {args.seed}) into {paths.landing}",
-              file=sys.stderr if args.json else sys.stdout)
+              f"runs (seed {args.seed}) into {paths.landing}", file=out)
         generate_sample_data(paths.home, n_patients=args.patients, seed=args.seed,
                              with_bad_files=True)
+    # refresh → make and test design round 1 → refresh (round 2 is designed from its results)
+    first = _refresh_and_report(paths, args, summary=False)
+    if first != 0 or not _demo_design_round(paths, out):
+        _print_only_summary(paths, args)
+        return first
+    print("refreshing again: the lake learns from the design round's plates and designs "
+          "round 2", file=out)
     return _refresh_and_report(paths, args)
+
+
+def _print_only_summary(paths: LakePaths, args) -> None:
+    """The summary of a refresh that already ran (the demo's, when no second refresh runs)."""
+    if args.json:
+        print(json.dumps(_summary_dict(paths), indent=1, default=_json_value))
+    else:
+        _print_summary(paths)
 
 
 def _lake_places(paths: LakePaths) -> dict:
@@ -431,9 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="patients only: no compound libraries or plate runs")
     g.add_argument("--target-gene", help="screening target (default: the batch's most common "
                                          "causal gene)")
+    g.add_argument("--design-round", action="store_true",
+                   help="make and test: write plate runs (and their truth) for the newest "
+                        "round's selected designs of each target in the lake's latest "
+                        "publication, measured against the simulator's hidden rule")
     g.set_defaults(func=cmd_generate)
 
-    d = sub.add_parser("demo", help="generate sample data if the landing zone is empty, then refresh")
+    d = sub.add_parser("demo", help="generate sample data if the landing zone is empty, refresh, "
+                                    "make and test design round 1, refresh again")
     d.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     d.add_argument("--seed", type=int, default=DEMO_SEED)
     _run_output_options(d)

@@ -73,3 +73,34 @@ def untested_metrics(true_active, true_pic50, score) -> dict:
             "ef1": enrichment_factor(y, s, 0.01), "ef5": enrichment_factor(y, s, 0.05),
             "spearman": spearman(true_pic50, s),
             "base_rate": float(y.mean()) if y.size else float("nan")}
+
+
+def simulated_screen(paths: LakePaths, target_gene: str) -> dict | None:
+    """The truth of the lake's simulated screen of ``target_gene`` (its
+    truth/<batch>/screening/plates.json: the hidden rule's seed, the plate layout, …; a
+    design round's truth is not a screen), or None when the lake has none."""
+    for meta in sorted(paths.truth.glob("*/screening/plates.json")):
+        info = json.loads(meta.read_text())
+        if (info.get("target_gene") == target_gene and info.get("seed") is not None
+                and "design_round" not in info):
+            return info
+    return None
+
+
+def design_truth(paths: LakePaths, target_gene: str, smiles: list[str]) -> np.ndarray | None:
+    """True pIC50 of arbitrary structures (designs nobody has made) under the lake's
+    simulated rule (orchestration/simulate/sar.py, seeded as the screen was): INERT_PIC50
+    for a structure the rule makes inert, NaN for a SMILES RDKit cannot parse; None when
+    the lake has no truth for ``target_gene``."""
+    from orchestration.simulate import sar
+
+    screen = simulated_screen(paths, target_gene)
+    if screen is None:
+        return None
+    seed = int(screen["seed"])
+    out = np.full(len(smiles), np.nan)
+    for i, smi in enumerate(smiles):
+        if smi and sar.parent_smiles(smi):
+            p = sar.pic50_from_raw(sar.raw_pic50_smiles(smi, seed))
+            out[i] = INERT_PIC50 if p is None else p
+    return out

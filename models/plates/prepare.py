@@ -13,6 +13,8 @@ from datetime import datetime
 
 import polars as pl
 
+from orchestration.ingest.designs import DESIGN_ID_SQL, DESIGN_LIBRARY
+
 # A plate whose export lacks more than this share of the wells its map describes is not
 # normalized: its controls and sample distribution can no longer be trusted.
 MAX_ABSENT_FRACTION = 0.10
@@ -113,9 +115,12 @@ def prepare_wells(runs: pl.DataFrame, wells: pl.DataFrame, maps: pl.DataFrame,
 
     known = pl.Series("compound_id", sorted(known_compounds), dtype=pl.String)
     unknown = joined.filter((pl.col("role") == "sample") & ~pl.col("compound_id").is_in(known))
-    refusals.append(_refusals(unknown, "well", _well_locator(),
-                              pl.format("compound {} is not in any ingested library",
-                                        pl.col("compound_id")), now))
+    design = pl.col("compound_id").str.contains(DESIGN_ID_SQL)
+    refusals.append(_refusals(unknown, "well", _well_locator(), pl.when(design).then(
+        pl.format("design id {} does not exist: no published design round has it (library "
+                  f"{DESIGN_LIBRARY}, the designed_compounds of the newest publication)",
+                  pl.col("compound_id"))).otherwise(
+        pl.format("compound {} is not in any ingested library", pl.col("compound_id"))), now))
     joined = joined.join(unknown.select("run_id", "plate_id", "well"),
                          on=["run_id", "plate_id", "well"], how="anti")
     ambiguous = joined.filter((pl.col("role") == "sample")

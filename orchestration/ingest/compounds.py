@@ -20,6 +20,7 @@ from rdkit import Chem
 from orchestration.chem.standardize import (StructureError, Standardized, parse_molblock,
                                             parse_smiles, standardize_mol)
 from orchestration.ingest import limits
+from orchestration.ingest.designs import DESIGN_LIBRARY, DesignIndex
 from orchestration.ingest.ids import escaped, id_problem, shown
 from orchestration.ingest.landing import open_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
@@ -93,8 +94,9 @@ def _lines(path: Path, keep_newline: bool = False) -> Iterator[str]:
 class _Collector:
     """Accepted rows, quarantine, and the first locator of every compound id seen."""
 
-    def __init__(self, library: str) -> None:
+    def __init__(self, library: str, designs: DesignIndex) -> None:
         self.library = library
+        self.designs = designs
         self.rows: list[dict] = []
         self.tables: list[pa.Table] = []
         self.quarantine: list[QuarantineRecord] = []
@@ -133,6 +135,11 @@ class _Collector:
 
     def accept(self, locator: str, compound_id: str, name: str | None, input_smiles: str,
                std: Standardized) -> None:
+        """Keep the record, unless it re-uses a design id (ingest/designs.py)."""
+        problem = self.designs.problem(compound_id, std.inchikey)
+        if problem:
+            self.reject(locator, compound_id, problem)
+            return
         self.rows.append({
             "library": self.library, "compound_id": compound_id, "name": name,
             "record_locator": locator, "input_smiles": input_smiles, "smiles": std.smiles,
@@ -311,14 +318,20 @@ def _parse_table(path: Path, out: _Collector, delimiter: str) -> None:
                            f"{reader.line_num}: {exc}") from None
 
 
-def parse_compound_file(path: Path) -> ParseResult:
-    """Parse one compound library file into ``compound_records``; library = parent folder."""
+def parse_compound_file(path: Path, designs: DesignIndex | None = None) -> ParseResult:
+    """Parse one compound library file into ``compound_records``; library = parent folder.
+    ``designs``: the published design ids records are checked against (none: every id of
+    the design-id form is refused)."""
     path = Path(path)
+    if path.parent.name == DESIGN_LIBRARY:
+        raise FileRejected(f"the library name {DESIGN_LIBRARY!r} is reserved for the lake's own "
+                           "designs (published designed_compounds); deliver this file under "
+                           "another library folder")
     kind = compound_file_kind(path)
     if kind is None:
         raise FileRejected(f"not a compound file: unknown extension {''.join(path.suffixes)!r} "
                            "(expected .sdf, .mol, .smi, .smiles, .csv or .tsv, optionally .gz)")
-    out = _Collector(path.parent.name)
+    out = _Collector(path.parent.name, designs or DesignIndex())
     if kind == "sdf":
         _parse_sdf(path, out)
     elif kind == "smiles":

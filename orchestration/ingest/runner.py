@@ -463,10 +463,56 @@ def ingest_expression(paths: LakePaths, now: datetime | None = None) -> IngestSu
 def ingest_compounds(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
     """Ingest landing/compounds/<library>/ SDF, SMILES and CSV files into
     raw/compound_records, standardized with RDKit (structures that fail are quarantined
-    by record)."""
+    by record), and the newest published designs as library ``orphanlake_designs``
+    (ingest/designs.py: landing records re-using a design id are checked against them)."""
     from orchestration.ingest.compounds import parse_compound_file
-    return ingest_domain(paths, "compounds", parse_compound_file, ["compound_records"], now,
-                         workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS", os.cpu_count() or 1)))
+    from orchestration.ingest.designs import sync_design_library
+
+    now = now or datetime.now(timezone.utc)
+    with writer_lock(paths):
+        designs = IngestSummary(domain="compounds")
+        index = sync_design_library(paths, now, designs)
+        summary = ingest_domain(paths, "compounds",
+                                functools.partial(parse_compound_file, designs=index),
+                                ["compound_records"], now, context=index.context,
+                                workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS",
+                                                           os.cpu_count() or 1)))
+    summary.merge(designs)
+    return summary
+
+
+def ingest_derived(paths: LakePaths, domain: str, key: str, table: str, batch: str, name: str,
+                   data: pa.Table | None, sha: str | None, now: datetime, summary: IngestSummary,
+                   source_file: str | None = None) -> None:
+    """Write rows the lake derives from its own publications (not from landing/) to
+    raw/<table>/<batch>/<name>.parquet and record the file in the domain's ledger under
+    ``key`` (so the ingest counts it as accounted for, and repairs it when changed outside
+    orphanlake). Nothing is written while ``sha`` (of the source) is the recorded one and
+    the file is intact; ``data`` None removes the file and its ledger row."""
+    target = paths.raw_table(table) / batch / f"{name}.parquet"
+    with writer_lock(paths):
+        ledger = _load_ledger(paths, domain)
+        seen = ledger.get(key)
+        if data is None:
+            if seen is not None or target.exists():
+                target.unlink(missing_ok=True)
+                ledger.pop(key, None)
+                _save_ledger(paths, domain, ledger)
+            return
+        if seen and seen["source_sha256"] == sha and not integrity.problems(paths, seen["outputs"] or []):
+            summary.files_skipped_unchanged += 1
+            return
+        ensure_schema_files(paths)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        lineage = _Lineage(source_file or key, sha or "", batch, now)
+        pq.write_table(lineage.add(data, RAW_SCHEMAS[table]), tmp, compression="zstd")
+        tmp.replace(target)
+        ledger[key] = _ledger_row(key, sha, "", batch, "ingested", now,
+                                  integrity.record(paths, [target]))
+        _save_ledger(paths, domain, ledger)
+        summary.files_ingested += 1
+        summary.rows_written[table] = summary.rows_written.get(table, 0) + data.num_rows
 
 
 def _run_json_sha256(path: Path) -> str:

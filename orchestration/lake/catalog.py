@@ -131,6 +131,15 @@ def publish_catalog(paths: LakePaths) -> dict[str, int]:
     return rows
 
 
+def published_file(paths: LakePaths, name: str) -> Path | None:
+    """``published/<stamp>/<name>.parquet`` of the newest publication that holds it (what
+    readers of the lake saw last: a refresh reads its previous results here, never from a
+    file it is rewriting), or None when no publication does."""
+    root = paths.home / PUBLISHED
+    stamps = sorted((d for d in root.iterdir() if d.is_dir()), reverse=True) if root.is_dir() else []
+    return next((d / f"{name}.parquet" for d in stamps if (d / f"{name}.parquet").is_file()), None)
+
+
 def connect_readonly(paths: LakePaths) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the catalog (safe while a refresh runs) that can read
     nothing but the published files: no other file, no extension, no setting change.

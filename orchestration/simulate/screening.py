@@ -248,6 +248,75 @@ def _single_point_plate(plate_format: int, slots: np.ndarray, chunk: np.ndarray)
     return wells, roles, cids, concs, chunk, r, c
 
 
+TRUTH_SCHEMA = {
+    "library": pl.String, "compound_id": pl.String, "smiles": pl.String,
+    "true_pic50": pl.Float64, "true_active": pl.Boolean, "true_effect_pct": pl.Float64,
+    "apparent_effect_pct": pl.Float64, "is_interferer": pl.Boolean,
+    "is_frequent_hitter": pl.Boolean, "interference_mechanism": pl.String,
+    "cliff_feature": pl.String}
+
+
+def truth_row(lib: str, cid: str, smi: str, seed: int) -> tuple[tuple, float | None, dict, dict | None]:
+    """(a compound_activity.parquet row in TRUTH_SCHEMA's order, true pIC50 or None, 4PL
+    shape, interference or None) of one compound under the hidden rule ``seed``."""
+    p = sar.pic50_from_raw(sar.raw_pic50_smiles(smi, seed))
+    shape = sar.curve_shape(smi, seed)
+    info = sar.interference(smi, seed)
+    cliffs = sar.cliff_features_smiles(smi)
+    true_eff = float(_fraction(PRIMARY_CONC_UM, p, shape)) * 100.0
+    apparent = 100.0 * (1.0 - (1.0 - true_eff / 100.0)
+                        * (1.0 - float(_interference(PRIMARY_CONC_UM, info, "primary_pct"))))
+    row = (lib, cid, smi, p, p is not None and p >= sar.ACTIVE_PIC50, round(true_eff, 3),
+           round(apparent, 3), info is not None, bool(info and info["counter_pct"] > 0),
+           info["mechanism"] if info else None, ",".join(cliffs) or None)
+    return row, p, shape, info
+
+
+def dr_slots_per_plate(plate_format: int) -> int:
+    """Compounds per dose-response plate: 8-point rows in duplicate (two plate rows)."""
+    n_rows, n_cols = pw.FORMATS[plate_format]
+    return (n_rows // 2) * ((n_cols - 4) // len(DR_CONCS_UM))
+
+
+def dose_response_plates(run: "_Run", cids: list[str], nature: "_Nature", plate_format: int,
+                         noise_rng: np.random.Generator, art_rng: np.random.Generator,
+                         positional_bias: bool) -> dict[str, str]:
+    """Add ``cids``' dose-response plates to ``run`` (8 concentrations 3-fold from 30 µM in
+    duplicate rows, the unused blocks blank, mild artefacts, long signal files); returns
+    compound → plate id."""
+    n_rows, n_cols = pw.FORMATS[plate_format]
+    seg = len(DR_CONCS_UM)
+    n_seg = (n_cols - 4) // seg
+    slots_per_plate = dr_slots_per_plate(plate_format)
+    placed: dict[str, str] = {}
+    for k in range(-(-len(cids) // slots_per_plate) if cids else 0):
+        plate_id = run.plate_id(k + 1)
+        wells, roles, plate_cids, concs = _plate_arrays(plate_format)
+        roles[:, 2 + n_seg * seg:n_cols - 2] = "blank"
+        effect = np.zeros(wells.shape)
+        effect[roles == "pos_ctrl"] = 1.0
+        chunk = cids[k * slots_per_plate:(k + 1) * slots_per_plate]
+        for s in range(slots_per_plate):
+            r0, c0 = 2 * (s // n_seg), 2 + seg * (s % n_seg)
+            block = (slice(r0, r0 + 2), slice(c0, c0 + seg))
+            if s >= len(chunk):
+                roles[block] = "blank"
+                continue
+            cid = chunk[s]
+            plate_cids[block] = cid
+            concs[block] = np.array(DR_CONCS_UM)[None, :]
+            effect[block] = nature.effect(cid, np.array(DR_CONCS_UM))[None, :] \
+                + noise_rng.normal(0.0, REPLICATE_SD / 2, (2, seg))
+            placed[cid] = plate_id
+        art = _draw_artefacts(art_rng, wells, roles == "sample", (0.03, 0.06), 0.0, (0, 0),
+                              positional_bias)
+        x = _signals(art_rng, effect, art, wells, DR_NOISE_CV, np.isin(roles, ("sample", "blank")))
+        run.long += pw.long_rows(plate_id, wells, x)
+        run.add_map(plate_id, wells, plate_cids, concs, roles)
+        run.plates[plate_id] = {"replicate": 1, "signal_file": "long", **art}
+    return placed
+
+
 def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
                        target_gene: str = "GBA1", with_bad_files: bool = True,
                        n_replicates: int = 2, plate_format: int = 384,
@@ -296,18 +365,8 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
     interf: dict[str, dict] = {}
     for lib, recs in libraries.items():
         for cid, _, smi in recs:
-            p = sar.pic50_from_raw(sar.raw_pic50_smiles(smi, seed))
-            shape = sar.curve_shape(smi, seed)
-            info = sar.interference(smi, seed)
-            cliffs = sar.cliff_features_smiles(smi)
-            true_eff = float(_fraction(PRIMARY_CONC_UM, p, shape)) * 100.0
-            apparent = 100.0 * (1.0 - (1.0 - true_eff / 100.0)
-                                * (1.0 - float(_interference(PRIMARY_CONC_UM, info, "primary_pct"))))
-            truth_rows.append((lib, cid, smi, p, p is not None and p >= sar.ACTIVE_PIC50,
-                               round(true_eff, 3), round(apparent, 3), info is not None,
-                               bool(info and info["counter_pct"] > 0),
-                               info["mechanism"] if info else None,
-                               ",".join(cliffs) or None))
+            row, p, shape, info = truth_row(lib, cid, smi, seed)
+            truth_rows.append(row)
             if lib == "chembl_approved":
                 pic50[cid] = p
                 if p is not None:
@@ -412,45 +471,19 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
         "stage": "dose_response", "plate_format": plate_format,
         "description": f"{target_gene} inhibition confirmation, 8-point 3-fold from 30 uM, "
                        "duplicates"})
-    seg = len(DR_CONCS_UM)
-    n_seg = (n_cols - 4) // seg
-    slots_per_plate = (n_rows // 2) * n_seg
-    room = max(0, DR_MAX_PLATES * slots_per_plate - len(weak_picks) - len(negatives))
+    room = max(0, DR_MAX_PLATES * dr_slots_per_plate(plate_format) - len(weak_picks)
+               - len(negatives))
     dr_hits = sorted(sorted(picks, key=lambda c: (-mean_inh[c], c))[:room])
     role_of = {**{c: "primary_hit" for c in dr_hits}, **{c: "weak_sample" for c in weak_picks},
                **{c: "negative_control" for c in negatives}}
     dr_cids = [str(c) for c in rng["dr"].permutation(np.array(dr_hits + weak_picks + negatives,
                                                               dtype=object))]
-    dr_truth = {}
-    for k in range(-(-len(dr_cids) // slots_per_plate) if dr_cids else 0):
-        plate_id = dr.plate_id(k + 1)
-        wells, roles, cids, concs = _plate_arrays(plate_format)
-        roles[:, 2 + n_seg * seg:n_cols - 2] = "blank"
-        effect = np.zeros(wells.shape)
-        effect[roles == "pos_ctrl"] = 1.0
-        chunk = dr_cids[k * slots_per_plate:(k + 1) * slots_per_plate]
-        for s in range(slots_per_plate):
-            r0, c0 = 2 * (s // n_seg), 2 + seg * (s % n_seg)
-            block = (slice(r0, r0 + 2), slice(c0, c0 + seg))
-            if s >= len(chunk):
-                roles[block] = "blank"
-                continue
-            cid = chunk[s]
-            cids[block] = cid
-            concs[block] = np.array(DR_CONCS_UM)[None, :]
-            effect[block] = nature.effect(cid, np.array(DR_CONCS_UM))[None, :] \
-                + rng["dr"].normal(0.0, REPLICATE_SD / 2, (2, seg))
-            dr_truth[cid] = {"true_pic50": pic50[cid], **(curves.get(cid) or {}),
-                             "picked_as": role_of[cid],
-                             "interference": interf.get(cid),
-                             "primary_mean_inhibition": round(mean_inh[cid], 2),
-                             "plate_id": plate_id}
-        art = _draw_artefacts(ra, wells, roles == "sample", (0.03, 0.06), 0.0, (0, 0),
-                              positional_bias)
-        x = _signals(ra, effect, art, wells, DR_NOISE_CV, np.isin(roles, ("sample", "blank")))
-        dr.long += pw.long_rows(plate_id, wells, x)
-        dr.add_map(plate_id, wells, cids, concs, roles)
-        dr.plates[plate_id] = {"replicate": 1, "signal_file": "long", **art}
+    placed_dr = dose_response_plates(dr, dr_cids, nature, plate_format, rng["dr"], ra,
+                                     positional_bias)
+    dr_truth = {cid: {"true_pic50": pic50[cid], **(curves.get(cid) or {}),
+                      "picked_as": role_of[cid], "interference": interf.get(cid),
+                      "primary_mean_inhibition": round(mean_inh[cid], 2), "plate_id": plate_id}
+                for cid, plate_id in placed_dr.items()}
     dr.write()
     runs[dr_id] = {"stage": "dose_response", "assay_id": assay_id, "plates": dr.plates,
                    "true_actives": sorted(c for c in dr_cids if active(c)),
@@ -467,12 +500,7 @@ def generate_screening(home: Path, seed: int = 7, batch_id: str = "screen_001",
 
     lap("plates")
     # --- truth ----------------------------------------------------------------------------
-    truth = pl.DataFrame(truth_rows, schema={
-        "library": pl.String, "compound_id": pl.String, "smiles": pl.String,
-        "true_pic50": pl.Float64, "true_active": pl.Boolean, "true_effect_pct": pl.Float64,
-        "apparent_effect_pct": pl.Float64, "is_interferer": pl.Boolean,
-        "is_frequent_hitter": pl.Boolean, "interference_mechanism": pl.String,
-        "cliff_feature": pl.String}, orient="row")
+    truth = pl.DataFrame(truth_rows, schema=TRUTH_SCHEMA, orient="row")
     truth.write_parquet(truth_dir / "compound_activity.parquet")
     plates_truth = {
         "batch_id": batch_id, "seed": seed, "target_gene": target_gene,
