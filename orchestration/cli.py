@@ -221,6 +221,15 @@ def _summary_queries() -> list[tuple[str, str]]:
          "round(p_active, 3) as p_active, tested, hit_class, n_safety_flags as safety_flags, "
          "round(predicted_logS, 2) as logS, round(qed, 2) as qed, target_best_rank "
          "from compound_scores order by target_gene, rank limit 10"),
+        # each design round: its batch, what the models predicted, what the plates measured
+        ("designed_compounds", "select d.target_gene, d.round, count(*) as candidates, "
+         "count(*) filter (where d.selected) as selected, "
+         "round(avg(d.predicted_pic50) filter (where d.selected), 2) as mean_predicted_pic50, "
+         "count(m.compound_id) as dose_tested, count(m.pic50) as with_ic50, "
+         "round(avg(m.pic50), 2) as mean_measured_pic50, round(max(m.pic50), 2) as best_measured_pic50 "
+         "from designed_compounds d left join (select compound_id, target_gene, max(pic50) as pic50 "
+         "from dose_response group by all) m on m.compound_id = d.design_id "
+         "and m.target_gene = d.target_gene group by d.target_gene, d.round order by 1, 2 limit 10"),
         ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
          "order by domain, source_file limit 12"),
     ]

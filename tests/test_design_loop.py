@@ -177,3 +177,23 @@ def test_design_index_problem():
     assert "another structure" in index.problem("D-X-R1-0001", "KEY-B")
     assert "no published design" in index.problem("D-X-R1-0002", "KEY-A")
     assert index.problem("CHEMBL25", "KEY-B") is None
+
+
+def test_demo_refreshes_makes_round_one_and_refreshes_again(tmp_path, monkeypatch, capsys):
+    import orchestration.cli as cli
+
+    paths = _lake(tmp_path)
+    (paths.landing_domain("clinical") / "b1").mkdir(parents=True)
+    (paths.landing_domain("clinical") / "b1" / "p.json").write_text("{}")   # not empty: no generate
+    calls = []
+    monkeypatch.setattr(cli, "run_refresh", lambda p, progress=None: calls.append(
+        sorted(f.name for f in p.landing_domain("plates").glob("*"))) or True)
+    assert main(["--home", str(paths.home), "demo", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert calls == [[], [f"DESIGN_{TARGET}_R1", f"DESIGN_{TARGET}_R1_DR"]]
+    assert f"design round 1 of {TARGET}: 6 designs made and tested" in out
+    assert out.count("lake:") == 1                     # one summary, after the last refresh
+
+    calls.clear()                                      # a second demo: round 1 is made already
+    assert main(["--home", str(paths.home), "demo", "--verbose"]) == 0
+    assert len(calls) == 1 and "was made already" in capsys.readouterr().out
