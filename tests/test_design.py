@@ -168,3 +168,12 @@ def test_propose_is_deterministic_within_budget_and_excludes_known():
 def test_propose_without_parents_is_empty():
     out = propose(["not a smiles"], CORPUS, toy_objective([]), DesignConfig())
     assert out.height == 0 and "smiles" in out.columns
+
+
+def test_sanity_rules_refuse_unreasonable_bonds():
+    from models.design.sanity import refusal
+
+    assert refusal(Chem.MolFromSmiles("CS(=O)(=O)Nc1ccc(Cl)cn1")) is None
+    assert refusal(Chem.MolFromSmiles("COCl")) == "heteroatom-halogen bond"
+    assert refusal(Chem.MolFromSmiles("CCOOC")) is not None
+    assert refusal(Chem.MolFromSmiles("C1CCCCCCCC1")) == "ring of 9 atoms"

@@ -3,7 +3,8 @@
 Each SMILES a generator proposes is standardized like a library compound (``standardize_smiles``:
 parent, neutral, canonical) and keyed by its InChIKey. A new InChIKey costs one objective
 evaluation (up to ``budget``); a known one, or the same molecule written differently, reuses
-its score. A SMILES that cannot be standardized costs nothing and scores ``FAILED``. The first
+its score. A SMILES that cannot be standardized, or that the medicinal-chemistry sanity rules
+refuse (``sanity``), costs nothing and scores ``FAILED``. The first
 generator to make a molecule is credited with it.
 """
 
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rdkit import Chem
+
+from models.design.sanity import refusal
 from orchestration.chem.standardize import StructureError, standardize_smiles
 
 FAILED = -1e6  # finite: mol_ga takes quantiles of the scores
@@ -44,6 +48,9 @@ class Oracle:
         try:
             s = standardize_smiles(smi)
         except StructureError:
+            return None
+        mol = Chem.MolFromSmiles(s.smiles)
+        if mol is None or refusal(mol) is not None:
             return None
         return s.smiles, s.inchikey
 

@@ -8,14 +8,15 @@ evaluation the first time it is seen):
 2. matched-molecular-pair transformations learned from the corpus (``mmp``) are applied to the
    parents, best median delta pIC50 first, up to ``MMP_SHARE`` of the budget (only when
    ``corpus_pic50`` is given: the transformations are ranked by measured deltas);
-3. BRICS recombination (``brics``) of the parents' and the most potent corpus compounds'
-   fragments, up to ``BRICS_SHARE`` of the budget;
+3. BRICS fragment replacement (``brics``): one small BRICS piece of a parent swapped for a
+   compatible piece of another parent or of the most potent corpus compounds, up to
+   ``BRICS_SHARE`` of the budget;
 4. Graph GA (``ga``, mol-ga) from the best ``ga_population`` molecules scored so far (parents
    and the MMP/BRICS products), until the budget or ``max_seconds`` is spent.
 
 Returns the ``config.shortlist`` best-scoring new molecules (not a parent, not in the corpus),
-with the generator that first made each and its parent: the MMP parent the rule was applied
-to, or for BRICS and GA products the most similar parent (Morgan r2 Tanimoto).
+with the generator that first made each and its parent: the parent the MMP rule or BRICS
+replacement was applied to, or for GA products the most similar parent (Morgan r2 Tanimoto).
 Deterministic for a seed when the run finishes within ``max_seconds`` (the time bound is a
 safety stop; the oracle budget is the bound that shapes the result).
 """
@@ -97,10 +98,9 @@ def propose(parents: list[str], corpus: list[str], objective: Callable[[list[str
     else:
         potent = [s for _, s, _ in std_corpus]
 
-    sources = list(dict.fromkeys(std_parents + potent[:BRICS_SOURCES]))
-    built = brics.build(sources, int(BRICS_SHARE * config.oracle_budget), config.seed,
-                        time.monotonic() + BRICS_TIME_SHARE * config.max_seconds)
-    oracle.score(built, "brics")
+    built = brics.build(std_parents, potent[:BRICS_SOURCES], int(BRICS_SHARE * config.oracle_budget),
+                        config.seed, time.monotonic() + BRICS_TIME_SHARE * config.max_seconds)
+    oracle.score([p for p, _ in built], "brics", [par for _, par in built])
 
     seeds = sorted(oracle.records.values(), key=lambda r: (-r.score, r.inchikey))[: config.ga_population]
     ga.run([r.smiles for r in seeds], lambda smis: oracle.score(smis, "graph_ga"), oracle.left,
