@@ -4,7 +4,7 @@ their weighted geometric mean.
 =============  ===========================================================  ======
 objective      desirability                                                 weight
 =============  ===========================================================  ======
-potency        sigmoid((pIC50_eff - 6) / 0.5): 0.12 at 5, 0.5 at 6, 0.88 at 7     3
+potency        sigmoid((pIC50_eff - 6.5) / 0.75): 0.12 at 5, 0.66 at 7, 0.88 at 8  3
                pIC50_eff = predicted pIC50 - ``UNCERTAINTY_PENALTY`` x
                uncertainty (a lower confidence bound)
 domain         min(1, max Tanimoto to training / ``domain_similarity``):           2
@@ -51,7 +51,7 @@ def effective_pic50(pred: np.ndarray, unc: np.ndarray) -> np.ndarray:
 
 
 def d_potency(pred: np.ndarray, unc: np.ndarray) -> np.ndarray:
-    return _sigmoid((effective_pic50(pred, unc) - 6.0) / 0.5)
+    return _sigmoid((effective_pic50(pred, unc) - 6.5) / 0.75)
 
 
 def d_domain(max_sim: np.ndarray, threshold: float) -> np.ndarray:

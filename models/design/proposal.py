@@ -33,6 +33,7 @@ from rdkit import Chem
 from models.design import brics, ga, mmp
 from models.design.config import DesignConfig
 from models.design.oracle import Oracle
+from models.design.sanity import refusal
 from models.design.similarity import fingerprints, max_similarity
 from orchestration.chem.standardize import StructureError, standardize_smiles
 
@@ -41,7 +42,7 @@ BRICS_SHARE = 0.10
 MMP_TIME_SHARE = 0.10    # of max_seconds, for applying the rules (learning is bounded by MMP_CORPUS)
 BRICS_TIME_SHARE = 0.10  # of max_seconds, for the BRICS enumeration
 MMP_CORPUS = 600      # corpus compounds (most similar to the parents) the MMP rules are learned from
-MMP_MAX_HEAVY = 50    # larger corpus compounds are not fragmented (cost grows with size)
+MMP_MAX_HEAVY = 50    # larger corpus compounds are not used as MMP / BRICS sources (cost grows with size)
 BRICS_SOURCES = 20    # most potent corpus compounds whose fragments join the parents'
 PROPOSAL_SCHEMA = {"smiles": pl.String, "inchikey": pl.String, "parent_smiles": pl.String,
                    "method": pl.String, "objective": pl.Float64}
@@ -87,16 +88,15 @@ def propose(parents: list[str], corpus: list[str], objective: Callable[[list[str
     if corpus_pic50 is not None:
         if len(corpus_pic50) != len(corpus):
             raise ValueError(f"{len(corpus)} corpus SMILES but {len(corpus_pic50)} pIC50 values")
-        labelled = [(s, corpus_pic50[i]) for i, s, _ in std_corpus]
-        small = [(s, y) for s, y in labelled if _heavy_atoms(s) <= MMP_MAX_HEAVY]
-        learn_smiles, learn_y = _mmp_corpus([s for s, _ in small], [y for _, y in small], parent_fps)
+        labelled = [(s, corpus_pic50[i]) for i, s, _ in std_corpus if _usable(s)]
+        learn_smiles, learn_y = _mmp_corpus([s for s, _ in labelled], [y for _, y in labelled], parent_fps)
         rules = mmp.learn(learn_smiles, learn_y)
         products = mmp.apply(std_parents, rules, int(MMP_SHARE * config.oracle_budget),
                              time.monotonic() + MMP_TIME_SHARE * config.max_seconds)
         oracle.score([p for p, _, _ in products], "mmp", [par for _, par, _ in products])
         potent = [s for s, y in sorted(labelled, key=lambda t: (-_finite(t[1]), t[0]))]
     else:
-        potent = [s for _, s, _ in std_corpus]
+        potent = [s for _, s, _ in std_corpus if _usable(s)]
 
     built = brics.build(std_parents, potent[:BRICS_SOURCES], int(BRICS_SHARE * config.oracle_budget),
                         config.seed, time.monotonic() + BRICS_TIME_SHARE * config.max_seconds)
@@ -112,9 +112,11 @@ def _finite(y) -> float:
     return float(y) if y is not None and np.isfinite(y) else -np.inf
 
 
-def _heavy_atoms(smiles: str) -> int:
+def _usable(smiles: str) -> bool:
+    """A corpus compound MMP rules and BRICS pieces may come from: parses, passes the
+    sanity rules (no isotope label, ...), at most ``MMP_MAX_HEAVY`` heavy atoms."""
     mol = Chem.MolFromSmiles(smiles)
-    return mol.GetNumHeavyAtoms() if mol is not None else 0
+    return mol is not None and mol.GetNumHeavyAtoms() <= MMP_MAX_HEAVY and refusal(mol) is None
 
 
 def _result(oracle: Oracle, known: set[str], parents: list[str], parent_fps: list, limit: int

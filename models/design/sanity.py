@@ -2,8 +2,10 @@
 
 Graph GA mutations and BRICS joins can write bonds no chemist would make; PAINS and Brenk
 (``orchestration.chem.properties``) flag reactive or assay-interfering groups but not all of
-these. A structure is refused (never scored, costs no oracle call) when it has a radical, a
-ring smaller than 3 or larger than ``MAX_RING`` atoms, or matches one of ``FORBIDDEN``.
+these. A structure is refused (never scored, costs no oracle call) when it carries an isotope label
+(a radiotracer such as [18F] in the corpus is not a design: its fingerprint equals the
+unlabelled compound's), has a radical, a ring smaller than 3 or larger than ``MAX_RING``
+atoms, or matches one of ``FORBIDDEN``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ FORBIDDEN: tuple[tuple[str, str], ...] = (
     ("ketene / isocyanate-like cumulene", "[#6,#7]=[#6]=[#8,#16]"),
     ("triple bond to a heteroatom other than nitrile", "[!#6;!#7]#*"),
     ("hypervalent halogen", "[Cl,Br,I;X2,X3,X4,X5]"),
+    ("acyclic aminal / hemiaminal ether", "[#7X3]-[CX4;!R;!$(C(F)(F))]-[#7X3,#8X2]"),
 )
 _PATTERNS = tuple((name, Chem.MolFromSmarts(s)) for name, s in FORBIDDEN)
 
 
 def refusal(mol: Chem.Mol) -> str | None:
     """Why ``mol`` is refused, or None when it passes."""
+    if any(a.GetIsotope() for a in mol.GetAtoms()):
+        return "isotope label"
     if any(a.GetNumRadicalElectrons() for a in mol.GetAtoms()):
         return "radical"
     sizes = [len(r) for r in mol.GetRingInfo().AtomRings()]
