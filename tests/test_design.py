@@ -177,3 +177,27 @@ def test_sanity_rules_refuse_unreasonable_bonds():
     assert refusal(Chem.MolFromSmiles("COCl")) == "heteroatom-halogen bond"
     assert refusal(Chem.MolFromSmiles("CCOOC")) is not None
     assert refusal(Chem.MolFromSmiles("C1CCCCCCCC1")) == "ring of 9 atoms"
+
+
+def test_propose_does_not_depend_on_string_hashing(tmp_path):
+    """mol-ga keeps its population in sets; the result must not follow PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, hashlib\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_design import CORPUS, PIC50, toy_objective\n"
+        "from models.design import DesignConfig, propose\n"
+        "cfg = DesignConfig(seed=5, oracle_budget=120, ga_population=15, ga_offspring=30, n_parents=2)\n"
+        "out = propose(['CS(=O)(=O)Nc1ccc(Cl)cn1', 'NC(=O)c1ccc(Cl)cc1'], CORPUS, toy_objective([]), cfg,\n"
+        "              corpus_pic50=PIC50)\n"
+        "print(out.height, hashlib.sha256(out.write_csv().encode()).hexdigest())\n")
+    root = Path(__file__).resolve().parents[1]
+    outs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=root, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": h, "PYTHONPATH": str(root)}).stdout
+            for h in ("1", "2")]
+    assert outs[0] == outs[1] and int(outs[0].split()[0]) > 0

@@ -33,8 +33,8 @@ import polars as pl
 
 from models.design.config import DesignConfig
 from models.design.similarity import fingerprints, max_similarity
+from models.design.structures import standardized
 from orchestration.chem.properties import compute_properties
-from orchestration.chem.standardize import StructureError, standardize_smiles
 
 UNCERTAINTY_PENALTY = 0.5
 WEIGHTS = dict(potency=3.0, domain=2.0, qed=1.0, sa=1.0, mw=1.0, alerts=1.0, safety=1.0, novelty=0.5)
@@ -125,12 +125,11 @@ def make_objective(potency: Potency, train_smiles: Sequence[str], config: Design
     def objective(smiles: list[str]) -> np.ndarray:
         std, keys, ok = [], [], []
         for i, smi in enumerate(smiles):
-            try:
-                s = standardize_smiles(smi)
-            except StructureError:
+            s = standardized(smi)
+            if s is None:
                 continue
-            std.append(s.smiles)
-            keys.append(s.inchikey)
+            std.append(s[0])
+            keys.append(s[1])
             ok.append(i)
         out = np.zeros(len(smiles))
         if not ok:

@@ -18,7 +18,7 @@ import numpy as np
 from rdkit import Chem
 
 from models.design.sanity import refusal
-from orchestration.chem.standardize import StructureError, standardize_smiles
+from models.design.structures import standardized
 
 FAILED = -1e6  # finite: mol_ga takes quantiles of the scores
 
@@ -45,14 +45,13 @@ class Oracle:
         return max(0, self.budget - self.used)
 
     def _standardize(self, smi: str) -> tuple[str, str] | None:
-        try:
-            s = standardize_smiles(smi)
-        except StructureError:
+        std = standardized(smi)
+        if std is None:
             return None
-        mol = Chem.MolFromSmiles(s.smiles)
+        mol = Chem.MolFromSmiles(std[0])
         if mol is None or refusal(mol) is not None:
             return None
-        return s.smiles, s.inchikey
+        return std
 
     def score(self, smiles: list[str], method: str, parents: list[str | None] | None = None
               ) -> list[float]:

@@ -35,7 +35,7 @@ from models.design.config import DesignConfig
 from models.design.oracle import Oracle
 from models.design.sanity import refusal
 from models.design.similarity import fingerprints, max_similarity
-from orchestration.chem.standardize import StructureError, standardize_smiles
+from models.design.structures import standardized
 
 MMP_SHARE = 0.25
 BRICS_SHARE = 0.10
@@ -52,11 +52,9 @@ def _standardized(smiles: Sequence[str]) -> list[tuple[int, str, str]]:
     """(input index, parent SMILES, InChIKey) of each SMILES that standardizes."""
     out = []
     for i, smi in enumerate(smiles):
-        try:
-            s = standardize_smiles(smi)
-        except StructureError:
-            continue
-        out.append((i, s.smiles, s.inchikey))
+        s = standardized(smi)
+        if s is not None:
+            out.append((i, s[0], s[1]))
     return out
 
 

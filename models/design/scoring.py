@@ -21,8 +21,8 @@ from models.design.config import DesignConfig, passes_gate
 from models.design.desirability import Potency, cheap_terms, combine, d_novelty, d_safety, effective_pic50
 from models.design.pareto import pareto_rank
 from models.design.similarity import fingerprints, max_similarity
+from models.design.structures import standardized
 from orchestration.chem.properties import compute_properties
-from orchestration.chem.standardize import StructureError, standardize_smiles
 
 FLAGS = ["herg_flag", "ames_flag", "dili_flag", "clintox_flag"]
 SCORE_COLUMNS = ["inchikey", "predicted_pic50", "uncertainty", "max_sim_train", "in_domain", *FLAGS,
@@ -37,11 +37,7 @@ def _inchikeys(cands: pl.DataFrame) -> pl.DataFrame:
         return cands
     rows = []
     for smi in cands["smiles"].to_list():
-        try:
-            s = standardize_smiles(smi or "")
-            rows.append((s.smiles, s.inchikey))
-        except StructureError:
-            rows.append((None, None))
+        rows.append(standardized(smi) or (None, None))
     out = cands.drop("inchikey", strict=False).with_columns(
         pl.Series("smiles", [r[0] for r in rows], dtype=pl.String),
         pl.Series("inchikey", [r[1] for r in rows], dtype=pl.String))
