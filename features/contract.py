@@ -281,6 +281,23 @@ VIEWS: dict[str, View] = {v.name: v for v in (
                     "screen's best hit class, ADMET-AI's safety factor, and the next-plate score "
                     "and rank (compound_scores).",
     ),
+    View(
+        name="designed_compounds",
+        entities=("compound", "gene"),
+        columns=(*_cols(STRING, "design_id", "smiles", "method", "parent_compound_id"),
+                 *_cols(INT64, "round", "rank", "pareto_rank"), Column("selected", BOOL),
+                 *_cols(FLOAT64, "predicted_pic50", "uncertainty", "max_sim_train"),
+                 Column("in_domain", BOOL), Column("n_admet_flags", INT64),
+                 *_cols(FLOAT64, "sa_score", "qed", "novelty", "desirability", "acquisition"),
+                 Column("passes_gate", BOOL), Column("model_version", STRING)),
+        sources=("designed_compounds",),
+        stage="products", restate="never",
+        description="A designed compound for a target (gene_symbol), from the newest design round "
+                    "that proposed it: design id, structure, round, generator and parent, predicted pIC50 and "
+                    "its uncertainty, applicability domain, safety flags, SA score, QED, the gate, "
+                    "novelty, desirability, Pareto rank, and whether it is in the round's batch "
+                    "(designed_compounds).",
+    ),
 )}
 
 # ---- label sets (training entity frames) ------------------------------------------------
@@ -357,6 +374,9 @@ SERVICES: dict[str, Service] = {s.name: s for s in (
             "orphanlake features get --entity patient_gene.", lookup="patient_gene"),
     Service("compound_target_lookup_v1", (Projection("compound_target_scores"),),
             "orphanlake features get --entity compound_target.", lookup="compound_target"),
+    Service("compound_design_v1",
+            (Projection("designed_compounds"),),
+            "A designed compound for a target: its structure and its design round's scores."),
 )}
 
 

@@ -3,8 +3,8 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets import (admet, compound_models, compounds, features, ingest, models,
-                                  quarantine, reference, reports, screening, transforms)
+from orchestration.assets import (admet, compound_models, compounds, design, features, ingest,
+                                  models, quarantine, reference, reports, screening, transforms)
 from orchestration.jobs import daily_refresh, new_landing_batch_sensor, refresh_job
 from orchestration.resources import LakeResource
 
@@ -13,7 +13,8 @@ def build_definitions(lake: LakeResource) -> dg.Definitions:
     """The code location bound to one lake (the default, or a scratch lake)."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules([reference, ingest, compounds, screening, transforms,
-                                             features, models, compound_models, admet, reports]),
+                                             features, models, compound_models, design, admet,
+                                             reports]),
         asset_checks=[*dg.load_asset_checks_from_modules([transforms, screening, features]),
                       *quarantine.CHECKS],
         jobs=[refresh_job],

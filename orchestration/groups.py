@@ -46,7 +46,7 @@ from __future__ import annotations
 FEATURE_INPUTS = ("features/patient_gene_evidence", "features/gene_ranker_labels",
                   "features/compound_properties", "features/compound_activity_labels")
 FEATURE_PRODUCTS = ("features/patient_profile", "features/gene_target",
-                    "features/compound_target_scores")
+                    "features/compound_target_scores", "features/designed_compounds")
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "reference": ("hpo_terms", "disease_phenotypes", "gene_diseases", "gene_phenotypes",
@@ -69,8 +69,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
                   "hts_well_results", "hts_compound_calls", "dose_response"),
     "features": ("feature_registry", *FEATURE_INPUTS),
     "models": ("gene_ranking_model", "gene_scores"),
-    "compound_models": ("compound_activity_model", "solubility_model", "compound_predictions"),
-    "products": ("patients", "patient_gene_rankings", "ranked_targets", "compound_scores"),
+    "compound_models": ("compound_activity_model", "solubility_model", "compound_predictions",
+                        "compound_designs"),
+    "products": ("patients", "patient_gene_rankings", "ranked_targets", "compound_scores",
+                 "designed_compounds"),
     "feature_serving": (*FEATURE_PRODUCTS, "online_feature_store"),
     "quarantine": ("stg_quarantine", "quarantine"),
     "catalog": ("lake_catalog",),

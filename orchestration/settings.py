@@ -65,6 +65,9 @@ class Evidence(StrEnum):
     COMPOUND_ADMET_PREDICTIONS = "compound_admet_predictions"
     COMPOUND_ACTIVITY_LABELS = "compound_activity_labels"
     COMPOUND_PREDICTIONS = "compound_predictions"
+    # the design asset's rounds (the mart is designed_compounds: in published/ the marts and
+    # the evidence files share one folder, so the two names must differ)
+    COMPOUND_DESIGNS = "compound_designs"
     PLATE_WELL_SCORES = "plate_well_scores"
     PLATE_STATS = "plate_stats"
     PLATE_REFUSALS = "plate_refusals"

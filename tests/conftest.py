@@ -23,6 +23,10 @@ Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 # Chemprop trains for real in every test refresh, on a smaller epoch budget than a lab's
 # refresh (10): the tests check that it trains, saves, reuses and scores, not how well.
 os.environ.setdefault("ORPHANLAKE_CHEMPROP_EPOCHS", "3")
+# Likewise the design asset (orchestration/assets/design.py) runs for real on a small oracle
+# budget and time bound: the tests check the rounds, ids and refusals, not design quality.
+os.environ.setdefault("ORPHANLAKE_DESIGN_BUDGET", "200")
+os.environ.setdefault("ORPHANLAKE_DESIGN_SECONDS", "10")
 
 E2E_PATIENTS = 60
 E2E_SEED = 11

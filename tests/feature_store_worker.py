@@ -107,6 +107,20 @@ def target_scores_frame(rows: list[dict]) -> pl.DataFrame:
     return contract_frame("compound_target_scores", out)
 
 
+def designs_frame(rows: list[dict]) -> pl.DataFrame:
+    out = []
+    for i, r in enumerate(rows):
+        row = {"design_id": f"D-{r['gene_symbol']}-R1-{i + 1:04d}", "smiles": SMILES[r["inchikey"]],
+               "method": "graph_ga", "parent_compound_id": "CMPD-000", "round": 1, "rank": i + 1,
+               "pareto_rank": 1, "selected": True, "predicted_pic50": 6.0, "uncertainty": 0.5,
+               "max_sim_train": 0.6, "in_domain": True, "n_admet_flags": 0, "sa_score": 2.5,
+               "qed": 0.7, "novelty": 0.4, "desirability": 0.6, "acquisition": 6.25,
+               "passes_gate": True, "model_version": "xgb-1"}
+        row.update(r)
+        out.append(row)
+    return contract_frame("designed_compounds", out)
+
+
 def activity_labels_frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
     """compound_activity_labels: (target gene, inchikey, label); no potency (pic50 null)."""
     return contract_frame("compound_activity_labels", [
@@ -146,6 +160,9 @@ def all_views_current(step: int) -> dict[str, pl.DataFrame]:
             {"inchikey": k, "qed": 0.5 + step / 1000} for k in SMILES]),
         "compound_target_scores": target_scores_frame([
             {"inchikey": k, "gene_symbol": "GENE1", "p_active": step / 100} for k in SMILES]),
+        "designed_compounds": designs_frame([
+            {"inchikey": k, "gene_symbol": "GENE1", "predicted_pic50": 6.0 + step / 100}
+            for k in SMILES]),
     }
 
 

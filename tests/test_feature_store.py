@@ -30,7 +30,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserW
 UTC = timezone.utc
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 VIEWS = {"patient_gene_evidence", "patient_profile", "gene_target", "compound_properties",
-         "compound_target_scores"}
+         "compound_target_scores", "designed_compounds"}
 
 
 def _frame(rows):
@@ -261,7 +261,7 @@ def test_write_tables_gives_every_table_of_a_stage_one_stamp(tmp_path):
         _, changes = write_tables(paths, "products")
     assert changes == {}
     assert all(read_history(paths, n) is None for n in ("patient_profile", "gene_target",
-                                                        "compound_target_scores"))
+                                                        "compound_target_scores", "designed_compounds"))
 
 
 # ---- a real FeatureStore on a temporary lake ------------------------------------------
@@ -702,9 +702,11 @@ def test_the_contract_is_what_every_consumer_derives_from():
         "patient_gene_evidence": ("patient_id", "gene_symbol"), "patient_profile": ("patient_id",),
         "gene_target": ("gene_symbol",), "compound_properties": ("inchikey",),
         "compound_target_scores": ("inchikey", "gene_symbol"), "gene_ranker_labels": ("patient_id",),
+        "designed_compounds": ("inchikey", "gene_symbol"),
         "compound_activity_labels": ("gene_symbol", "inchikey")}
     assert set(MODEL_INPUT_DEPS) == {s for t in TABLES if t.stage == "model_inputs" for s in t.spec.sources}
-    assert set(PRODUCT_DEPS) == {"patients", "patient_gene_rankings", "ranked_targets", "compound_scores"}
+    assert set(PRODUCT_DEPS) == {"patients", "patient_gene_rankings", "ranked_targets", "compound_scores",
+                                 "designed_compounds"}
     assert ENTITIES["compound_target"] == ("compound_target_lookup_v1", ("inchikey", "gene_symbol"))
     assert list(ENTITIES) == ["patient", "gene", "compound", "patient_gene", "compound_target"]
 
@@ -725,7 +727,7 @@ def test_contract_helpers_name_the_view_and_column_that_is_missing():
     with pytest.raises(ValueError, match="dtype"):
         C.Column("x", "float32")
     assert C.stage_sources("products") == ("patients", "patient_gene_rankings", "ranked_targets",
-                                           "compound_scores")
+                                           "compound_scores", "designed_compounds")
 
 
 def test_a_builder_is_held_to_its_declared_sources_and_columns(tmp_path):

@@ -27,7 +27,7 @@ from orchestration.lake.io import read_model
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 
 VIEWS = {"patient_gene_evidence", "patient_profile", "gene_target", "compound_properties",
-         "compound_target_scores"}
+         "compound_target_scores", "designed_compounds"}
 
 
 def _present(paths, name: str, keys: list[str]) -> pl.DataFrame:

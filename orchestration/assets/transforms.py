@@ -121,7 +121,7 @@ dbt_marts = _dbt_step("tag:marts", "dbt_marts")
     deps=[dg.AssetKey(k) for k in ("patient_gene_rankings", "ranked_targets", "quarantine",
                                     "patients", "compounds", "compound_scores", "plate_qc",
                                     "hts_well_results", "hts_compound_calls", "dose_response",
-                                    "compound_admet")]
+                                    "compound_admet", "designed_compounds")]
     + [dg.AssetKey(["features", t.name]) for t in FEATURE_TABLES],
 )
 def lake_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:

@@ -263,6 +263,25 @@ def compound_target_scores(src: Sources) -> pl.DataFrame | None:
         "model_version")
 
 
+def designed_compounds(src: Sources) -> pl.DataFrame | None:
+    designs = src.model("designed_compounds")
+    if designs is None:
+        return None
+    # a structure proposed in several rounds of a target: its newest round
+    newest = designs.sort("round", descending=True).unique(["inchikey", "target_gene"], keep="first")
+    ints = ("round", "rank", "pareto_rank", "n_admet_flags")
+    floats = ("predicted_pic50", "uncertainty", "max_sim_train", "sa_score", "qed", "novelty",
+              "desirability", "acquisition")
+    return newest.select(
+        "inchikey", pl.col("target_gene").alias("gene_symbol"),
+        *[pl.col(c).cast(pl.String) for c in ("design_id", "smiles", "method", "parent_compound_id")],
+        *[pl.col(c).cast(pl.Int64) for c in ints[:3]], pl.col("selected").cast(pl.Boolean),
+        *[pl.col(c).cast(pl.Float64) for c in floats[:3]], pl.col("in_domain").cast(pl.Boolean),
+        pl.col("n_admet_flags").cast(pl.Int64), *[pl.col(c).cast(pl.Float64) for c in floats[3:]],
+        pl.col("passes_gate").cast(pl.Boolean), pl.col("model_version").cast(pl.String)
+    ).sort("gene_symbol", "inchikey")
+
+
 # how each table of the contract is computed (the contract says what it is)
 BUILDERS: dict[str, Callable[[Sources], pl.DataFrame | None]] = {
     "patient_gene_evidence": patient_gene_evidence,
@@ -272,6 +291,7 @@ BUILDERS: dict[str, Callable[[Sources], pl.DataFrame | None]] = {
     "patient_profile": patient_profile,
     "gene_target": gene_target,
     "compound_target_scores": compound_target_scores,
+    "designed_compounds": designed_compounds,
 }
 TABLES: tuple[Table, ...] = tuple(Table(t.name, BUILDERS[t.name]) for t in C.tables())
 FEATURE_VIEWS = tuple(t.name for t in TABLES if t.feature_view)
