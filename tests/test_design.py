@@ -201,3 +201,17 @@ def test_propose_does_not_depend_on_string_hashing(tmp_path):
                            env={**os.environ, "PYTHONHASHSEED": h, "PYTHONPATH": str(root)}).stdout
             for h in ("1", "2")]
     assert outs[0] == outs[1] and int(outs[0].split()[0]) > 0
+
+
+def test_select_batch_exploits_then_explores():
+    smiles = ["NC(=O)c1ccc(Cl)cc1", "CS(=O)(=O)Nc1ccc(Cl)cn1", "Clc1ccc(-c2ccccn2)cc1", "COc1ccc(S(N)(=O)=O)cc1"]
+    scored = _scored(smiles, [True] * 4, [7.0, 6.5, 6.0, 5.0]).with_columns(
+        pl.Series("uncertainty", [2.0, 0.2, 0.2, 3.0]))
+    cfg = DesignConfig(batch_size=4, diversity=1.0, kappa=1.0, exploit_fraction=0.5)
+    ranked = select_batch(scored, cfg).sort("rank")
+    # exploit half by pred - unc: 6.3, 5.8 (then 5.0, 2.0); explore half by pred + unc: 9.0, 8.0
+    assert ranked["smiles"].to_list() == [smiles[1], smiles[2], smiles[0], smiles[3]]
+    assert ranked["pick"].to_list() == ["exploit", "exploit", "explore", "explore"]
+    ucb = select_batch(scored, DesignConfig(**{**cfg.__dict__, "exploit_fraction": 0.0})).sort("rank")
+    assert ucb["smiles"].to_list() == [smiles[0], smiles[3], smiles[1], smiles[2]]
+    assert ucb["acquisition"].to_list() == pytest.approx([9.0, 8.0, 6.7, 6.2])

@@ -24,6 +24,7 @@ class DesignConfig:
     diversity: float = 0.7           # no two batch members with Tanimoto above this
     max_seconds: float = 120.0       # wall-clock bound of one target's design run
     shortlist: int = 500             # candidates ``propose`` returns (best objective first)
+    exploit_fraction: float = 0.5    # share of the batch picked by pred - kappa * unc (selection doc)
 
 
 GATE = dict(qed_min=0.5, sa_max=4.0, mw_max=500.0)  # + no PAINS/Brenk alert
