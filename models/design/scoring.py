@@ -28,6 +28,12 @@ FLAGS = ["herg_flag", "ames_flag", "dili_flag", "clintox_flag"]
 SCORE_COLUMNS = ["inchikey", "predicted_pic50", "uncertainty", "max_sim_train", "in_domain", *FLAGS,
                  "n_admet_flags", "sa_score", "qed", "mw", "alerts", "passes_gate", "novelty",
                  "desirability", "pareto_rank", "explanation"]
+SCORE_SCHEMA: dict[str, pl.DataType] = {
+    "inchikey": pl.String, "predicted_pic50": pl.Float64, "uncertainty": pl.Float64,
+    "max_sim_train": pl.Float64, "in_domain": pl.Boolean, **{f: pl.Boolean for f in FLAGS},
+    "n_admet_flags": pl.Int32, "sa_score": pl.Float64, "qed": pl.Float64, "mw": pl.Float64,
+    "alerts": pl.List(pl.String), "passes_gate": pl.Boolean, "novelty": pl.Float64,
+    "desirability": pl.Float64, "pareto_rank": pl.Int32, "explanation": pl.String}
 Safety = Callable[[list[str]], pl.DataFrame]
 
 
@@ -76,7 +82,8 @@ def score_designs(cands: pl.DataFrame, potency: Potency, safety: Safety | None,
     ok = props["qed"].is_not_null() & props["sa_score"].is_not_null()
     cands, props = cands.filter(ok), props.filter(ok)
     if cands.height == 0:
-        return cands.with_columns([pl.lit(None).alias(c) for c in SCORE_COLUMNS if c not in cands.columns])
+        return cands.with_columns([pl.lit(None, dtype=SCORE_SCHEMA[c]).alias(c) for c in SCORE_COLUMNS
+                                   if c not in cands.columns])
     pred, unc = (np.asarray(a, dtype=np.float64) for a in potency(props))
     fps = fingerprints(props["smiles"].to_list())
     sim_train, _ = max_similarity(fps, fingerprints(list(train_smiles)))
