@@ -83,11 +83,15 @@ def fragment(smiles: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out))
 
 
-def learn(smiles: Sequence[str], pic50: Sequence[float]) -> dict[str, list[Transform]]:
-    """Transformations from the corpus, keyed by source variable part, best first."""
+def learn(smiles: Sequence[str], pic50: Sequence[float], deadline: float = float("inf")
+          ) -> dict[str, list[Transform]]:
+    """Transformations from the corpus, keyed by source variable part, best first (compounds
+    left when the deadline passes are not fragmented)."""
     by_constant: dict[str, list[tuple[str, float]]] = defaultdict(list)
     with rdBase.CaptureErrorLog():
         for smi, y in zip(smiles, pic50):
+            if time.monotonic() > deadline:
+                break
             if y is None or not np.isfinite(y):
                 continue
             for const, var in fragment(smi):

@@ -39,7 +39,7 @@ from models.design.structures import standardized
 
 MMP_SHARE = 0.25
 BRICS_SHARE = 0.10
-MMP_TIME_SHARE = 0.10    # of max_seconds, for applying the rules (learning is bounded by MMP_CORPUS)
+MMP_TIME_SHARE = 0.15    # of max_seconds, for learning the rules, and again for applying them
 BRICS_TIME_SHARE = 0.10  # of max_seconds, for the BRICS enumeration
 MMP_CORPUS = 600      # corpus compounds (most similar to the parents) the MMP rules are learned from
 MMP_MAX_HEAVY = 50    # larger corpus compounds are not used as MMP / BRICS sources (cost grows with size)
@@ -88,7 +88,7 @@ def propose(parents: list[str], corpus: list[str], objective: Callable[[list[str
             raise ValueError(f"{len(corpus)} corpus SMILES but {len(corpus_pic50)} pIC50 values")
         labelled = [(s, corpus_pic50[i]) for i, s, _ in std_corpus if _usable(s)]
         learn_smiles, learn_y = _mmp_corpus([s for s, _ in labelled], [y for _, y in labelled], parent_fps)
-        rules = mmp.learn(learn_smiles, learn_y)
+        rules = mmp.learn(learn_smiles, learn_y, time.monotonic() + MMP_TIME_SHARE * config.max_seconds)
         products = mmp.apply(std_parents, rules, int(MMP_SHARE * config.oracle_budget),
                              time.monotonic() + MMP_TIME_SHARE * config.max_seconds)
         oracle.score([p for p, _, _ in products], "mmp", [par for _, par, _ in products])
