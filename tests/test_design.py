@@ -215,3 +215,13 @@ def test_select_batch_exploits_then_explores():
     ucb = select_batch(scored, DesignConfig(**{**cfg.__dict__, "exploit_fraction": 0.0})).sort("rank")
     assert ucb["smiles"].to_list() == [smiles[0], smiles[3], smiles[1], smiles[2]]
     assert ucb["acquisition"].to_list() == pytest.approx([9.0, 8.0, 6.7, 6.2])
+
+
+def test_a_missing_prediction_scores_no_potency():
+    def nan_potency(props):
+        return np.full(props.height, np.nan), np.full(props.height, 0.5)
+    objective = d.make_objective(nan_potency, CORPUS, DesignConfig())
+    good = d.make_objective(toy_potency, CORPUS, DesignConfig())
+    smiles = ["NC(=O)c1ccc(Cl)cc1Cl", "not a smiles"]
+    assert objective(smiles)[0] < 0.2 * good(smiles)[0]
+    assert objective(smiles)[1] == 0.0

@@ -103,7 +103,8 @@ def cheap_terms(props: pl.DataFrame, pred: np.ndarray, unc: np.ndarray, max_sim:
     """The oracle's terms from a ``compute_properties`` frame and the potency model."""
     n_alerts = (props["n_pains"].fill_null(0) + props["n_brenk"].fill_null(0)).to_numpy()
     return {
-        "potency": d_potency(pred, unc),
+        # no prediction is no potency (0), not a term left out
+        "potency": np.nan_to_num(d_potency(pred, unc), nan=0.0),
         "domain": d_domain(max_sim, config.domain_similarity),
         "qed": d_qed(props["qed"].fill_null(0.0).to_numpy()),
         "sa": d_sa(props["sa_score"].fill_null(10.0).to_numpy()),
