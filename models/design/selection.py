@@ -6,8 +6,9 @@ So the first ``exploit_fraction`` of the batch (half by default) is picked by th
 confidence bound, predicted pIC50 - kappa x uncertainty ("exploit": potency the model is
 sure of), the rest by the acquisition ("explore": potency the model might be missing).
 On the simulator's hidden rule, ranking the whole batch by the upper bound put uncertain,
-weaker designs at the top (round-1 top-10 mean true pIC50 7.77-7.90 against 7.97-8.30 for
-the lower bound, 2 seeds, best parent 7.75), while the batch's mean was the same.
+weaker designs at the top (round-1 top-10 mean true pIC50 7.77-8.01 against 7.97-8.37 for
+the lower bound, 3 generator seeds on one simulated GBA1 lake, best parent 7.75), while the
+batch's mean was the same.
 
 Within each part candidates are taken greedily by tier, then score (ties by InChIKey): tier
 1 is in the applicability domain and passes ``GATE``; the rest (tier 2) only once tier 1 is
