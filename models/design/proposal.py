@@ -32,7 +32,7 @@ from rdkit import Chem
 
 from models.design import brics, ga, mmp
 from models.design.config import DesignConfig
-from models.design.oracle import Oracle
+from models.design.oracle import FAILED, Oracle
 from models.design.sanity import refusal
 from models.design.similarity import fingerprints, max_similarity
 from models.design.structures import standardized
@@ -119,7 +119,8 @@ def _usable(smiles: str) -> bool:
 
 def _result(oracle: Oracle, known: set[str], parents: list[str], parent_fps: list, limit: int
             ) -> pl.DataFrame:
-    recs = [r for r in oracle.records.values() if r.method != "parent" and r.inchikey not in known]
+    recs = [r for r in oracle.records.values()
+            if r.method != "parent" and r.inchikey not in known and r.score > FAILED]
     recs.sort(key=lambda r: (-r.score, r.inchikey))
     recs = recs[:limit]
     if not recs:
