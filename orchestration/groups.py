@@ -16,9 +16,9 @@ evidence and products computed from that domain (and the domains left of it) alo
 ``compounds`` and ``compound_admet`` in ``compounds``. Cross-domain groups hold what
 joins domains or needs the feature store: the model-input feature tables (``features``),
 the trained models (``models`` for the gene ranker, ``compound_models`` for activity and
-solubility), the products scored by a model or built from several domains
-(``products``: ``patients``, ``patient_gene_rankings``, ``ranked_targets``,
-``compound_scores``), the product feature tables and the online store
+solubility, and the design rounds built on them), the products scored by a model or built
+from several domains (``products``: ``patients``, ``patient_gene_rankings``,
+``ranked_targets``, ``compound_scores``, ``designed_compounds``), the product feature tables and the online store
 (``feature_serving``), everything refused (``quarantine``), the published catalog
 (``catalog``) and the clinician pages (``reports``).
 
