@@ -18,9 +18,9 @@ joins domains or needs the feature store: the model-input feature tables (``feat
 the trained models (``models`` for the gene ranker, ``compound_models`` for activity and
 solubility, and the design rounds built on them), the products scored by a model or built
 from several domains (``products``: ``patients``, ``patient_gene_rankings``,
-``ranked_targets``, ``compound_scores``, ``designed_compounds``), the product feature tables and the online store
-(``feature_serving``), everything refused (``quarantine``), the published catalog
-(``catalog``) and the clinician pages (``reports``).
+``ranked_targets``, ``compound_scores``, ``designed_compounds``), the product feature
+tables and the online store (``feature_serving``), everything refused (``quarantine``),
+the published catalog (``catalog``) and the clinician pages (``reports``).
 
 ``patients`` and ``patient_gene_rankings`` would be "clinical" or "genomic" products, but
 the first reads genomic evidence and the second the gene ranker (trained from the feature
