@@ -86,10 +86,19 @@ def test_designs_become_a_library_and_reused_ids_are_refused(tmp_path):
     (reserved / "mine.smi").write_text("CCO X-1\n")
 
     summary = runner.ingest_compounds(paths)
+    # only proposed, never named by a plate: no compound record (the marts hold what exists)
+    assert _raw(paths, "compound_records").filter(pl.col("library") == DESIGN_LIBRARY).height == 0
+    # a plate map naming two designs (made and tested) makes them library records
+    run = paths.landing_domain("plates") / "MADE_R1"
+    run.mkdir(parents=True)
+    (run / "plate_map.csv").write_text(
+        "plate_id;well;compound_id;role\n"
+        f"P1;A03;D-{TARGET}-R1-0003;sample\nP1;A04;D-{TARGET}-R1-0005;sample\n")
+    again = runner.ingest_compounds(paths)
+    assert again.files_ingested == 1                   # the design records, not every library
     records = _raw(paths, "compound_records")
     designs = records.filter(pl.col("library") == DESIGN_LIBRARY)
-    assert designs.height == len(SMILES)
-    assert set(designs["compound_id"]) == {f"D-{TARGET}-R1-{i:04d}" for i in range(1, 9)}
+    assert sorted(designs["compound_id"]) == [f"D-{TARGET}-R1-0003", f"D-{TARGET}-R1-0005"]
     assert designs["inchikey"].null_count() == 0
     made = records.filter(pl.col("library") == "made_by_cro")
     assert sorted(made["compound_id"]) == ["CRO-1", f"D-{TARGET}-R1-0001"]

@@ -189,7 +189,12 @@ def parents_and_corpus(inp: TargetInputs, n_parents: int) -> tuple[pl.DataFrame,
               .join(inp.structures, on="inchikey", how="inner")
               .select("compound_id", "inchikey", "smiles", "pic50")
               .sort(["pic50", "inchikey"], descending=[True, False]))
-    parents = corpus.filter(pl.col("pic50") >= ACTIVE_PIC50).head(n_parents)
+    # a confirmed active has a dose-response pIC50 >= 5: a single-point reading (a counter
+    # screen's, or an unconfirmed primary hit) does not start a design series
+    confirmed = (inp.labels.filter(pl.col("pic50_source") == "curve").select("inchikey")
+                 if "pic50_source" in inp.labels.columns else inp.labels.select("inchikey"))
+    parents = (corpus.filter(pl.col("pic50") >= ACTIVE_PIC50)
+               .join(confirmed, on="inchikey", how="semi").head(n_parents))
     return parents, corpus
 
 
@@ -200,7 +205,7 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
     parents, corpus = parents_and_corpus(inp, config.n_parents)
     if parents.is_empty():
         return empty_designs(), {"status": "no designs", "reason":
-                                 f"no confirmed active: no tested compound with measured "
+                                 f"no confirmed active: no compound with a dose-response "
                                  f"pIC50 >= {ACTIVE_PIC50:g} (frequent hitters left out)"}
     from models import design
 

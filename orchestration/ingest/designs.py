@@ -1,17 +1,22 @@
 """The lake's own designs as a compound library (``orphanlake_designs``).
 
 The newest publication's ``designed_compounds`` (published/<stamp>/designed_compounds.parquet)
-enters raw/compound_records as library ``orphanlake_designs`` with compound_id = design_id,
-standardized like any library record, so a plate map may name a design id exactly like a
-vendor's catalogue id and ``int_compounds`` / ``int_compound_ids`` resolve it. The
-publication is the previous refresh's, so the design asset (which reads the same
-publication) and the ingest form no cycle in the asset graph.
+is a library of its own, ``orphanlake_designs``, with compound_id = design_id: a plate map
+may name a design id exactly like a vendor's catalogue id. A design enters
+raw/compound_records (standardized like any library record, so ``int_compounds`` /
+``int_compound_ids`` resolve it) once a file under landing/plates/ names it, i.e. when it
+was made and tested, not when it was only proposed: a refresh that publishes designs
+therefore does not change the next refresh's inputs (re-running with nothing new changes
+nothing), and the compound marts only hold structures that exist. The publication is the
+previous refresh's, so the design asset (which reads the same publication) and the ingest
+form no cycle in the asset graph.
 
 Design ids belong to the lake: a landing library record whose id has the design-id form
 (``D-<TARGET>-R<round>-<nnnn>``) is refused per record when no published design has that
 id, or when the published design is another structure; the same structure re-submitted
 (a vendor's record of a compound it made) is accepted. A landing folder named like the
-design library is refused whole.
+design library is refused whole. A landing record is checked against the designs published
+when it is ingested; a later publication does not re-ingest every library.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ DESIGN_LIBRARY = "orphanlake_designs"
 DESIGNS_TABLE = "designed_compounds"          # the mart, as published
 DESIGN_ID = re.compile(r"^D-(?P<target>.+)-R(?P<round>[0-9]+)-(?P<number>[0-9]{4})$")
 DESIGN_ID_SQL = r"^D-.+-R[0-9]+-[0-9]{4}$"    # the same rule, for polars / DuckDB regexes
+# a design id inside any text (a plate map in whatever delimiter); candidates are then
+# matched against the published ids, so a loose pattern only costs a set lookup
+DESIGN_ID_IN_TEXT = re.compile(rb"D-[A-Za-z0-9_.:+-]+?-R[0-9]+-[0-9]{4}")
 DESIGN_ID_FORM = "D-<TARGET>-R<round>-<nnnn>"
 RAW_NAME = "published_designs"                # raw/compound_records/orphanlake_designs/<this>.parquet
 LEDGER_KEY = "published/designed_compounds.parquet"
@@ -57,13 +65,8 @@ def latest_designs(paths: LakePaths) -> tuple[Path | None, pl.DataFrame]:
 @dataclass(frozen=True)
 class DesignIndex:
     """design_id → InChIKey of every published design (what landing records are checked
-    against); ``context`` fingerprints it for the ingest ledger."""
+    against)."""
     inchikeys: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def context(self) -> str:
-        text = "\n".join(f"{k}\t{v}" for k, v in sorted(self.inchikeys.items()))
-        return hashlib.sha256(text.encode()).hexdigest() if self.inchikeys else ""
 
     def problem(self, compound_id: str, inchikey: str) -> str | None:
         """Why a landing record with this id and structure cannot be accepted, or None."""
@@ -104,21 +107,55 @@ def design_records(designs: pl.DataFrame) -> tuple[pa.Table, dict[str, str], lis
     return pa.Table.from_pylist(rows, schema=schema), index, problems
 
 
+def named_in_plates(paths: LakePaths) -> set[str]:
+    """Every design-id-shaped token in the files under landing/plates/ (read as the plate
+    ingest reads them: links refused, size-bounded, gunzipped); a file the plate ingest
+    would refuse is skipped here (it is quarantined there)."""
+    from orchestration.ingest.landing import read_landing
+    from orchestration.ingest.quarantine import FileRejected
+
+    root = paths.landing_domain("plates")
+    found: set[str] = set()
+    if not root.is_dir():
+        return found
+    for f in sorted(root.rglob("*")):
+        if f.is_symlink() or not f.is_file():
+            continue
+        try:
+            data = read_landing(f, "plates")
+        except (FileRejected, OSError):
+            continue
+        found.update(m.decode("ascii") for m in DESIGN_ID_IN_TEXT.findall(data))
+    return found
+
+
 def sync_design_library(paths: LakePaths, now: datetime, summary) -> DesignIndex:
-    """Mirror the newest published designs into raw/compound_records/orphanlake_designs/
-    (through ``runner.ingest_derived``: unchanged designs write nothing); returns the
-    index landing records are checked against."""
+    """Mirror the newest published designs that a landing plate file names into
+    raw/compound_records/orphanlake_designs/ (through ``runner.ingest_derived``: unchanged,
+    nothing is written); returns the index of every published design, which landing
+    records are checked against."""
     from orchestration.ingest import runner
 
     src, designs = latest_designs(paths)
-    if src is None or designs.height == 0:
+    named = named_in_plates(paths) if src is not None and designs.height else set()
+    made = designs.filter(pl.col("design_id").is_in(sorted(named))) if named else designs.clear()
+    # the design asset standardized every design like a library record, so its InChIKey is
+    # the key; a row without one (written by another tool) is standardized here
+    keyed = designs.filter(pl.col("inchikey").is_not_null()) if "inchikey" in designs.columns \
+        else designs.clear()
+    index = dict(design_records(designs.join(keyed.select("design_id"), on="design_id",
+                                             how="anti"))[1]) if designs.height else {}
+    index.update({d: k for d, k in keyed.select("design_id", "inchikey").iter_rows() if d})
+    if src is None or made.height == 0:
         runner.ingest_derived(paths, "compounds", LEDGER_KEY, "compound_records", DESIGN_LIBRARY,
                               RAW_NAME, None, None, now, summary)
-        return DesignIndex()
-    table, index, problems = design_records(designs)
+        return DesignIndex(index)
+    table, _, problems = design_records(made)
     for p in problems:
         summary.quarantine_reasons.append(f"{src.relative_to(paths.home).as_posix()}: {p}")
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    # what is written: the named designs' ids and structures (not the whole publication)
+    sha = hashlib.sha256("\n".join(f"{r['design_id']}\t{r['smiles']}" for r in made.sort(
+        "design_id").select("design_id", "smiles").iter_rows(named=True)).encode()).hexdigest()
     runner.ingest_derived(paths, "compounds", LEDGER_KEY, "compound_records", DESIGN_LIBRARY,
                           RAW_NAME, table, sha, now, summary,
                           source_file=src.relative_to(paths.home).as_posix())

@@ -474,7 +474,9 @@ def ingest_compounds(paths: LakePaths, now: datetime | None = None) -> IngestSum
         index = sync_design_library(paths, now, designs)
         summary = ingest_domain(paths, "compounds",
                                 functools.partial(parse_compound_file, designs=index),
-                                ["compound_records"], now, context=index.context,
+                                # not index.context: a new publication of designs must
+                                # not re-ingest every library (designs.py module doc)
+                                ["compound_records"], now,
                                 workers=int(os.environ.get("ORPHANLAKE_INGEST_WORKERS",
                                                            os.cpu_count() or 1)))
     summary.merge(designs)

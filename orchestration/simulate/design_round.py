@@ -178,6 +178,8 @@ def generate_design_round(home: Path, rounds: set[int] | None = None) -> dict:
     """Make and test the newest round of every target with designs (only rounds in
     ``rounds`` when given); {target: summary} (a round already made: ``skipped``).
     ValueError when the lake has no published designs."""
+    from orchestration.truth_eval import simulated_screen
+
     paths = LakePaths(Path(home))
     src, designs = latest_designs(paths)
     batches = round_batches(designs) if src is not None else {}
@@ -193,6 +195,10 @@ def generate_design_round(home: Path, rounds: set[int] | None = None) -> dict:
         elif folder.exists():
             out[target] = {"round": round_no,
                            "skipped": f"round {round_no} was made already ({folder.name})"}
+        elif simulated_screen(paths, target) is None:
+            out[target] = {"round": round_no,
+                           "skipped": f"no simulated screen of {target} here: its hidden rule "
+                                      "is unknown, so its designs cannot be made and tested"}
         else:
             out[target] = make_and_test(paths, target, round_no, batch,
                                         src.relative_to(paths.home).as_posix())
