@@ -9,8 +9,8 @@ last refresh's ``lake_catalog``), so designing never depends on its own output. 
   when a selected design of the newest round k has a label (a plate run tested it);
   otherwise the earlier rounds are carried unchanged, so a refresh with nothing new
   changes nothing (their ``designed_at`` included).
-* **parents**: the ``DesignConfig.n_parents`` best tested compounds by measured pIC50
-  (tested designs included; an apparent potent active that the screen flags as a frequent
+* **parents**: the ``DesignConfig.n_parents`` best dose-response-confirmed compounds by
+  measured pIC50 (tested designs included; an apparent potent active that the screen flags as a frequent
   hitter is left out, as the activity model leaves it out); **corpus**: every labelled
   compound of the target (with its pIC50).
 * **design_id** ``D-<TARGET>-R<round>-<rank, 4 digits>``: the candidate's rank in its round
@@ -18,11 +18,13 @@ last refresh's ``lake_catalog``), so designing never depends on its own output. 
   base seed, the target and the round), so re-designing a round gives each candidate the
   same id; a carried round keeps its ids.
 * **kept**: a round's first ``MAX_PER_ROUND`` candidates by rank (its batch, then the best
-  of the rest): every kept design enters the next refresh's libraries (``orphanlake_designs``,
-  orchestration/ingest/designs.py) and is scored and ADMET-predicted there like any compound.
+  of the rest): every kept design belongs to the library ``orphanlake_designs`` and becomes
+  a compound record, scored like any compound, once a landing plate file names it
+  (orchestration/ingest/designs.py).
 
-A target with no activity model or no confirmed active (measured pIC50 >= 5) gets no
-designs and a reason in the metadata, never an error.
+A target with no activity model or no confirmed active (a dose-response pIC50 >= 5: a
+single-point reading, e.g. a counter screen's, does not start a series) gets no designs and
+a reason in the metadata, never an error.
 """
 
 import dataclasses
