@@ -10,22 +10,19 @@ from collections.abc import Sequence
 
 import numpy as np
 from rdkit import Chem, DataStructs, RDLogger, rdBase
-from rdkit.Chem import rdFingerprintGenerator
 
-from orchestration.chem.properties import FP_BITS, MORGAN_RADIUS
+from orchestration.chem.properties import morgan_generator
 
 RDLogger.DisableLog("rdApp.*")
-
-_GEN = rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS, fpSize=FP_BITS)
 
 
 def fingerprints(smiles: Sequence[str | None]) -> list:
     """One RDKit bit vector per SMILES; None where the SMILES does not parse."""
-    out = []
+    out, gen = [], morgan_generator()
     with rdBase.CaptureErrorLog():
         for smi in smiles:
             mol = Chem.MolFromSmiles(smi) if smi else None
-            out.append(_GEN.GetFingerprint(mol) if mol is not None else None)
+            out.append(gen.GetFingerprint(mol) if mol is not None else None)
     return out
 
 

@@ -101,7 +101,9 @@ def _catalog(which: str) -> FilterCatalog:
     return _CACHE[key]
 
 
-def _morgan():
+def morgan_generator():
+    """The one radius-2, 2048-bit Morgan generator (stored bits, counts, similarities), built
+    once per process."""
     if "morgan" not in _CACHE:
         _CACHE["morgan"] = rdFingerprintGenerator.GetMorganGenerator(radius=MORGAN_RADIUS,
                                                                      fpSize=FP_BITS)
@@ -115,7 +117,7 @@ def alerts(mol: Chem.Mol, which: str) -> list[str]:
 
 def morgan_bytes(mol: Chem.Mol) -> bytes:
     """2048-bit radius-2 Morgan fingerprint packed big-endian into 256 bytes."""
-    bits = _morgan().GetFingerprintAsNumPy(mol).astype(np.uint8, copy=False)
+    bits = morgan_generator().GetFingerprintAsNumPy(mol).astype(np.uint8, copy=False)
     return np.packbits(bits).tobytes()
 
 
@@ -125,7 +127,7 @@ def morgan_count_matrix(smiles: Sequence[str | None]) -> np.ndarray:
     missing or unparseable SMILES gives a row of zeros. Non-zero exactly where the stored
     bit is set."""
     out = np.zeros((len(smiles), FP_BITS), dtype=np.uint16)
-    gen = _morgan()
+    gen = morgan_generator()
     with rdBase.CaptureErrorLog():
         for i, smi in enumerate(smiles):
             mol = Chem.MolFromSmiles(smi) if smi else None
