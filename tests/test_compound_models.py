@@ -23,7 +23,7 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from models.compounds import ranking, solubility
 from models.compounds.features import DESCRIPTORS, N_BITS, FeatureSpec, feature_matrix, fit_feature_spec
 from models.compounds.metrics import enrichment_factor, pr_auc, regression_metrics, roc_auc
-from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor
+from models.compounds.chemprop_model import ChempropConfig, ChempropRegressor, predict_ensemble
 from models.compounds.labels import single_point_pic50
 from models.compounds.mlp import MLP, MLPConfig
 from models.compounds.scaffold_split import scaffold_folds, scaffold_groups
@@ -288,6 +288,9 @@ def test_chemprop_regressor_round_trips_and_reads_censored_floors(sar):
     again = ChempropRegressor(config=FAST_CHEMPROP, seed=0).fit(
         smiles, small["pic50"].to_numpy(), small["censored"].to_numpy())
     assert np.allclose(again.predict(smiles), pred[:-1])   # seeded: the same model
+    # one molecule, and a last batch of one: chemprop's loader would drop it by default
+    assert np.allclose(predict_ensemble([model], smiles[:1]), pred[:1])
+    assert np.allclose(predict_ensemble([model], smiles[:5], batch_size=4), pred[:5])
 
 
 def test_activity_model_file_tampering_is_detected(trained, tmp_path):
