@@ -154,9 +154,11 @@ class Oracle:
 
 
 def potency_objective(art) -> Callable[[list[str]], np.ndarray]:
-    """Predicted pIC50 of SMILES by an activity artifact; a structure standardization
-    refuses scores below the censoring floor."""
+    """Predicted pIC50 of SMILES by the design surrogate of an activity artifact (as
+    potency_fn); a structure standardization refuses scores below the censoring floor."""
     from orchestration.chem.properties import compute_properties
+
+    potency = potency_fn(art)
 
     def f(smiles: list[str]) -> np.ndarray:
         std = standardized(smiles)
@@ -164,7 +166,7 @@ def potency_objective(art) -> Callable[[list[str]], np.ndarray]:
         out = np.full(len(smiles), FLOOR_PIC50 - 1.0)
         if idx:
             props = compute_properties([std[i][0] for i in idx], [std[i][1] for i in idx])
-            out[idx] = activity.predict(art, props)[0]
+            out[idx] = potency(props)[0]
         return out
     return f
 
@@ -252,17 +254,41 @@ def design_round(art, labels: pl.DataFrame, library: list[str], cfg) -> tuple[pl
                     "methods": dict(cands.group_by("method").len().sort("method").iter_rows())}
 
 
+SURROGATE = "committee"                        # --surrogate: "single" scores with art alone
+_MEMBERS: dict[int, list] = {}                   # id(art) -> the surrogate's models
+
+
+def surrogate(art, props: pl.DataFrame, labels: pl.DataFrame) -> list:
+    """The design surrogate's models for an activity artifact, as the design asset builds
+    them (models/design/surrogate.py: art + a second opinion per fingerprint family it is
+    not), trained once on the labels it was trained on."""
+    if id(art) not in _MEMBERS:
+        from models.design.surrogate import second_opinions
+
+        extra = (second_opinions(art, props, labels.select("inchikey", "pic50", "censored"))
+                 if SURROGATE == "committee" else [])
+        _MEMBERS[id(art)] = [art, *extra]
+    return _MEMBERS[id(art)]
+
+
 def potency_fn(art) -> Callable[[pl.DataFrame], tuple[np.ndarray, np.ndarray]]:
-    """(predicted pIC50, uncertainty) of a property frame: what score_designs and
-    make_objective take (as the design asset passes it)."""
-    return lambda f: activity.predict_potency(art, f)[:2]
+    """(predicted pIC50, uncertainty) of a property frame by art's surrogate (``surrogate``;
+    art alone if none was built): what score_designs and make_objective take."""
+    from models.design.surrogate import committee
+
+    return committee(_MEMBERS.get(id(art), [art]))
 
 
 def top_truth(ranked: pl.DataFrame, home: Path) -> dict:
     """Mean true pIC50 of the TOP_K best-ranked gated, in-domain designs (and what they are)."""
     top = gated(ranked).sort("rank").head(TOP_K)
     truth = true_pic50(home, top["smiles"].to_list())
+    # "the best tested compound they started from": the top 10's own parents (a GA product's
+    # parent is the most similar parent: it recombines several)
+    own = sorted(set(top["parent_smiles"].drop_nulls().to_list())) if "parent_smiles" in top.columns else []
+    own_true = true_pic50(home, own) if own else np.array([])
     return {"n_gated": gated(ranked).height, "n_top": top.height,
+            "own_parents_best_true_pic50": round(float(own_true.max()), 3) if own_true.size else None,
             "mean_true_pic50": round(float(truth.mean()), 3) if truth.size else None,
             "mean_pred_pic50": round(float(top["predicted_pic50"].mean()), 3) if top.height else None,
             "true_pic50": [round(float(v), 3) for v in truth],
@@ -277,6 +303,8 @@ def loop_seed(home: Path, seed: int, cfg, families: tuple[str, ...], retrain0: b
     if retrain0:
         art = activity.train_activity(d["props"], labels.select("inchikey", "pic50", "censored"), seed=0,
                                       families=families)
+    props = d["props"]
+    surrogate(art, props, labels)
     out = {"seed": seed, "round0_model": art.model_version, "n_labelled": labels.height}
     rng = np.random.default_rng([seed, 13])
     for rnd in (1, 2):
@@ -294,7 +322,7 @@ def loop_seed(home: Path, seed: int, cfg, families: tuple[str, ...], retrain0: b
             "batch_size": batch.height,
             "batch_mean_true_pic50": round(float(tested["true_pic50"].mean()), 3) if batch.height else None,
             "batch_best_measured": round(float(tested["pic50"].max()), 3) if batch.height else None,
-            "model_version": art.model_version}
+            "model_version": "+".join(m.model_version for m in _MEMBERS.get(id(art), [art]))}
         print(f"  seed {seed} round {rnd}: {info['n_candidates']} candidates ({info['methods']}), "
               f"{top['n_gated']} gated; top-{TOP_K} true {top['mean_true_pic50']} vs best parent "
               f"{parents_true[0]:.2f} (max {parents_true.max():.2f})", flush=True)
@@ -304,16 +332,18 @@ def loop_seed(home: Path, seed: int, cfg, families: tuple[str, ...], retrain0: b
         new = (tested.with_columns(pl.Series("inchikey", _keys(tested["smiles"].to_list())))
                .drop_nulls("inchikey").select("inchikey", "smiles", "pic50", "censored"))
         labels = pl.concat([labels, new]).unique("inchikey", keep="last", maintain_order=True)
-        props = pl.concat([d["props"], new_props.select(d["props"].columns)], how="vertical_relaxed")
+        props = pl.concat([props, new_props.select(props.columns)], how="vertical_relaxed")
         library = library + tested["smiles"].to_list()
         t0 = time.perf_counter()
         art = activity.train_activity(props, labels.select("inchikey", "pic50", "censored"), seed=0,
                                       families=families)
+        surrogate(art, props, labels)
         out["retrain_s"] = round(time.perf_counter() - t0, 1)
         out["retrain_families"] = list(families)
     r1, r2 = out["round1"], out["round2"]
     out["r1_minus_best_parent"] = _diff(r1["mean_true_pic50"], r1["best_parent_true_pic50"])
     out["r1_minus_max_parent"] = _diff(r1["mean_true_pic50"], r1["max_parent_true_pic50"])
+    out["r1_minus_own_parents"] = _diff(r1["mean_true_pic50"], r1["own_parents_best_true_pic50"])
     out["r2_minus_r1"] = _diff(r2["mean_true_pic50"], r1["mean_true_pic50"])
     return out
 
@@ -371,6 +401,7 @@ def h2h_seed(home: Path, seed: int, cfg) -> dict:
 
     d = lake_data(home)
     art, labels = d["art"], d["labels"]
+    surrogate(art, d["props"], labels)
     ranked, info = _ROUND1.get(seed) or design_round(art, labels, d["library"], cfg)
     ours = top_truth(ranked, home)
     row = {"seed": seed, "budget": cfg.oracle_budget,
@@ -603,18 +634,20 @@ def report(res: dict) -> None:
         rows = res[key]["per_seed"]
         print(f"\n### Two design rounds, core API, round 1's model: {res[key].get('round0', 'lake')}, "
               f"{len(rows)} seeds (top {TOP_K} gated + in domain)\n")
-        print("| seed | best parent (true) | max parent (true) | round 1 top-10 | round 2 top-10 "
-              "| R1 − best parent | R2 − R1 |")
-        print("|---|---|---|---|---|---|---|")
+        print("| seed | best parent (true) | top 10's own parents, best (true) | round 1 top-10 "
+              "| round 2 top-10 | R1 − best parent | R1 − own parents | R2 − R1 |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['seed']} | {r['round1']['best_parent_true_pic50']} | {r['round1']['max_parent_true_pic50']} "
+            print(f"| {r['seed']} | {r['round1']['best_parent_true_pic50']} "
+                  f"| {r['round1'].get('own_parents_best_true_pic50')} "
                   f"| {r['round1']['mean_true_pic50']} | {r['round2']['mean_true_pic50']} "
-                  f"| {r['r1_minus_best_parent']:+} | {r['r2_minus_r1']:+} |")
+                  f"| {r['r1_minus_best_parent']:+} | {r.get('r1_minus_own_parents')} | {r['r2_minus_r1']:+} |")
         print(f"| mean ± sd | {_ms([r['round1']['best_parent_true_pic50'] for r in rows])} "
-              f"| {_ms([r['round1']['max_parent_true_pic50'] for r in rows])} "
+              f"| {_ms([r['round1'].get('own_parents_best_true_pic50') for r in rows])} "
               f"| {_ms([r['round1']['mean_true_pic50'] for r in rows])} "
               f"| {_ms([r['round2']['mean_true_pic50'] for r in rows])} "
-              f"| {_ms([r['r1_minus_best_parent'] for r in rows])} | {_ms([r['r2_minus_r1'] for r in rows])} |")
+              f"| {_ms([r['r1_minus_best_parent'] for r in rows])} "
+              f"| {_ms([r.get('r1_minus_own_parents') for r in rows])} | {_ms([r['r2_minus_r1'] for r in rows])} |")
     if res.get("h2h"):
         rows = res["h2h"]["per_seed"]
         print(f"\n### Ours vs plain mol-ga at the same oracle budget ({rows[0]['budget']}), "
@@ -664,8 +697,12 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=None, help="DesignConfig.max_seconds")
     ap.add_argument("--round0", choices=["lake", "retrain"], default="lake",
                     help="round 1's model: the lake's, or retrained here like round 2's (same recipe)")
+    ap.add_argument("--surrogate", choices=["committee", "single"], default="committee",
+                    help="design surrogate: the design asset's committee, or the activity model alone")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results JSON (parts not run are kept)")
     args = ap.parse_args()
+    global SURROGATE
+    SURROGATE = args.surrogate
     from dataclasses import replace
 
     from models.design import DesignConfig
@@ -678,7 +715,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_design_"))
     res = {}
     res["code"] = _code_revision()
-    res["config"] = {**cfg.__dict__, "assay_sd": ASSAY_SD, "floor_pic50": round(FLOOR_PIC50, 3),
+    res["config"] = {**cfg.__dict__, "surrogate": SURROGATE, "assay_sd": ASSAY_SD, "floor_pic50": round(FLOOR_PIC50, 3),
                      "top_k": TOP_K, "inert_pic50": INERT_PIC50}
     homes = {s: lake(work, s, args.from_lakes) for s in args.seeds} if {"loop", "h2h"} & set(args.parts) \
         else {}

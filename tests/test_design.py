@@ -225,3 +225,27 @@ def test_a_missing_prediction_scores_no_potency():
     smiles = ["NC(=O)c1ccc(Cl)cc1Cl", "not a smiles"]
     assert objective(smiles)[0] < 0.2 * good(smiles)[0]
     assert objective(smiles)[1] == 0.0
+
+
+def test_committee_averages_members_and_adds_their_disagreement(monkeypatch):
+    from types import SimpleNamespace
+
+    from models.compounds import activity
+    from models.design import surrogate
+
+    a = SimpleNamespace(family="xgboost", model_version="xgboost-aaa", pred=[5.0, 7.0])
+    b = SimpleNamespace(family="mlp", model_version="mlp-bbb", pred=[7.0, 7.0])
+    monkeypatch.setattr(activity, "predict_potency",
+                        lambda m, frame: (np.array(m.pred), np.full(2, 0.5), None))
+    pred, unc = surrogate.committee([a, b])(pl.DataFrame({"x": [1, 2]}))
+    assert np.allclose(pred, [6.0, 7.0])
+    # members' own uncertainty 0.5; they disagree by +-1 on the first design only
+    assert np.allclose(unc, [np.sqrt(0.25 + 1.0), 0.5])
+    assert surrogate.committee_version([a, b]) == "xgboost-aaa+mlp-bbb"
+    trained = []
+    monkeypatch.setattr(activity, "train_activity",
+                        lambda props, labels, seed, families: trained.append(families) or families)
+    assert surrogate.second_opinions(a, pl.DataFrame(), pl.DataFrame()) == [("mlp",)]
+    assert surrogate.second_opinions(SimpleNamespace(family="chemprop"), None, None) == [("xgboost",), ("mlp",)]
+    with pytest.raises(ValueError):
+        surrogate.committee([])

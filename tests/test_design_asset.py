@@ -99,7 +99,7 @@ def test_a_target_without_confirmed_actives_gets_a_reason_not_designs():
     structures = pl.DataFrame({"compound_id": ["c1", "c2"], "inchikey": ["A", "B"],
                                "smiles": ["CCO", "c1ccccc1O"]})
     hits = pl.DataFrame(schema={"inchikey": pl.String, "frequent_hitter": pl.Boolean})
-    inp = design.TargetInputs("NOACT", labels, hits, structures)
+    inp = design.TargetInputs("NOACT", labels, hits, structures, pl.DataFrame())
     rows, info = design.design_round(inp, None, 1, design.design_config(), [], None)
     assert rows.is_empty() and rows.schema == design.empty_designs().schema
     assert info["status"] == "no designs" and "no confirmed active" in info["reason"]

@@ -176,11 +176,13 @@ def admet_safety(paths):
 @dataclasses.dataclass
 class TargetInputs:
     """What one target's design reads: its labels (inchikey, pic50, censored), the screen's
-    calls, and the lake's structures (inchikey → compound_id, smiles; designs included)."""
+    calls, the lake's structures (inchikey → compound_id, smiles; designs included) and
+    their property frame (compound_properties: what the second-opinion models train on)."""
     target: str
     labels: pl.DataFrame
     hits: pl.DataFrame
     structures: pl.DataFrame
+    properties: pl.DataFrame
 
 
 def parents_and_corpus(inp: TargetInputs, n_parents: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -210,10 +212,13 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
                                  f"no confirmed active: no compound with a dose-response "
                                  f"pIC50 >= {ACTIVE_PIC50:g} (frequent hitters left out)"}
     from models import design
+    from models.design import surrogate
 
     cfg = dataclasses.replace(config, seed=_seed(config.seed, inp.target, round_))
     started = time.perf_counter()
-    potency = lambda f: activity.predict_potency(artifact, f)[:2]  # noqa: E731
+    potency_labels, _ = trainable_potency(inp.labels, inp.hits)
+    members = [artifact, *surrogate.second_opinions(artifact, inp.properties, potency_labels)]
+    potency = surrogate.committee(members)
     train = corpus["smiles"].to_list()
     cands = design.propose(parents["smiles"].to_list(), train,
                            design.make_objective(potency, train, cfg), cfg,
@@ -231,7 +236,8 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
         pl.col("rank").map_elements(lambda r: design_id(inp.target, round_, r),
                                     return_dtype=pl.String).alias("design_id"),
         pl.lit(inp.target).alias("target_gene"), pl.lit(round_, dtype=pl.Int64).alias("round"),
-        pl.lit(artifact.model_version).alias("model_version"), pl.lit(now).alias("designed_at"))
+        pl.lit(surrogate.committee_version(members)).alias("model_version"),
+        pl.lit(now).alias("designed_at"))
     rows = pl.concat([empty_designs(), rows.select([c for c in DESIGN_SCHEMA if c in rows.columns])],
                      how="diagonal_relaxed").cast(DESIGN_SCHEMA)
     methods = cands.group_by("method").len().sort("method")
@@ -293,6 +299,8 @@ def compound_designs(context: dg.AssetExecutionContext, lake: LakeResource) -> d
                 "censored": pl.Boolean})
     prev = previous_designs(paths)
     library = read_model(paths, "int_compounds").select("compound_id", "inchikey", "smiles")
+    props_file = paths.evidence_file(Evidence.COMPOUND_PROPERTIES)
+    properties = pl.read_parquet(props_file) if props_file.exists() else pl.DataFrame()
     # a tested design that no library names yet is known by its design id
     structures = pl.concat([library, prev.select(pl.col("design_id").alias("compound_id"),
                                                  "inchikey", "smiles")]) \
@@ -314,7 +322,8 @@ def compound_designs(context: dg.AssetExecutionContext, lake: LakeResource) -> d
             summary[target] = {"status": "no designs" if mine.is_empty() else "carried",
                                "reason": "no activity model for this target"}
         else:
-            inp = TargetInputs(target, tl, hits.filter(pl.col("target_gene") == target), structures)
+            inp = TargetInputs(target, tl, hits.filter(pl.col("target_gene") == target), structures,
+                               properties)
             rows, summary[target] = design_round(inp, activity.load(folders[target]), k, config,
                                                  library["smiles"].to_list(), safety)
             parts.append(pl.concat([mine, rows]))
