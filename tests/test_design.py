@@ -249,3 +249,8 @@ def test_committee_averages_members_and_adds_their_disagreement(monkeypatch):
     assert surrogate.second_opinions(SimpleNamespace(family="chemprop"), None, None) == [("xgboost",), ("mlp",)]
     with pytest.raises(ValueError):
         surrogate.committee([])
+
+    def too_few(props, labels, seed, families):
+        raise activity.NotEnoughLabels("2 potent actives")
+    monkeypatch.setattr(activity, "train_activity", too_few)
+    assert surrogate.second_opinions(a, pl.DataFrame(), pl.DataFrame()) == []

@@ -32,9 +32,18 @@ SECOND_OPINION_FAMILIES = ("xgboost", "mlp")
 def second_opinions(chosen: activity.ActivityArtifact, props: pl.DataFrame, labels: pl.DataFrame,
                     seed: int = 0) -> list[activity.ActivityArtifact]:
     """One model per ``SECOND_OPINION_FAMILIES`` family other than ``chosen.family``, trained
-    on ``labels`` (inchikey, pic50, censored) joined to the property frame ``props``."""
-    return [activity.train_activity(props, labels, seed=seed, families=(family,))
-            for family in SECOND_OPINION_FAMILIES if family != chosen.family]
+    on ``labels`` (inchikey, pic50, censored) joined to the property frame ``props``; none
+    where those rows are too few to train on (``activity.NotEnoughLabels``: the committee is
+    then the lake's model alone)."""
+    out = []
+    for family in SECOND_OPINION_FAMILIES:
+        if family == chosen.family:
+            continue
+        try:
+            out.append(activity.train_activity(props, labels, seed=seed, families=(family,)))
+        except activity.NotEnoughLabels:
+            return []
+    return out
 
 
 def committee(members: Sequence[activity.ActivityArtifact]):

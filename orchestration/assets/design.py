@@ -243,6 +243,7 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
     methods = cands.group_by("method").len().sort("method")
     return rows, {"status": f"designed round {round_}", "round": round_,
                   "seconds": seconds, "n_parents": parents.height,
+                  "surrogate": surrogate.committee_version(members),
                   "best_parent_pic50": float(parents["pic50"].max()),
                   "n_candidates": dict(zip(methods["method"].to_list(), methods["len"].to_list()))}
 
