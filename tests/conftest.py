@@ -25,7 +25,7 @@ Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("ORPHANLAKE_CHEMPROP_EPOCHS", "3")
 # Likewise the design asset (orchestration/assets/design.py) runs for real on a small oracle
 # budget and time bound: the tests check the rounds, ids and refusals, not design quality.
-os.environ.setdefault("ORPHANLAKE_DESIGN_BUDGET", "200")
+os.environ.setdefault("ORPHANLAKE_DESIGN_BUDGET", "100")
 os.environ.setdefault("ORPHANLAKE_DESIGN_SECONDS", "10")
 
 E2E_PATIENTS = 60
