@@ -21,11 +21,10 @@ class DesignConfig:
     n_parents: int = 8               # best tested compounds a round starts from
     domain_similarity: float = 0.35  # in_domain = max Tanimoto (Morgan r2) to training >= this
     kappa: float = 0.5               # acquisition: pred + kappa * uncertainty
-    diversity: float = 0.7           # no explore pick with Tanimoto above this to any pick
-    exploit_diversity: float = 0.8   # the same cut among the exploit half (selection doc)
+    diversity: float = 0.7           # no two batch members with Tanimoto above this
     max_seconds: float = 120.0       # wall-clock bound of one target's design run
     shortlist: int = 500             # candidates ``propose`` returns (best objective first)
-    exploit_fraction: float = 0.5    # share of the batch picked by desirability (selection doc)
+    exploit_fraction: float = 0.5    # share of the batch picked by pred - kappa * unc (selection doc)
 
 
 GATE = dict(qed_min=0.5, sa_max=4.0, mw_max=500.0)  # + no PAINS/Brenk alert
