@@ -259,9 +259,10 @@ _MEMBERS: dict[int, list] = {}                   # id(art) -> the surrogate's mo
 
 
 def surrogate(art, props: pl.DataFrame, labels: pl.DataFrame) -> list:
-    """The design surrogate's models for an activity artifact, as the design asset builds
-    them (models/design/surrogate.py: art + a second opinion per fingerprint family it is
-    not), trained once on the labels it was trained on."""
+    """The design surrogate's models for an activity artifact (models/design/surrogate.py:
+    art + a second opinion per fingerprint family it is not), trained once. Unlike the
+    design asset, the bench trains the second opinions on every label of the target: it does
+    not leave out potent frequent hitters (``trainable_potency``)."""
     if id(art) not in _MEMBERS:
         from models.design.surrogate import second_opinions
 
@@ -627,6 +628,10 @@ def _ms(vals) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if v.size > 1 else f"{v.mean():.2f}"
 
 
+def _signed(v) -> str:
+    return "n/a" if v is None else f"{v:+}"
+
+
 def report(res: dict) -> None:
     for key in ("loop", "loop_round0_retrained"):
         if not res.get(key):
@@ -641,7 +646,8 @@ def report(res: dict) -> None:
             print(f"| {r['seed']} | {r['round1']['best_parent_true_pic50']} "
                   f"| {r['round1'].get('own_parents_best_true_pic50')} "
                   f"| {r['round1']['mean_true_pic50']} | {r['round2']['mean_true_pic50']} "
-                  f"| {r['r1_minus_best_parent']:+} | {r.get('r1_minus_own_parents')} | {r['r2_minus_r1']:+} |")
+                  f"| {r['r1_minus_best_parent']:+} | {_signed(r.get('r1_minus_own_parents'))} "
+                  f"| {r['r2_minus_r1']:+} |")
         print(f"| mean ± sd | {_ms([r['round1']['best_parent_true_pic50'] for r in rows])} "
               f"| {_ms([r['round1'].get('own_parents_best_true_pic50') for r in rows])} "
               f"| {_ms([r['round1']['mean_true_pic50'] for r in rows])} "

@@ -245,12 +245,15 @@ def test_committee_averages_members_and_adds_their_disagreement(monkeypatch):
     trained = []
     monkeypatch.setattr(activity, "train_activity",
                         lambda props, labels, seed, families: trained.append(families) or families)
-    assert surrogate.second_opinions(a, pl.DataFrame(), pl.DataFrame()) == [("mlp",)]
-    assert surrogate.second_opinions(SimpleNamespace(family="chemprop"), None, None) == [("xgboost",), ("mlp",)]
+    props = pl.DataFrame({"inchikey": ["K1"], "morgan_fp": [b"\x01"]})
+    assert surrogate.second_opinions(a, props, pl.DataFrame()) == [("mlp",)]
+    assert surrogate.second_opinions(SimpleNamespace(family="chemprop"), props, None) == [("xgboost",), ("mlp",)]
+    # no property frame (a lake before its first compound refresh): the lake's model alone
+    assert surrogate.second_opinions(a, pl.DataFrame(), pl.DataFrame()) == []
     with pytest.raises(ValueError):
         surrogate.committee([])
 
     def too_few(props, labels, seed, families):
         raise activity.NotEnoughLabels("2 potent actives")
     monkeypatch.setattr(activity, "train_activity", too_few)
-    assert surrogate.second_opinions(a, pl.DataFrame(), pl.DataFrame()) == []
+    assert surrogate.second_opinions(a, props, pl.DataFrame()) == []

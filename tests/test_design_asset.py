@@ -58,6 +58,8 @@ def test_the_structure_grid_and_figures_are_in_the_metadata(e2e_lake):
     assert any(k.startswith(f"{target}_n_candidates_") for k in meta)
     assert 0.0 <= meta[f"{target}_share_in_domain"].value <= 1.0
     assert f"{target}_top10_predicted_pic50_mean" in meta and "preview" in meta
+    # the committee scored the round: the lake's model and at least one second opinion
+    assert "+" in meta[f"{target}_surrogate"].value
     assert not check_keys(meta)
 
 

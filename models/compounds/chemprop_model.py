@@ -185,7 +185,7 @@ def predict_ensemble(models: list[ChempropRegressor], smiles: list, batch_size: 
     dataset = data.MoleculeDataset(points)
     dataset.cache = True
     # drop_last=False: chemprop drops a last batch of one molecule by default (batch norm in
-    # training), which left a prediction short whenever len(smiles) % batch_size == 1
+    # training), which left a prediction short whenever the parsed molecules % batch_size == 1
     loader = data.build_dataloader(dataset, batch_size=batch_size, num_workers=0, shuffle=False,
                                    drop_last=False)
     for i, model in enumerate(models):

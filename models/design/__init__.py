@@ -4,7 +4,8 @@
 learned from the target's data, BRICS recombination) under one oracle budget,
 ``score_designs`` scores them on potency, uncertainty, applicability domain, ADMET, SA, QED,
 alerts and novelty, ``select_batch`` picks a round's diverse batch by acquisition.
-``make_objective`` is the GA's oracle built from an activity model.
+``make_objective`` is the GA's oracle built from a potency model (the design asset passes
+``surrogate.committee``: the lake's activity model and its second opinions).
 """
 
 from models.design.config import GATE, DesignConfig, passes_gate

@@ -136,7 +136,8 @@ def activity_models(paths) -> dict[str, object]:
     return found
 
 
-def _props(paths) -> pl.DataFrame:
+def compound_properties(paths) -> pl.DataFrame:
+    """The lake's ``compound_properties`` evidence (empty, without columns, before any)."""
     path = paths.evidence_file(Evidence.COMPOUND_PROPERTIES)
     return pl.read_parquet(path) if path.exists() else pl.DataFrame()
 
@@ -170,7 +171,7 @@ def compound_activity_model(context: dg.AssetExecutionContext, lake: LakeResourc
     every = present(paths, "compound_activity_labels", ["gene_symbol", "inchikey"])
     every = _with_label_columns(every if every.height else training)
     labels = training.select(pl.col("gene_symbol").alias("target_gene"), "inchikey", *LABEL_COLUMNS)
-    props = _props(paths)  # every structure: the untested ones are scored against truth only
+    props = compound_properties(paths)  # every structure: the untested ones are scored against truth only
     hits = screen_evidence(paths)
     summary: dict[str, dict] = {}
     kept: set[str] = set()

@@ -40,7 +40,7 @@ import polars as pl
 
 from models.compounds import activity
 from models.compounds.labels import ACTIVE_PIC50
-from orchestration.assets.compound_models import (activity_models, screen_evidence,
+from orchestration.assets.compound_models import (activity_models, compound_properties, screen_evidence,
                                                   trainable_potency)
 from orchestration.assets.features import feature_key
 from orchestration.assets.isolation import isolated
@@ -70,7 +70,9 @@ MART = "designed_compounds"
 # stop), so a round is deterministic for its seed. Measured on the test lake's target (1,717
 # labels, XGBoost, 3,289 library compounds) under load 4 on 2 cores: budget 2,000 took 123-150
 # s per target, 1,500 took 117 s (about 64 s of it ADMET-AI on the 500 new candidates) and 53 s once
-# their ADMET was cached; the same result both times. A lake may set
+# their ADMET was cached; the same result both times (one model as the surrogate). With the
+# committee (models/design/surrogate.py) the demo's design step took 132 s for round 1 and 76 s
+# for round 2 at load about 3 (fresh clone, 036d6e4). A lake may set
 # ORPHANLAKE_DESIGN_BUDGET (oracle evaluations, 100-100000) and ORPHANLAKE_DESIGN_SECONDS.
 REFRESH_BUDGET = 1_500
 REFRESH_SECONDS = 240.0
@@ -282,7 +284,8 @@ def design_truth_figures(paths, target: str, rows: pl.DataFrame) -> dict:
 
 @dg.asset(group_name="compound_models", kinds={"rdkit", "python", "parquet"},
           deps=["compound_activity_model", "compound_admet_predictions", "int_compounds",
-                "int_hts_compound_calls", feature_key("compound_activity_labels")])
+                "int_hts_compound_calls", feature_key("compound_activity_labels"),
+                feature_key("compound_properties")])
 @isolated("compounds", [evidence_relpath(Evidence.COMPOUND_DESIGNS)], fallback=_no_designs)
 def compound_designs(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """New compounds per screened target with confirmed actives, made better each round:
@@ -300,8 +303,7 @@ def compound_designs(context: dg.AssetExecutionContext, lake: LakeResource) -> d
                 "censored": pl.Boolean})
     prev = previous_designs(paths)
     library = read_model(paths, "int_compounds").select("compound_id", "inchikey", "smiles")
-    props_file = paths.evidence_file(Evidence.COMPOUND_PROPERTIES)
-    properties = pl.read_parquet(props_file) if props_file.exists() else pl.DataFrame()
+    properties = compound_properties(paths)
     # a tested design that no library names yet is known by its design id
     structures = pl.concat([library, prev.select(pl.col("design_id").alias("compound_id"),
                                                  "inchikey", "smiles")]) \
