@@ -5,9 +5,10 @@ simulator's hidden rule, Graph GA designs scored by the lake's XGBoost alone los
 the model weighs too little (a biaryl bond) and kept a high prediction, so round 1's
 candidates were predicted about 7.3 and truly about 6.0 (Spearman of prediction and truth
 0.03 over the gated candidates of one generator lake; Renz et al. 2019, "On failure modes
-in molecule generation and optimization", describe the same failure). A design must therefore look potent to models that learned
-the labels differently: the lake's chosen model (``activity``, chosen by scaffold CV)
-and each fingerprint family it did not choose (XGBoost, MLP), trained here on the same
+in molecule generation and optimization", describe the same failure). A design must
+therefore look potent to models that learned the labels differently: the lake's chosen
+model (``activity``, chosen by scaffold CV) and each fingerprint family it did not choose
+(XGBoost, MLP), trained here on the same
 labels with the lake's current compound properties (structures RDKit could not read left
 out, as the activity model leaves them out); their scaffold folds give each member's own
 spread. Training both takes 10-30 s per target on 2 cores (bench ``retrain_s``).
