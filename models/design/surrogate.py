@@ -10,8 +10,8 @@ therefore look potent to models that learned the labels differently: the lake's 
 model (``activity``, chosen by scaffold CV) and each fingerprint family it did not choose
 (XGBoost, MLP), trained here on the same labels with the lake's current compound
 properties (structures RDKit could not read left out, as the activity model leaves them
-out); their scaffold folds give each member's own spread. Training both takes 10-30 s per
-target on 2 cores (bench ``retrain_s``).
+out); their scaffold folds give each member's own spread. Training XGBoost and MLP took 22-35 s
+per target at load about 3 on 2 cores (bench ``retrain_s``, 5 lakes).
 
 committee prediction = mean of the members' predictions; uncertainty = sqrt(mean of the
 members' uncertainties² + variance between the members' predictions), so a design the
