@@ -187,10 +187,11 @@ class TargetInputs:
     properties: pl.DataFrame
 
 
-def parents_and_corpus(inp: TargetInputs, n_parents: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parents_and_corpus(inp: TargetInputs, potency: pl.DataFrame, n_parents: int
+                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(parents: the best tested compounds, best first; corpus: every labelled compound),
-    each as compound_id, inchikey, smiles, pic50."""
-    potency, _ = trainable_potency(inp.labels, inp.hits)
+    each as compound_id, inchikey, smiles, pic50; ``potency`` is the target's
+    ``trainable_potency``."""
     corpus = (potency.filter(pl.col("pic50").is_not_null())
               .join(inp.structures, on="inchikey", how="inner")
               .select("compound_id", "inchikey", "smiles", "pic50")
@@ -208,7 +209,8 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
                  safety) -> tuple[pl.DataFrame, dict]:
     """One target's round: propose → score_designs → select_batch; returns its rows
     (``DESIGN_SCHEMA``) and its metadata summary (or a reason and no rows)."""
-    parents, corpus = parents_and_corpus(inp, config.n_parents)
+    potency_labels, _ = trainable_potency(inp.labels, inp.hits)
+    parents, corpus = parents_and_corpus(inp, potency_labels, config.n_parents)
     if parents.is_empty():
         return empty_designs(), {"status": "no designs", "reason":
                                  f"no confirmed active: no compound with a dose-response "
@@ -218,9 +220,8 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
 
     cfg = dataclasses.replace(config, seed=_seed(config.seed, inp.target, round_))
     started = time.perf_counter()
-    potency_labels, _ = trainable_potency(inp.labels, inp.hits)
     members = [artifact, *surrogate.second_opinions(artifact, inp.properties, potency_labels)]
-    potency = surrogate.committee(members)
+    potency, version = surrogate.committee(members), surrogate.committee_version(members)
     train = corpus["smiles"].to_list()
     cands = design.propose(parents["smiles"].to_list(), train,
                            design.make_objective(potency, train, cfg), cfg,
@@ -238,14 +239,14 @@ def design_round(inp: TargetInputs, artifact, round_: int, config, library_smile
         pl.col("rank").map_elements(lambda r: design_id(inp.target, round_, r),
                                     return_dtype=pl.String).alias("design_id"),
         pl.lit(inp.target).alias("target_gene"), pl.lit(round_, dtype=pl.Int64).alias("round"),
-        pl.lit(surrogate.committee_version(members)).alias("model_version"),
+        pl.lit(version).alias("model_version"),
         pl.lit(now).alias("designed_at"))
     rows = pl.concat([empty_designs(), rows.select([c for c in DESIGN_SCHEMA if c in rows.columns])],
                      how="diagonal_relaxed").cast(DESIGN_SCHEMA)
     methods = cands.group_by("method").len().sort("method")
     return rows, {"status": f"designed round {round_}", "round": round_,
                   "seconds": seconds, "n_parents": parents.height,
-                  "surrogate": surrogate.committee_version(members),
+                  "surrogate": version,
                   "best_parent_pic50": float(parents["pic50"].max()),
                   "n_candidates": dict(zip(methods["method"].to_list(), methods["len"].to_list()))}
 
