@@ -43,7 +43,8 @@ def cmd_generate(args) -> int:
                                    solved_fraction=args.solved_fraction,
                                    background_variants=args.background_variants,
                                    with_bad_files=args.with_bad_files,
-                                   screening=args.screening, target_gene=args.target_gene)
+                                   screening=args.screening, target_gene=args.target_gene,
+                                   trials=args.trials)
     for part, values in summary.items():
         print(f"== {part} ==")
         for k, v in values.items():
@@ -493,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="patients only: no compound libraries or plate runs")
     g.add_argument("--target-gene", help="screening target (default: the batch's most common "
                                          "causal gene)")
+    g.add_argument("--no-trials", dest="trials", action="store_false",
+                   help="no clinical trials (by default a randomized and a single-arm trial of "
+                        "the screened drug, SDTM .xpt and Dataset-JSON, truth under truth/trials/)")
     g.add_argument("--design-round", action="store_true",
                    help="make and test: write plate runs (and their truth) for the newest "
                         "round's selected designs of each target in the lake's latest "

@@ -4,7 +4,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets import (admet, compound_models, compounds, design, features, ingest,
-                                  models, quarantine, reference, reports, screening, transforms)
+                                  models, quarantine, reference, reports, screening, transforms,
+                                  trials)
 from orchestration.jobs import daily_refresh, new_landing_batch_sensor, refresh_job
 from orchestration.resources import LakeResource
 
@@ -14,7 +15,7 @@ def build_definitions(lake: LakeResource) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([reference, ingest, compounds, screening, transforms,
                                              features, models, compound_models, design, admet,
-                                             reports]),
+                                             reports, trials]),
         asset_checks=[*dg.load_asset_checks_from_modules([transforms, screening, features]),
                       *quarantine.CHECKS],
         jobs=[refresh_job],

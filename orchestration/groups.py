@@ -43,6 +43,11 @@ gone: each domain's quarantine is reported by a check on its ingest, see
 
 from __future__ import annotations
 
+from orchestration.settings import TRIAL_TABLES, Evidence
+
+# the trials group's Python assets: one per evidence file they write (assets/trials.py)
+TRIAL_EVIDENCE = tuple(e for e in Evidence if e.value.startswith("trial_"))
+
 FEATURE_INPUTS = ("features/patient_gene_evidence", "features/gene_ranker_labels",
                   "features/compound_properties", "features/compound_activity_labels")
 FEATURE_PRODUCTS = ("features/patient_profile", "features/gene_target",
@@ -67,6 +72,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
                   "plate_refusals", "int_plate_refusals", "int_dose_response_points",
                   "dose_response_fits", "int_hts_compound_calls", "plate_qc",
                   "hts_well_results", "hts_compound_calls", "dose_response"),
+    # a trial reads the lake's patients (links), their genotypes and the screened targets
+    "trials": (*(f"raw_{t}" for t in TRIAL_TABLES), *(f"stg_{t}" for t in TRIAL_TABLES),
+               *(e.value for e in TRIAL_EVIDENCE), "trial_subjects", "trial_demographics",
+               "trial_adverse_events", "trial_efficacy", "trial_time_to_event"),
     "features": ("feature_registry", *FEATURE_INPUTS),
     "models": ("gene_ranking_model", "gene_scores"),
     "compound_models": ("compound_activity_model", "solubility_model", "compound_predictions",
@@ -79,7 +88,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "reports": ("patient_reports",),
 }
 
-DOMAINS = ("clinical", "genomic", "compounds", "screening")
+DOMAINS = ("clinical", "genomic", "compounds", "screening", "trials")
 
 # Group edges that still run both ways, each for a reason in the data (not the layout):
 # int_compounds names a structure by the id the plate maps use (stg_plate_maps → compounds)

@@ -23,9 +23,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 # Tables written by the ingest assets. Each lives in raw/<table>/<batch>/<file>.parquet.
+# The clinical-trial tables (landing/trials/<study>/; schemas in lake/trial_schemas.py).
+TRIAL_TABLES = ("trial_dm", "trial_ae", "trial_ex", "trial_ds", "trial_findings", "trial_design",
+                "trial_adsl", "trial_adae", "trial_adtte", "trial_adbds", "trial_links")
 RAW_TABLES = ("variants", "variant_sites", "no_calls", "patients", "phenotypes", "diagnoses",
               "expression", "compound_records", "plate_runs", "plate_wells", "plate_maps", "quarantine",
-              "pedigrees", "family_pedigrees")
+              "pedigrees", "family_pedigrees", *TRIAL_TABLES)
 
 
 # The environment variable naming a process's lake; read by ``LakeConfig.from_env`` only.
@@ -72,6 +75,23 @@ class Evidence(StrEnum):
     PLATE_STATS = "plate_stats"
     PLATE_REFUSALS = "plate_refusals"
     DOSE_RESPONSE_FITS = "dose_response_fits"
+    # clinical trials (orchestration/assets/trials.py): the analysis data (ADaM, derived
+    # from SDTM or as sent), what the checks across a study's files refused, the statistics
+    # (the marts trial_* read them) and the risk models
+    TRIAL_REFUSALS = "trial_refusals"
+    TRIAL_ADSL = "trial_adam_adsl"
+    TRIAL_ADAE = "trial_adam_adae"
+    TRIAL_ADTTE = "trial_adam_adtte"
+    TRIAL_BDS = "trial_adam_bds"
+    TRIAL_LINKS = "trial_patient_links"
+    TRIAL_DEMOGRAPHICS = "trial_stats_demographics"
+    TRIAL_AE_INCIDENCE = "trial_stats_adverse_events"
+    TRIAL_EFFICACY_VISITS = "trial_stats_efficacy_visits"
+    TRIAL_EFFICACY_ANCOVA = "trial_stats_efficacy_ancova"
+    TRIAL_TTE_SUMMARY = "trial_stats_time_to_event"
+    TRIAL_TTE_TESTS = "trial_stats_time_to_event_tests"
+    TRIAL_RISK_MODELS = "trial_risk_models"
+    TRIAL_SUBGROUPS = "trial_genotype_subgroups"
     REFRESH_STATUS = "refresh_status"
 
 

@@ -35,10 +35,12 @@ E2E_SEED = 11
 @pytest.fixture(scope="session")
 def e2e_lake():
     """A small simulated lake (patients, compound libraries and screening runs, with the
-    bad files), refreshed once. ``summary["screening"]`` is the screening simulator's."""
+    bad files), refreshed once. ``summary["screening"]`` is the screening simulator's, ``summary["trials"]``
+    the trial generator's (a randomized and a single-arm trial, and one study per defect)."""
     from orchestration.cli import run_refresh
     from orchestration.simulate import generate_batch, screening_target
     from orchestration.simulate.screening import generate_screening
+    from orchestration.simulate.trial import generate_trials
 
     assert LakeConfig.from_env() == E2E_CONFIG, f"a test leaked its lake into ${HOME_ENV}"
     paths = E2E_CONFIG.paths.ensure()
@@ -47,6 +49,8 @@ def e2e_lake():
     summary["screening"] = generate_screening(
         paths.home, seed=E2E_SEED, target_gene=screening_target(Path(summary["truth_path"])),
         with_bad_files=True)
+    summary["trials"] = generate_trials(paths.home, seed=E2E_SEED, target_gene=summary["screening"]["target_gene"],
+                                        n_randomized=60, n_single_arm=24, with_bad_files=True)
     ok = run_refresh(paths)
     assert ok, "the refresh job failed on the simulated batch"
     return paths, summary

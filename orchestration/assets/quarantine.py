@@ -37,13 +37,15 @@ QUARANTINE_CHECKED: dict[str, str] = {
     "expression": "raw_expression",
     "compounds": "raw_compound_records",
     "plates": "raw_plate_runs",
+    "trials": "raw_trial_dm",
 }
 QUARANTINE_WRITERS: tuple[dg.AssetKey, ...] = tuple(
     dg.AssetKey(k) for k in QUARANTINE_CHECKED.values())
 
 # how each granularity is counted in the checks' metadata
 PLURAL = {"batch": "batches", "file": "files", "record": "records", "term": "terms",
-          "sample": "samples", "plate": "plates", "well": "wells"}
+          "sample": "samples", "plate": "plates", "well": "wells",
+          "variable": "variables", "subject": "subjects"}
 PREVIEW_ROWS = 20
 COLUMNS = ("domain", "granularity", "source_file", "locator", "reason")
 

@@ -35,7 +35,7 @@ from orchestration.ingest.ids import escaped, id_problem, name_problem
 from orchestration.ingest.quarantine import FileRejected
 from orchestration.settings import LakePaths
 
-LANDING_DOMAINS = ("genomic", "clinical", "expression", "compounds", "plates")
+LANDING_DOMAINS = ("genomic", "clinical", "expression", "compounds", "plates", "trials")
 # Index/checksum files that travel next to data files and are not data themselves.
 SIDECAR_SUFFIXES = (".tbi", ".csi", ".md5", ".sha256", ".crc")
 ROOT = "landing"                 # the quarantine ``domain`` of entries outside any domain

@@ -64,12 +64,12 @@ class Limit:
 
 
 _BYTES = {"genomic": 256 * GiB, "clinical": 64 * MiB, "expression": 2 * GiB,
-          "compounds": 32 * GiB, "plates": 256 * MiB}
+          "compounds": 32 * GiB, "plates": 256 * MiB, "trials": 1 * GiB}
 _RECORDS = {"genomic": 500_000_000, "clinical": 100_000, "expression": 2_000_000,
-            "compounds": 100_000_000, "plates": 5_000_000}
+            "compounds": 100_000_000, "plates": 5_000_000, "trials": 20_000_000}
 _RECORD_WORDS = {"genomic": "VCF data lines", "clinical": "phenotypic features",
                  "expression": "gene lines", "compounds": "compound records",
-                 "plates": "lines"}
+                 "plates": "lines", "trials": "dataset records"}
 
 MAX_BYTES = {d: Limit(f"max_bytes_{d}", n, f"bytes one {d} file may hold once decompressed")
              for d, n in _BYTES.items()}

@@ -14,7 +14,7 @@ from typing import Iterable
 import pyarrow as pa
 
 # "batch": a whole folder not read (a linked or misnamed batch, a folder outside the domains)
-GRANULARITIES = ("batch", "file", "record", "term", "sample", "well", "plate")
+GRANULARITIES = ("batch", "file", "record", "term", "sample", "well", "plate", "variable")
 
 
 class FileRejected(Exception):

@@ -32,7 +32,7 @@ from orchestration.ingest.quarantine import FileRejected, ParseResult, Quarantin
 from orchestration.lake import integrity
 from orchestration.lake.lock import writer_lock
 from orchestration.lake.schemas import LINEAGE, RAW_SCHEMAS
-from orchestration.settings import LakePaths
+from orchestration.settings import TRIAL_TABLES, LakePaths
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +458,16 @@ def ingest_expression(paths: LakePaths, now: datetime | None = None) -> IngestSu
     return ingest_domain(paths, "expression",
                          functools.partial(parse_expression, known_patients=known),
                          ["expression"], now, context=context)
+
+
+def ingest_trials(paths: LakePaths, now: datetime | None = None) -> IngestSummary:
+    """Ingest landing/trials/<study>/ SDTM domains and ADaM datasets (SAS transport v5,
+    Dataset-JSON, CSV) and the study's patient link file into the raw trial tables
+    (settings.TRIAL_TABLES), conformed to lake/trial_schemas.py; checks within one file
+    (keys, ISO 8601 dates, direct identifiers, a subject in two arms) refuse the smallest
+    part that is wrong (ingest/trials.py)."""
+    from orchestration.ingest.trials import parse_trial_file
+    return ingest_domain(paths, "trials", parse_trial_file, list(TRIAL_TABLES), now)
 
 
 def ingest_compounds(paths: LakePaths, now: datetime | None = None) -> IngestSummary:

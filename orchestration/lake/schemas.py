@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-LINEAGE = [
-    pa.field("source_file", pa.string()),      # path relative to landing/
-    pa.field("source_sha256", pa.string()),
-    pa.field("batch_id", pa.string()),         # the landing batch folder name
-    pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
-]
+from orchestration.lake.raw_lineage import LINEAGE  # noqa: F401  (re-exported: the raw contract)
 
 # A VCF lands as three tables. ``record`` is the 0-based ordinal of a record among the
 # file's parsed body lines and ``allele`` the 1-based index of an ALT allele in it (as GT
@@ -167,8 +162,8 @@ PEDIGREES = pa.schema([
 
 # Everything refused at the door, at the smallest granularity that was wrong.
 QUARANTINE = pa.schema([
-    pa.field("domain", pa.string()),            # genomic | clinical | expression | compounds | plates | landing
-    pa.field("granularity", pa.string()),       # batch | file | record | term | sample | plate | well
+    pa.field("domain", pa.string()),            # genomic | clinical | expression | compounds | plates | trials | landing
+    pa.field("granularity", pa.string()),       # batch | file | record | term | sample | plate | well | variable | subject
     pa.field("locator", pa.string()),           # line number, term id, sample id … or null
     pa.field("reason", pa.string()),            # readable, names what was wrong
     pa.field("original_path", pa.string()),     # the untouched landing file
@@ -200,3 +195,8 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "family_pedigrees": PEDIGREES,
     "quarantine": QUARANTINE,
 }
+
+# The clinical-trial tables (landing/trials/<study>/) have a module of their own.
+from orchestration.lake.trial_schemas import TRIAL_SCHEMAS  # noqa: E402
+
+RAW_SCHEMAS.update(TRIAL_SCHEMAS)

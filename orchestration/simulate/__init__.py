@@ -22,9 +22,10 @@ def screening_target(truth_tsv: Path) -> str:
 
 def generate_sample_data(home: Path, n_patients: int, seed: int, with_bad_files: bool = True,
                          screening: bool = True, target_gene: str | None = None,
-                         **batch_options) -> dict:
+                         trials: bool = True, **batch_options) -> dict:
     """A patient batch and, unless ``screening`` is off, compound libraries and screening
-    runs against the batch's most common causal gene."""
+    runs against the batch's most common causal gene; unless ``trials`` is off, two
+    clinical trials of the screened drug in that gene's cohort."""
     summary = {"patients": generate_batch(home, n_patients=n_patients, seed=seed,
                                           with_bad_files=with_bad_files, **batch_options)}
     if screening:
@@ -33,4 +34,22 @@ def generate_sample_data(home: Path, n_patients: int, seed: int, with_bad_files:
         target = target_gene or screening_target(Path(summary["patients"]["truth_path"]))
         summary["screening"] = generate_screening(home, seed=seed, target_gene=target,
                                                   with_bad_files=with_bad_files)
+    if trials:
+        from orchestration.simulate.trial import generate_trials
+
+        # a randomized and a single-arm trial of the screen's most potent approved drug, in
+        # the target's disease cohort (simulate/trial.py; truth under truth/trials/)
+        summary["trials"] = _flat(generate_trials(home, seed=seed, target_gene=target if screening else None,
+                                                  with_bad_files=with_bad_files))
     return summary
+
+
+def _flat(summary: dict) -> dict:
+    """A nested summary as one level of printable values (the CLI prints key: value)."""
+    out = {}
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in _flat(v).items()})
+        else:
+            out[k] = v
+    return out

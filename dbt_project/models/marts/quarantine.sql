@@ -4,6 +4,11 @@ select * from {{ ref('stg_quarantine') }}
 union all by name
 select * from {{ ref('int_plate_refusals') }}
 union all by name
+-- trial records refused by the checks across a study's files (ingest/trial_checks.py)
+select domain, granularity, locator, reason, original_path, cast(null as varchar) as quarantine_copy,
+       source_file, source_sha256, batch_id, quarantined_at
+from {{ source('evidence', 'trial_refusals') }}
+union all by name
 -- pedigree faults only seen across files (a parent not in any VCF, sex conflicts, two
 -- fathers named by two files): the proband is ranked without that family evidence
 select distinct

@@ -1,0 +1,31 @@
+-- SDTM DM (demographics), one row per subject record. No logic here: ADaM derivations and checks across files are in Python
+-- (orchestration/assets/trials.py).
+select
+    studyid,
+    usubjid,
+    subjid,
+    siteid,
+    arm,
+    armcd,
+    actarm,
+    actarmcd,
+    rfstdtc,
+    rfendtc,
+    rfxstdtc,
+    rfxendtc,
+    brthdtc,
+    age,
+    ageu,
+    sex,
+    race,
+    ethnic,
+    country,
+    dthfl,
+    dthdtc,
+    locator,
+    extra,
+    source_file,
+    source_sha256,
+    batch_id,
+    ingested_at
+from {{ source('raw_trials', 'trial_dm') }}
