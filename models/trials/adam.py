@@ -85,7 +85,9 @@ DISPOSITION_EVENT = "DISPOSITION EVENT"
 # DS records that are milestones, not the end of study, when a sponsor leaves DSCAT empty.
 DS_MILESTONES = ("RANDOMIZED", "INFORMED CONSENT OBTAINED", "ENROLLED", "SCREENED",
                  "ELIGIBILITY CRITERIA MET", "FIRST DOSE")
-TTPD_EVENTS = ("PROGRESSIVE DISEASE", "DEATH", "LACK OF EFFICACY")
+# "LACK OF EFFICACY" is a reason to stop, not progression: such a subject is censored at
+# that date (as are withdrawals), as the endpoint's name says
+TTPD_EVENTS = ("PROGRESSIVE DISEASE", "DEATH")
 TTAE_FOLLOWUP_DAYS = 30
 TEAE_FOLLOWUP_DAYS = 30
 ENDPOINTS = {"TTPD": "Time to progression or death (days)",

@@ -99,7 +99,8 @@ def check_study_tables(tables: dict[str, pl.DataFrame], lake_patients: set[str]
         orphan = df.join(known, on=["studyid", "usubjid"], how="anti")
         name = t.removeprefix("trial_").upper()
         refused.append(_refusals(orphan, "record", pl.format(
-            "{} record of subject {}, who is not in DM (or ADSL) of study {}",
+            "{} record of subject {}, who is not in DM (or ADSL) of study {}: absent there, or "
+            "refused there (see its DM refusal)",
             pl.lit(name), pl.col("usubjid"), pl.col("studyid"))))
         out[t] = df.join(known, on=["studyid", "usubjid"], how="semi")
     links = out.get("trial_links")
