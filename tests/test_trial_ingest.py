@@ -419,3 +419,31 @@ def test_dataset_json_value_that_is_not_a_number(tmp_path):
     _, rows, quarantine = _parse(path)
     assert [(r["usubjid"], r["age"]) for r in rows] == [("S1-001", 40.0)]
     assert _reasons(quarantine) == {"record 2 (USUBJID='S1-002')": "AGE 'forty' is not a number"}
+
+
+def test_codelist_values_are_checked_against_the_shipped_ct_subset(tmp_path):
+    """Non-extensible CDISC codelists (SEX, NY, AESEV, DSCAT): a value in another case is
+    written as the submission value, one outside the codelist refuses its record naming
+    the codelist and the CT version; an extensible one (NCOMPLT) refuses nothing."""
+    from orchestration.ingest.trial_codelists import terminology
+
+    folder = _study(tmp_path)
+    ae = folder / "ae.csv"
+    ae.write_text("STUDYID,USUBJID,AESEQ,AEDECOD,AESEV,AESER\n"
+                  "S1,S1-001,1,HEADACHE,Mild,n\n"          # 1 kept, normalized
+                  "S1,S1-001,2,RASH,Grade 2,N\n"           # 2 not an AESEV value
+                  "S1,S1-001,3,RASH,SEVERE,Yes\n")         # 3 not an NY value
+    _, rows, quarantine = _parse(ae)
+    assert [(r["aesev"], r["aeser"]) for r in rows] == [("MILD", "N")]
+    reasons = _reasons(quarantine)
+    version = terminology()["version"]
+    assert reasons["record 2 (USUBJID='S1-001')"].startswith(
+        f"AESEV 'Grade 2' is not in the CDISC codelist AESEV (C66769, {version}")
+    assert "codelist NY (C66742" in reasons["record 3 (USUBJID='S1-001')"]
+    ds = folder / "ds.csv"
+    ds.write_text("STUDYID,USUBJID,DSSEQ,DSCAT,DSDECOD,DSSTDTC\n"
+                  "S1,S1-001,1,DISPOSITION EVENT,SPONSOR-SPECIFIC REASON,2021-05-01\n"
+                  "S1,S1-001,2,MILESTONE,RANDOMIZED,2021-01-01\n")
+    _, rows, quarantine = _parse(ds)
+    assert [r["dsdecod"] for r in rows] == ["SPONSOR-SPECIFIC REASON"]   # NCOMPLT is extensible
+    assert "codelist DSCAT" in _reasons(quarantine)["record 2 (USUBJID='S1-001')"]

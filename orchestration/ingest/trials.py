@@ -66,6 +66,8 @@ from orchestration.ingest.identifiers import identifier_key_kind, text_identifie
 from orchestration.ingest.ids import escaped, id_problem, shown
 from orchestration.ingest.landing import read_landing
 from orchestration.ingest.quarantine import FileRejected, ParseResult, QuarantineRecord
+from orchestration.ingest.trial_codelists import bound_columns
+from orchestration.ingest.trial_codelists import problem as codelist_problem
 from orchestration.lake.schemas import without_lineage
 from orchestration.lake.trial_schemas import (ADAM_TABLES, DESIGN_DOMAINS, FINDINGS_DOMAINS,
                                               KEY_VARIABLES, SDTM_TABLES, TRIAL_SCHEMAS)
@@ -486,6 +488,14 @@ def _check(frame: pl.DataFrame, table: str, targets: dict[str, str],
                             "one is not accepted" if (k := text_identifier_kind(v)) else None))
             if found is not None:
                 problems.append(found)
+    for col, codelist in bound_columns(table).items():
+        if col in targets and frame.schema[targets[col]] == pl.String:
+            var = targets[col]
+            found = _judge(frame, var, lambda v, var=var, cl=codelist: codelist_problem(v, var, cl))
+            if found is not None:
+                problems.append(found)
+            # written as the codelist's submission value ("Mild" → "MILD")
+            frame = frame.with_columns(pl.col(var).str.strip_chars().str.to_uppercase())
     for col in ID_COLUMNS:
         if col in targets:
             var = targets[col]
