@@ -231,6 +231,14 @@ def _summary_queries() -> list[tuple[str, str]]:
          "from designed_compounds d left join (select compound_id, target_gene, max(pic50) as pic50 "
          "from dose_response group by all) m on m.compound_id = d.design_id "
          "and m.target_gene = d.target_gene group by d.target_gene, d.round order by 1, 2 limit 10"),
+        # each trial: its subjects, the primary comparisons and what was not estimable
+        ("trial_efficacy", "select studyid, paramcd, avisit, kind, arm, n, round(estimate, 2) as estimate, "
+         "round(lo, 2) as ci_low, round(hi, 2) as ci_high, round(p_value, 4) as p_value from trial_efficacy "
+         "where kind in ('difference', 'single_arm_change') order by studyid, paramcd limit 8"),
+        ("trial_time_to_event", "select studyid, paramcd, arm, control_arm, events, "
+         "round(hazard_ratio, 2) as hazard_ratio, round(hr_lo, 2) as hr_low, round(hr_hi, 2) as hr_high, "
+         "round(logrank_p, 4) as logrank_p from trial_time_to_event where kind = 'comparison' "
+         "order by studyid, paramcd limit 6"),
         ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
          "order by domain, source_file limit 12"),
     ]
