@@ -1,7 +1,8 @@
 """Hostile-input fuzzing of every ingest parser (Hypothesis, property-based).
 
 For each landing format (VCF, phenopacket, expression TSV, SDF, SMILES, compound CSV/TSV,
-plate run.json, plate map, long signal export, EnVision-style matrix export) generated
+plate run.json, plate map, long signal export, EnVision-style matrix export, clinical-trial
+datasets: SDTM/ADaM CSV and link files, Dataset-JSON, SAS XPORT) generated
 files — valid files mutated structurally, re-encoded and (where allowed) compressed, plus
 random bytes; see ``fixtures/hostile_inputs.py`` — must satisfy:
 
@@ -46,10 +47,12 @@ from orchestration.ingest.phenopackets import parse_phenopacket
 from orchestration.ingest.plates import ROLES, parse_plate_file
 from orchestration.ingest.quarantine import GRANULARITIES, FileRejected, ParseResult
 from orchestration.ingest.runner import _locator_order, ingest_domain
+from orchestration.ingest.trials import parse_trial_file
 from orchestration.ingest.vcf import parse_vcf
 from orchestration.lake.schemas import RAW_SCHEMAS, without_lineage
 from orchestration.reference.hpo import load_ontology
-from orchestration.settings import LakePaths
+from orchestration.lake.trial_schemas import KEY_VARIABLES, TRIAL_SCHEMAS
+from orchestration.settings import TRIAL_TABLES, LakePaths
 
 pytestmark = pytest.mark.fuzz
 
@@ -73,13 +76,22 @@ REQUIRED = {
                     "plate_cols", "signal"),
     "plate_maps": ("run_id", "plate_id", "well", "role"),
 }
+# a trial table: its key variables (a record without one is refused), where it came from, and
+# the columns the parser sets (the findings / design domain, the BDS dataset's name)
+REQUIRED.update({t: (*KEY_VARIABLES[t], "locator") for t in TRIAL_TABLES})
+REQUIRED["trial_findings"] += ("domain",)
+REQUIRED["trial_design"] += ("domain",)
+REQUIRED["trial_adbds"] += ("dataset",)
 # The site key of a VCF's tables: every call's and no-call's key is one of variant_sites'.
 SITE_KEYS = {"variants": ("record", "allele"), "variant_sites": ("record", "allele"),
              "no_calls": ("record",)}
 # Numbers the parsers promise to be finite (and, for these, not negative).
 FINITE_NON_NEGATIVE = {"expression": ("tpm",), "plate_maps": ("concentration_um",)}
 FINITE = {"variant_sites": ("qual", "allele_freq", "revel", "cadd_phred"),
-          "plate_wells": ("signal",)}
+          "plate_wells": ("signal",),
+          # every numeric trial variable: a value that is not a finite number refuses its record
+          **{t: tuple(f.name for f in TRIAL_SCHEMAS[t] if f.type == pa.float64())
+             for t in TRIAL_TABLES}}
 
 
 def fuzz_settings(default: int, share: int = 1) -> settings:
@@ -311,6 +323,12 @@ def test_fuzz_plate_matrix(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
 
+@fuzz_settings(80)
+@given(hi.trial_files())
+def test_fuzz_trials(sandbox, case):
+    fuzz_parse(sandbox, parse_trial_file, "trials/S1", *case)
+
+
 # --------------------------------------------------------------------------- runner level
 def _good_vcf() -> bytes:
     text = "\n".join(hi.header(["PAT-0001"]).rstrip("\n").split("\n") + [
@@ -339,6 +357,9 @@ DOMAINS = {
                b"plate_id,well,signal\nPLG,A01,10\nPLG,H12,20\n", {"plate_wells": 2},
                st.one_of(hi.run_files(), hi.plate_map_files(), hi.plate_long_files(),
                          hi.plate_matrix_files())),
+    "trials": (parse_trial_file, list(TRIAL_TABLES), "dm.csv",
+               b"STUDYID,DOMAIN,USUBJID,ARM,SEX,AGE\nS1,DM,S1-001,Placebo,F,54\n"
+               b"S1,DM,S1-002,Drug 10 mg,M,61\n", {"trial_dm": 2}, hi.trial_files()),
 }
 
 
