@@ -72,6 +72,14 @@ DBT_SELECT = ["stg_trial_*", "trial_subjects", "trial_demographics", "trial_adve
               "trial_efficacy", "trial_time_to_event"]
 
 
+def code_version() -> dict:
+    """The checkout the figures come from (HEAD, and whether product code differs from it)."""
+    git = lambda *a: subprocess.run(["git", "-C", str(REPO), *a], capture_output=True,  # noqa: E731
+                                    text=True).stdout.strip()
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--", "models", "orchestration", "dbt_project"))}
+
+
 def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -529,7 +537,8 @@ def main() -> None:
     res: dict = {}
     if "coverage" in args.parts:
         print(f"coverage: {args.n_trials} trials × {args.n_subjects} subjects", flush=True)
-        res["coverage"] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **run_coverage(args)}
+        res["coverage"] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **code_version(),
+                           **run_coverage(args)}
         c = res["coverage"]
         for k in ("ancova_vs_effect_marginal", "ancova_vs_effect_in_sample", "ancova_vs_effect_analysed",
                   "cox_hr", "cox_hr_truth_definition"):
@@ -539,7 +548,8 @@ def main() -> None:
                   flush=True)
     if "ingest" in args.parts:
         print(f"ingest: {args.ingest_subjects} subjects, ~{args.lb_records} LB records", flush=True)
-        res["ingest"] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **run_ingest(args)}
+        res["ingest"] = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **code_version(),
+                         **run_ingest(args)}
         print(json.dumps({k: res["ingest"][k] for k in ("median_s", "rows_per_s", "maxrss_mib",
                                                          "ratio_ingest_over_pyreadstat_pandas",
                                                          "ratio_ingest_over_pyreadstat_polars")}, indent=1))

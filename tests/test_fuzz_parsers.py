@@ -323,8 +323,23 @@ def test_fuzz_plate_matrix(sandbox, case, declared):
     fuzz_parse(sandbox, parse_plate_file, "plates/RUN1", *case, siblings=_run_json(declared))
 
 
+# Dataset-JSON numbers json reads but float() does not hold: 5,000 digits (json raised a
+# ValueError, not JSONDecodeError), 400 digits (float() raised OverflowError), 1e400 (read as
+# inf and ingested as AVAL inf).
+def _adtte_json(aval: str, extra: str) -> bytes:
+    cols = [("STUDYID", "string"), ("USUBJID", "string"), ("PARAMCD", "string"),
+            ("AVAL", "double"), ("CNSR", "integer"), ("SRCSEQ", "integer")]
+    return ('{"datasetJSONVersion": "1.1.0", "name": "ADTTE", "columns": ['
+            + ", ".join(f'{{"name": "{n}", "dataType": "{t}"}}' for n, t in cols)
+            + f'], "rows": [["S1", "S1-001", "OS", {aval}, 0, {extra}], '
+            '["S1", "S1-002", "OS", 5, 1, 2]]}').encode()
+
+
 @fuzz_settings(80)
 @given(hi.trial_files())
+@example(("adtte.json", _adtte_json("1", "9" * 5000)))
+@example(("adtte.json", _adtte_json("9" * 400, "-" + "9" * 400)))
+@example(("adtte.json", _adtte_json("1e400", "-1e999")))
 def test_fuzz_trials(sandbox, case):
     fuzz_parse(sandbox, parse_trial_file, "trials/S1", *case)
 

@@ -151,7 +151,11 @@ def test_partial_start_date_imputation(adsl):
         D(2023, 1, 1),    # another year → January 1
         D(2024, 1, 15), None]
     assert adae["astdtf"].to_list() == ["D", "D", "M", "M", None, None]
-    assert adae["trtemfl"].to_list() == ["Y", "Y", "Y", "N", "Y", None]
+    # no onset date at all: treatment-emergent (the conservative reading) unless it ended
+    # before the first dose
+    assert adae["trtemfl"].to_list() == ["Y", "Y", "Y", "N", "Y", "Y"]
+    ended = derive_adae(_ae([None]).with_columns(pl.lit("2024-01-02").alias("aeendtc")), adsl)
+    assert ended["trtemfl"].to_list() == ["N"]
 
 
 def test_derive_adae_empty(adsl):
@@ -276,6 +280,26 @@ def test_a_domain_not_sent_is_empty_not_an_error(adsl):
     adae = derive_adae(none, adsl)
     assert (adae.height, adae.schema) == (0, ADAE_SCHEMA)
     assert derive_bds(none, adsl).schema == BDS_SCHEMA
-    # the 5 ITT subjects start at randomization; TTPD / TTDISC / TTAE all censored
+    # the 5 ITT subjects start at randomization; TTPD / TTDISC censored; TTAE is a safety
+    # endpoint: undosed subjects are not at risk of a treatment-emergent AE
     tte = derive_adtte(dm_only, none, adae)
-    assert tte.height == 3 * 5 and tte["cnsr"].unique().to_list() == [1]
+    assert tte.height == 2 * 5 and tte["cnsr"].unique().to_list() == [1]
+    assert "TTAE" not in tte["paramcd"].to_list()
+
+
+def test_a_partial_death_date_is_still_an_event_and_ttae_is_by_actual_arm():
+    """A DS death dated only "2024-02" is an event on 2024-02-01 (the first day it can be),
+    not censored; TTAE counts dosed subjects in their actual arm (TRT01A)."""
+    ds = _ds().with_columns(pl.when(pl.col("usubjid") == "S-5").then(pl.lit("2024-02"))
+                            .otherwise(pl.col("dsstdtc")).alias("dsstdtc"))
+    adsl = derive_adsl(_dm(), _ex(), ds)
+    tte = derive_adtte(adsl, ds, _ae([]))
+    r = _row(tte, "S-5", paramcd="TTPD")
+    assert (r["adt"], r["cnsr"], r["evntdesc"]) == (D(2024, 2, 1), 0, "DEATH")
+    assert _row(tte, "S-5", paramcd="TTDISC")["cnsr"] == 0
+    # S-2 was planned Placebo but received Drug (ACTARM): TTAE in Drug, TTPD in Placebo
+    assert _row(tte, "S-2", paramcd="TTAE")["trtp"] == "Drug"
+    assert _row(tte, "S-2", paramcd="TTPD")["trtp"] == "Placebo"
+    # S-4 (randomized, never dosed) has no TTAE row
+    assert _row(tte, "S-4", paramcd="TTPD")["cnsr"] == 1
+    assert tte.filter((pl.col("usubjid") == "S-4") & (pl.col("paramcd") == "TTAE")).is_empty()

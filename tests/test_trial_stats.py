@@ -338,3 +338,26 @@ def test_figures_are_pngs():
     png = ae_dot_png(ae_incidence(adae, adsl))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert ae_dot_png(ae_incidence(adae.clear(), adsl))[:4] == b"\x89PNG"
+
+
+def test_adam_censoring_codes_above_one_are_censored_and_the_control_need_not_say_placebo():
+    """ADaM codes CNSR 0 for an event and 1, 2, 3 … for reasons of censoring; the control
+    arm is recognised by name (standard of care, vehicle …), not only "placebo", so a
+    comparison is never reported the wrong way round."""
+    from lifelines import CoxPHFitter
+    import pandas as pd
+
+    t = [10, 20, 30, 40, 50, 60, 15, 25, 35, 45, 55, 65]
+    cnsr = [0, 2, 0, 3, 0, 1, 0, 0, 2, 0, 0, 1]
+    arms = ["Drug X"] * 6 + ["Standard of care"] * 6
+    summary, comparison = time_to_event(_adtte(t, cnsr, arms))
+    assert _one(summary, arm="Drug X")["events"] == 3
+    assert _one(summary, arm="Standard of care")["events"] == 4
+    c = _one(comparison, arm="Drug X")
+    assert c["control_arm"] == "Standard of care"
+    df = pd.DataFrame({"time": t, "event": [int(x == 0) for x in cnsr],
+                       "treated": [1] * 6 + [0] * 6})
+    assert c["hazard_ratio"] == pytest.approx(
+        CoxPHFitter().fit(df, "time", "event").summary.loc["treated", "exp(coef)"])
+    assert control_arm(["Vehicle", "Active"]) == "Vehicle"
+    assert control_arm(["Drug A", "Drug B"]) == "Drug A"

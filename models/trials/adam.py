@@ -139,6 +139,19 @@ def _date(col: str | pl.Expr) -> pl.Expr:
     return e.cast(S).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
 
 
+def _first_possible_date(col: str | pl.Expr) -> pl.Expr:
+    """The date of an ISO 8601 text, a partial one (``YYYY-MM``, ``YYYY``) imputed to the
+    first day it can be: a disposition or dosing record with a partial date still counts
+    (its event is never lost), at the earliest date it may have happened."""
+    e = pl.col(col) if isinstance(col, str) else col
+    txt = e.cast(S).str.strip_chars()
+    return pl.coalesce(_date(txt),
+                       pl.when(txt.str.contains(r"^\d{4}-\d{2}($|T)"))
+                       .then((txt.str.slice(0, 7) + "-01").str.to_date("%Y-%m-%d", strict=False)),
+                       pl.when(txt.str.contains(r"^\d{4}($|T)"))
+                       .then((txt.str.slice(0, 4) + "-01-01").str.to_date("%Y-%m-%d", strict=False)))
+
+
 def _as_date(df: pl.DataFrame, *cols: str) -> pl.DataFrame:
     return df.with_columns([_date(c).alias(c) for c in cols if c in df.columns])
 
@@ -160,7 +173,7 @@ def _disposition(ds: pl.DataFrame) -> pl.DataFrame:
     decod = pl.col("dsdecod").str.to_uppercase().str.strip_chars()
     return (ds.filter((cat == DISPOSITION_EVENT)
                       | (pl.col("dscat").is_null() & ~decod.is_in(DS_MILESTONES)))
-            .with_columns(decod.alias("dsdecod"), _date("dsstdtc").alias("dsdt")))
+            .with_columns(decod.alias("dsdecod"), _first_possible_date("dsstdtc").alias("dsdt")))
 
 
 # ---- ADSL ------------------------------------------------------------------------------
@@ -168,8 +181,8 @@ def _disposition(ds: pl.DataFrame) -> pl.DataFrame:
 def _exposure(ex: pl.DataFrame) -> pl.DataFrame:
     """trtsdt / trtedt per dosed subject."""
     ex = _need(ex, "EX", "exstdtc", "exendtc")
-    return (ex.with_columns(_date("exstdtc").alias("_st"),
-                            pl.coalesce(_date("exendtc"), _date("exstdtc")).alias("_en"))
+    return (ex.with_columns(_first_possible_date("exstdtc").alias("_st"),
+                            pl.coalesce(_date("exendtc"), _first_possible_date("exstdtc")).alias("_en"))
             .group_by(KEY).agg(pl.col("_st").min().alias("trtsdt"),
                                pl.col("_en").max().alias("trtedt"),
                                pl.lit("Y").alias("saffl")))
@@ -286,20 +299,29 @@ def derive_adae(ae: pl.DataFrame, adsl: pl.DataFrame,
                            aeser=pl.col("aeser").str.to_uppercase())
     emergent = ((pl.col("astdt") >= pl.col("trtsdt"))
                 & (pl.col("astdt") <= pl.col("trtedt") + _days(followup_days)))
+    # an AE of a treated subject whose onset is unknown counts as treatment-emergent unless
+    # it ended before the first dose (the conservative reading, as SAPs usually specify)
+    ended_before = pl.col("aendt").is_not_null() & (pl.col("aendt") < pl.col("trtsdt"))
     out = out.with_columns(
         astdy=study_day(pl.col("astdt"), pl.col("trtsdt")),
-        trtemfl=pl.when(pl.col("trtsdt").is_null() | pl.col("astdt").is_null()).then(None)
+        trtemfl=pl.when(pl.col("trtsdt").is_null()).then(None)
+        .when(pl.col("astdt").is_null()).then(pl.when(ended_before).then(pl.lit("N")).otherwise(pl.lit("Y")))
         .when(emergent).then(pl.lit("Y")).otherwise(pl.lit("N")))
     return conform(out, ADAE_SCHEMA)
 
 
 # ---- ADTTE -----------------------------------------------------------------------------
 
-def _tte_population(adsl: pl.DataFrame) -> pl.DataFrame:
-    """ITT or safety subjects with a start date (trtsdt, else randdt)."""
-    return (_subjects(adsl)
-            .filter((pl.col("ittfl") == "Y") | (pl.col("saffl") == "Y"))
-            .with_columns(startdt=pl.coalesce("trtsdt", "randdt"))
+def _tte_population(adsl: pl.DataFrame, safety: bool = False) -> pl.DataFrame:
+    """Efficacy endpoints: the ITT subjects, clock from trtsdt (else randdt), by planned
+    arm; safety endpoints (``safety``): the dosed subjects, clock from trtsdt, by actual
+    arm. ``_arm`` is the arm the row is analysed in (ADTTE.TRTP)."""
+    subjects = _subjects(adsl)
+    if safety:
+        return (subjects.filter((pl.col("saffl") == "Y") & pl.col("trtsdt").is_not_null())
+                .with_columns(startdt=pl.col("trtsdt"), _arm=pl.col("trt01a")))
+    return (subjects.filter(pl.col("ittfl") == "Y")
+            .with_columns(startdt=pl.coalesce("trtsdt", "randdt"), _arm=pl.col("trt01p"))
             .filter(pl.col("startdt").is_not_null()))
 
 
@@ -314,7 +336,7 @@ def _tte_rows(pop: pl.DataFrame, paramcd: str, param: str, event_dt: pl.Expr,
         ((adt - pl.col("startdt")).dt.total_days() + 1).cast(F).alias("aval"),
         pl.when(is_event).then(0).otherwise(1).cast(I).alias("cnsr"),
         pl.when(is_event).then(event_desc).otherwise(censor_desc).alias("evntdesc"),
-        pl.col("trt01p").alias("trtp"))
+        pl.col("_arm").alias("trtp"))
 
 
 def _ds_endpoint(pop: pl.DataFrame, ds: pl.DataFrame, paramcd: str,
@@ -359,7 +381,7 @@ def derive_adtte(adsl: pl.DataFrame, ds: pl.DataFrame, ae: pl.DataFrame,
     # the earlier of end of treatment + follow-up and end of study (min ignores nulls)
     censor = pl.min_horizontal(pl.col("trtedt") + _days(TTAE_FOLLOWUP_DAYS), pl.col("eosdt"))
     parts.append(_tte_rows(
-        pop.join(first_teae, on=KEY, how="left"), "TTAE", ENDPOINTS["TTAE"],
+        _tte_population(adsl, safety=True).join(first_teae, on=KEY, how="left"), "TTAE", ENDPOINTS["TTAE"],
         pl.col("_aedt"), pl.col("_aedesc"), pl.coalesce(censor, pl.col("lstaldt")),
         pl.lit("CENSORED AT END OF TREATMENT-EMERGENT PERIOD")))
     out = pl.concat([conform(p, ADTTE_SCHEMA) for p in parts])

@@ -24,7 +24,6 @@ dropped and named in the result.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +37,9 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from statsmodels.stats.weightstats import DescrStatsW
+
+# trt01p values read as the control arm when no ``control`` is given: the statistics' rule
+from models.trials.stats import CONTROL_PATTERN
 
 # The baseline predictors of the risk / response models, in this order everywhere.
 #   age: years (ADSL AGE); male: sex M=1, F=0, anything else null; base: baseline value of
@@ -57,10 +59,7 @@ MIN_PER_FOLD = 2
 C = 1.0
 BOOTSTRAP = 2000
 
-# trt01p values read as the control arm when no ``control`` is given.
-CONTROL_PATTERN = re.compile(
-    r"placebo|control|vehicle|sham|standard of care|\bsoc\b|untreated|no treatment|\bpbo\b",
-    re.IGNORECASE)
+
 
 
 # --- outcomes ----------------------------------------------------------------------------

@@ -9,9 +9,10 @@ Conventions shared by every function:
 - Arms: demographics and efficacy use the planned arm (ADSL.TRT01P, ITT population);
   adverse events use the actual arm (TRT01A, safety population); time to event uses
   ADTTE.TRTP (falling back to ADSL.TRT01P).
-- The control arm (``control_arm``) is an arm whose name contains "placebo"
-  (case-insensitive; the first alphabetically if several), else the first arm
-  alphabetically. Comparisons are each other arm minus (or versus) the control.
+- The control arm (``control_arm``) is an arm whose name says placebo, control, vehicle,
+  sham, standard of care or untreated (``CONTROL_PATTERN``, case-insensitive; the first
+  alphabetically if several), else the first arm alphabetically. Comparisons are each
+  other arm minus (or versus) the control.
 - An empty input gives an empty frame with the output columns, never an error; an
   estimate that the data cannot support is null with the reason in ``note``.
 """
@@ -19,6 +20,7 @@ Conventions shared by every function:
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -76,11 +78,17 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+# An arm read as the control arm (the one definition: predictions use it too).
+CONTROL_PATTERN = re.compile(
+    r"placebo|control|vehicle|sham|standard of care|\bsoc\b|untreated|no treatment|\bpbo\b",
+    re.IGNORECASE)
+
+
 def control_arm(arms) -> str | None:
     """The control arm of ``arms`` (see the module docstring); None when there are none."""
     arms = sorted({a for a in arms if a is not None})
-    placebo = [a for a in arms if "placebo" in a.lower()]
-    return (placebo or arms or [None])[0]
+    named = [a for a in arms if CONTROL_PATTERN.search(a)]
+    return (named or arms or [None])[0]
 
 
 def _adsl(adsl: pl.DataFrame) -> pl.DataFrame:
@@ -261,6 +269,11 @@ def _itt_values(bds: pl.DataFrame, adsl: pl.DataFrame, paramcd: str) -> pl.DataF
     df = bds.filter((pl.col("paramcd") == paramcd) & pl.col("aval").is_not_null())
     if "anl01fl" in df.columns and df["anl01fl"].is_not_null().any():
         df = df.filter(pl.col("anl01fl") == "Y")
+    # one record per subject and visit even where no flag says which (a retest): the
+    # latest, so a subject never counts twice in a mean or the ANCOVA
+    order = [c for c in ("adt", "ady") if c in df.columns]
+    df = (df.sort([*KEY, "avisitn", *order], nulls_last=False)
+          .unique([*KEY, "avisitn", "avisit"], keep="last", maintain_order=True))
     itt = _adsl(adsl).filter(pl.col("ittfl") == "Y").select(*KEY, pl.col("trt01p").alias("arm"))
     return df.drop([c for c in ("arm",) if c in df.columns]).join(itt, on=KEY, how="inner")
 
@@ -380,7 +393,8 @@ def efficacy(bds: pl.DataFrame, adsl: pl.DataFrame, paramcd: str,
 # ---- time to event -----------------------------------------------------------------------
 
 def tte_frame(adtte: pl.DataFrame, adsl: pl.DataFrame | None = None) -> pl.DataFrame:
-    """ADTTE with ``arm`` (TRTP, else ADSL.TRT01P), ``time`` and ``event`` (1 − CNSR)."""
+    """ADTTE with ``arm`` (TRTP, else ADSL.TRT01P), ``time`` and ``event`` (CNSR = 0: ADaM
+    codes an event 0 and each censoring reason 1, 2, 3 …)."""
     if not set(ADTTE_SCHEMA).issubset(adtte.columns):
         adtte = normalize_adtte(adtte)
     df = adtte.with_columns(arm=pl.col("trtp"))
@@ -389,7 +403,7 @@ def tte_frame(adtte: pl.DataFrame, adsl: pl.DataFrame | None = None) -> pl.DataF
         df = df.join(a, on=KEY, how="left").with_columns(arm=pl.coalesce("arm", "_p")).drop("_p")
     return df.filter(pl.col("aval").is_not_null() & pl.col("cnsr").is_not_null()
                      & pl.col("arm").is_not_null()).with_columns(
-        time=pl.col("aval").cast(F), event=(1 - pl.col("cnsr").cast(I)).cast(I))
+        time=pl.col("aval").cast(F), event=(pl.col("cnsr").cast(I) == 0).cast(I))
 
 
 def kaplan_meier(time, event, label: str):

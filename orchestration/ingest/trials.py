@@ -192,22 +192,35 @@ def _read_xpt(data: bytes, stem: str) -> _Dataset:
     return _Dataset(str(meta.table_name or stem), frame)
 
 
+def _json_number(value: int | float) -> float | None:
+    """A JSON number as a finite float, or None: json reads 1e400 as inf, and an integer
+    of 309 or more digits does not fit a float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _json_column(name: str, values: list, numeric: bool) -> pl.Series:
-    """One Dataset-JSON column: Float64 when declared numeric and every value is a number
-    (or a number written as text, as v1.1 writes decimals), else String."""
+    """One Dataset-JSON column: Float64 when declared numeric and every value is a finite
+    number (or a number written as text, as v1.1 writes decimals), else String."""
     for i, v in enumerate(values, start=1):
         if isinstance(v, (dict, list)):
             raise FileRejected(f"record {i}: {escaped(name)} holds a JSON "
                                f"{'object' if isinstance(v, dict) else 'array'}, not a value")
     if numeric:
         nums = [None if v is None else
-                (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                (_json_number(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
                  else _number(v) if isinstance(v, str) else None) for v in values]
         if all(n is not None or v is None or v == "" for n, v in zip(nums, values)):
             return pl.Series(name, nums, dtype=pl.Float64)
+    # a number that is not a finite float stays as written ("inf", all its digits): a
+    # numeric schema column then refuses its record as not a number
     text = [None if v is None else
             ("true" if v else "false") if isinstance(v, bool) else
-            num_text(float(v)) if isinstance(v, (int, float)) else str(v) for v in values]
+            (num_text(n) if (n := _json_number(v)) is not None else str(v))
+            if isinstance(v, (int, float)) else str(v) for v in values]
     return pl.Series(name, text, dtype=pl.String)
 
 
@@ -219,7 +232,8 @@ def _read_json(data: bytes) -> _Dataset:
     """CDISC Dataset-JSON v1.1 (``columns``/``rows``) or v1.0 (one item group)."""
     try:
         doc = json.loads(data.decode("utf-8-sig"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError besides JSONDecodeError: an integer of more than 4,300 digits
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FileRejected(f"not valid JSON: {escaped(exc)}") from None
     if not isinstance(doc, dict):
         raise FileRejected("not a CDISC Dataset-JSON file: the top level is not an object")
