@@ -76,7 +76,10 @@ def code_version() -> dict:
     """The checkout the figures come from (HEAD, and whether product code differs from it)."""
     git = lambda *a: subprocess.run(["git", "-C", str(REPO), *a], capture_output=True,  # noqa: E731
                                     text=True).stdout.strip()
-    return {"commit": git("rev-parse", "--short", "HEAD"),
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:       # a `git archive` snapshot: BENCH_COMMIT names what it was taken from
+        return {"commit": os.environ.get("BENCH_COMMIT", "unknown"), "dirty": False, "snapshot": str(REPO)}
+    return {"commit": commit,
             "dirty": bool(git("status", "--porcelain", "--", "models", "orchestration", "dbt_project"))}
 
 

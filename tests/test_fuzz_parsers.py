@@ -50,8 +50,8 @@ from orchestration.ingest.runner import _locator_order, ingest_domain
 from orchestration.ingest.trials import parse_trial_file
 from orchestration.ingest.vcf import parse_vcf
 from orchestration.lake.schemas import RAW_SCHEMAS, without_lineage
-from orchestration.reference.hpo import load_ontology
 from orchestration.lake.trial_schemas import KEY_VARIABLES, TRIAL_SCHEMAS
+from orchestration.reference.hpo import load_ontology
 from orchestration.settings import TRIAL_TABLES, LakePaths
 
 pytestmark = pytest.mark.fuzz

@@ -126,7 +126,9 @@ def test_xpt_written_by_pyreadstat_is_conformed(tmp_path):
     assert theirs["USUBJID"].tolist() == ["01-701-1015", "01-701-1023"]
     assert theirs["SITEID"].tolist() == [701.0, 702.0] and math.isnan(theirs["AGE"][1])
     table, rows, quarantine = _parse(path)
-    assert table == "trial_dm" and quarantine == []
+    # the investigator's name is a person's name: dropped like a subject's, the rest kept
+    assert table == "trial_dm" and [(q.granularity, q.locator) for q in quarantine] == [
+        ("variable", "INVNAM")]
     first, second = rows
     assert first["usubjid"] == "01-701-1015" and first["siteid"] == "701"   # no ".0"
     assert first["age"] == 63.0 and second["age"] is None                  # SAS missing → null
@@ -134,8 +136,8 @@ def test_xpt_written_by_pyreadstat_is_conformed(tmp_path):
     assert first["rfstdtc"] == "2021-03-05" and second["rfstdtc"] is None  # "" → null
     assert first["locator"] == "record 1" and second["locator"] == "record 2"
     assert first["armcd"] is None                                         # absent → null
-    assert json.loads(first["extra"]) == {"DMXFN": 3.0, "INVNAM": "Smith"}
-    assert list(json.loads(second["extra"])) == ["DMXFN", "INVNAM"]        # sorted keys
+    assert json.loads(first["extra"]) == {"DMXFN": 3.0}
+    assert "Smith" not in json.dumps(rows)
 
 
 def test_hand_built_xpt_latin1_missing_and_negative_numbers(tmp_path):
@@ -341,20 +343,26 @@ def test_records_refused_one_by_one(tmp_path):
         "S1,\"S1-0\t03\",8,Rash,Rash,2021,\n"                           # 8 control char in id
         "S1,S1-002,9,Rash,Rash,2021-03-05T25:00,\n")                    # 9 no such hour
     _, rows, quarantine = _parse(path)
-    assert [r["locator"] for r in rows] == ["record 1"]
-    assert _reasons(quarantine) == {
-        "record 2 (USUBJID='S1-001')": "AESTDTC '03/12/2021' is not an ISO 8601 date",
-        "record 3 (USUBJID='S1-001')": "AESTDTC '2021-02-30' is not a real calendar date",
-        "record 4 (USUBJID='S1-001')":
-            "AESTDTC '2021---15' is a partial date with '-' placeholders, which is not read",
-        "record 5 (USUBJID missing)": "USUBJID missing",
-        "record 6 (USUBJID='S1-002')": "AESEQ 'six' is not a number",
-        "record 7 (USUBJID='S1-002')":
-            "AETERM contains a direct identifier (phone number); free text with one is not accepted",
-        "record 8 (USUBJID='S1-0\\t03')":
+    # a key problem (USUBJID missing or not an id) refuses the record; a bad value of
+    # another variable is left out and the record kept (the smallest part that is wrong)
+    assert [r["locator"] for r in rows] == ["record 1", "record 2", "record 3", "record 4",
+                                            "record 6", "record 7", "record 9"]
+    kept = {r["locator"]: r for r in rows}
+    assert kept["record 2"]["aestdtc"] is None and kept["record 6"]["aeseq"] is None
+    assert kept["record 7"]["aeterm"] is None and kept["record 7"]["aedecod"] == "Rash"
+    tail = "; the value is left out, the record kept"
+    assert {(q.granularity, q.locator): q.reason for q in quarantine} == {
+        ("value", "record 2 (USUBJID='S1-001') AESTDTC"): "AESTDTC '03/12/2021' is not an ISO 8601 date" + tail,
+        ("value", "record 3 (USUBJID='S1-001') AESTDTC"): "AESTDTC '2021-02-30' is not a real calendar date" + tail,
+        ("value", "record 4 (USUBJID='S1-001') AESTDTC"):
+            "AESTDTC '2021---15' is a partial date with '-' placeholders, which is not read" + tail,
+        ("record", "record 5 (USUBJID missing)"): "USUBJID missing",
+        ("value", "record 6 (USUBJID='S1-002') AESEQ"): "AESEQ 'six' is not a number" + tail,
+        ("value", "record 7 (USUBJID='S1-002') AETERM"):
+            "AETERM contains a direct identifier (phone number); free text with one is not accepted" + tail,
+        ("record", "record 8 (USUBJID='S1-0\\t03')"):
             "USUBJID 'S1-0\\t03' contains a control character (U+0009) at character 5",
-        "record 9 (USUBJID='S1-002')": "AESTDTC '2021-03-05T25:00' is not a real time of day"}
-    assert all(q.granularity == "record" for q in quarantine)
+        ("value", "record 9 (USUBJID='S1-002') AESTDTC"): "AESTDTC '2021-03-05T25:00' is not a real time of day" + tail}
     assert "7946" not in " ".join(q.reason for q in quarantine)
 
 
@@ -417,14 +425,18 @@ def test_dataset_json_value_that_is_not_a_number(tmp_path):
     path = _study(tmp_path) / "dm.json"
     path.write_text(json.dumps(doc))
     _, rows, quarantine = _parse(path)
-    assert [(r["usubjid"], r["age"]) for r in rows] == [("S1-001", 40.0)]
-    assert _reasons(quarantine) == {"record 2 (USUBJID='S1-002')": "AGE 'forty' is not a number"}
+    # AGE is not a key: the value is left out, the subject kept
+    assert [(r["usubjid"], r["age"]) for r in rows] == [("S1-001", 40.0), ("S1-002", None)]
+    assert [(q.granularity, q.locator, q.reason) for q in quarantine] == [
+        ("value", "record 2 (USUBJID='S1-002') AGE",
+         "AGE 'forty' is not a number; the value is left out, the record kept")]
 
 
 def test_codelist_values_are_checked_against_the_shipped_ct_subset(tmp_path):
     """Non-extensible CDISC codelists (SEX, NY, AESEV, DSCAT): a value in another case is
-    written as the submission value, one outside the codelist refuses its record naming
-    the codelist and the CT version; an extensible one (NCOMPLT) refuses nothing."""
+    written as the submission value, one outside the codelist is left out (the record
+    kept) with a reason naming the codelist and the CT version; an extensible one
+    (NCOMPLT) refuses nothing."""
     from orchestration.ingest.trial_codelists import terminology
 
     folder = _study(tmp_path)
@@ -434,16 +446,27 @@ def test_codelist_values_are_checked_against_the_shipped_ct_subset(tmp_path):
                   "S1,S1-001,2,RASH,Grade 2,N\n"           # 2 not an AESEV value
                   "S1,S1-001,3,RASH,SEVERE,Yes\n")         # 3 not an NY value
     _, rows, quarantine = _parse(ae)
-    assert [(r["aesev"], r["aeser"]) for r in rows] == [("MILD", "N")]
+    # the value outside the codelist is left out, the AE kept
+    assert [(r["aesev"], r["aeser"]) for r in rows] == [("MILD", "N"), (None, "N"), ("SEVERE", None)]
     reasons = _reasons(quarantine)
     version = terminology()["version"]
-    assert reasons["record 2 (USUBJID='S1-001')"].startswith(
+    assert reasons["record 2 (USUBJID='S1-001') AESEV"].startswith(
         f"AESEV 'Grade 2' is not in the CDISC codelist AESEV (C66769, {version}")
-    assert "codelist NY (C66742" in reasons["record 3 (USUBJID='S1-001')"]
+    assert "codelist NY (C66742" in reasons["record 3 (USUBJID='S1-001') AESER"]
     ds = folder / "ds.csv"
     ds.write_text("STUDYID,USUBJID,DSSEQ,DSCAT,DSDECOD,DSSTDTC\n"
                   "S1,S1-001,1,DISPOSITION EVENT,SPONSOR-SPECIFIC REASON,2021-05-01\n"
                   "S1,S1-001,2,MILESTONE,RANDOMIZED,2021-01-01\n")
     _, rows, quarantine = _parse(ds)
-    assert [r["dsdecod"] for r in rows] == ["SPONSOR-SPECIFIC REASON"]   # NCOMPLT is extensible
-    assert "codelist DSCAT" in _reasons(quarantine)["record 2 (USUBJID='S1-001')"]
+    assert [r["dsdecod"] for r in rows] == ["SPONSOR-SPECIFIC REASON", "RANDOMIZED"]  # extensible
+    assert rows[1]["dscat"] is None
+    assert "codelist DSCAT" in _reasons(quarantine)["record 2 (USUBJID='S1-001') DSCAT"]
+
+
+def test_a_full_birth_date_in_any_spelling_is_cut_to_its_year_and_never_quoted(tmp_path):
+    path = _study(tmp_path) / "dm.csv"
+    path.write_text("STUDYID,USUBJID,ARM,BRTHDTC\n"
+                    "S1,S1-001,A,1961-07-14\nS1,S1-002,A,14/07/1961\nS1,S1-003,A,unknown\n")
+    _, rows, quarantine = _parse(path)
+    assert [r["brthdtc"] for r in rows] == ["1961", "1961", None]
+    assert quarantine == []

@@ -84,7 +84,7 @@ def _refused(paths, study: str) -> pl.DataFrame:
 
 @pytest.mark.parametrize("defect, granularity, reason", [
     ("missing_aedecod", "file", "lacks the key variable(s) AEDECOD"),
-    ("non_iso_dates", "record", "is not an ISO 8601 date"),
+    ("non_iso_dates", "value", "is not an ISO 8601 date"),
     ("unknown_subject", "record", "who is not in DM"),
     ("subject_in_two_arms", "record", "different arms|who is not in DM"),
     ("direct_identifier", "variable", "direct identifier (person name)"),

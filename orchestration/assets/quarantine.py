@@ -45,7 +45,7 @@ QUARANTINE_WRITERS: tuple[dg.AssetKey, ...] = tuple(
 # how each granularity is counted in the checks' metadata
 PLURAL = {"batch": "batches", "file": "files", "record": "records", "term": "terms",
           "sample": "samples", "plate": "plates", "well": "wells",
-          "variable": "variables", "subject": "subjects"}
+          "variable": "variables", "value": "values", "subject": "subjects"}
 PREVIEW_ROWS = 20
 COLUMNS = ("domain", "granularity", "source_file", "locator", "reason")
 

@@ -14,7 +14,8 @@ from typing import Iterable
 import pyarrow as pa
 
 # "batch": a whole folder not read (a linked or misnamed batch, a folder outside the domains)
-GRANULARITIES = ("batch", "file", "record", "term", "sample", "well", "plate", "variable")
+GRANULARITIES = ("batch", "file", "record", "term", "sample", "well", "plate", "variable",
+                 "value")
 
 
 class FileRejected(Exception):

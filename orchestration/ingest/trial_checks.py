@@ -5,15 +5,15 @@ arms within one DM file); what needs two files is checked here, on the staged ta
 before any analysis reads them. Each refusal is the smallest part that is wrong, with its
 reason, and leaves the rest of the study in:
 
-* **a subject in two arms** across DM files of one study (or DM rows that disagree): every
-  DM row of that subject is refused (granularity ``subject``), and so are the subject's
-  records in the other domains: which arm their data belongs to is unknown;
+* **a subject in two arms** across DM (or ADSL) files of one study: every DM/ADSL row of
+  that subject is refused (granularity ``subject``), and the subject's records in the
+  other domains are left out: which arm their data belongs to is unknown;
 * **a record of a subject the study does not have**: an AE, EX, DS, findings or ADaM row
   whose USUBJID is in neither the study's DM nor its ADSL (``record``);
 * **a link to no lake patient**: a ``patient_links.csv`` row naming a patient id the lake
   does not hold, or a USUBJID the study does not have (``record``);
-* **identical DM rows** from two files (the same subject sent twice): the later copy is
-  dropped silently: it adds nothing and loses nothing.
+* **a subject sent twice** in one arm (DM or ADSL in two files, a re-delivery): one row
+  is kept, the newest file's, so a corrected file wins over the one it corrects.
 
 The refusals go to ``evidence/trial_refusals`` (the quarantine mart reads them, domain
 ``trials``); the frames returned hold what is left.
@@ -32,8 +32,6 @@ REFUSAL_SCHEMA = {"domain": pl.String, "granularity": pl.String, "locator": pl.S
 # The tables whose rows belong to a subject (every raw trial table but DM, design, links).
 SUBJECT_TABLES = ("trial_ae", "trial_ex", "trial_ds", "trial_findings", "trial_adae",
                   "trial_adtte", "trial_adbds")
-_DM_ANALYSED = ("studyid", "usubjid", "arm", "armcd", "actarm", "rfstdtc", "brthdtc", "age",
-                "sex", "race")
 
 
 def _study(df: pl.DataFrame) -> pl.Expr:
@@ -58,14 +56,43 @@ def _refusals(rows: pl.DataFrame, granularity: str, reason: pl.Expr) -> pl.DataF
     ).cast(REFUSAL_SCHEMA)
 
 
-def two_arm_subjects(dm: pl.DataFrame) -> pl.DataFrame:
-    """(studyid, usubjid, arms) of subjects whose DM rows name more than one arm."""
+def two_arm_subjects(dm: pl.DataFrame, arm: str = "arm") -> pl.DataFrame:
+    """(studyid, usubjid, arms) of subjects whose rows (DM, or ADSL with ``arm`` "trt01p")
+    name more than one arm."""
     if dm.is_empty():
         return pl.DataFrame(schema={"studyid": pl.String, "usubjid": pl.String, "arms": pl.String})
     return (dm.group_by("studyid", "usubjid")
-            .agg(pl.col("arm").drop_nulls().unique().sort().alias("arm_list"))
+            .agg(pl.col(arm).drop_nulls().unique().sort().alias("arm_list"))
             .filter(pl.col("arm_list").list.len() > 1)
             .select("studyid", "usubjid", pl.col("arm_list").list.join(" / ").alias("arms")))
+
+
+def _newest_first(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows of the newest file first (a corrected re-delivery wins), then by file and
+    record number (numerically: record 2 before record 10)."""
+    return (df.with_columns(pl.col("locator").str.extract(r"(\d+)", 1).cast(pl.Int64, strict=False)
+                            .alias("_n"))
+            .sort(["ingested_at", "source_file", "_n"], descending=[True, False, False], nulls_last=True)
+            .drop("_n"))
+
+
+def _subject_table(out: dict[str, pl.DataFrame], refused: list[pl.DataFrame], table: str,
+                   arm: str) -> pl.DataFrame:
+    """A one-row-per-subject table (DM, ADSL) checked across its files: a subject in two
+    arms refused (all its rows), a subject sent twice kept once (the newest file's row).
+    Returns the (studyid, usubjid) refused."""
+    df = out.get(table)
+    if df is None or df.is_empty():
+        return pl.DataFrame(schema={"studyid": pl.String, "usubjid": pl.String})
+    twice = two_arm_subjects(df, arm)
+    name = table.removeprefix("trial_").upper()
+    refused.append(_refusals(df.join(twice, on=["studyid", "usubjid"], how="inner"), "subject",
+                             pl.format("subject {} of study {} is in two arms ({}) across {} rows; "
+                                       "its data is not analysed", pl.col("usubjid"),
+                                       pl.col("studyid"), pl.col("arms"), pl.lit(name))))
+    out[table] = _newest_first(df.join(twice, on=["studyid", "usubjid"], how="anti")).unique(
+        ["studyid", "usubjid"], keep="first", maintain_order=True)
+    return twice.select("studyid", "usubjid")
 
 
 def check_study_tables(tables: dict[str, pl.DataFrame], lake_patients: set[str]
@@ -73,22 +100,12 @@ def check_study_tables(tables: dict[str, pl.DataFrame], lake_patients: set[str]
     """(the tables with refused rows removed, the refusals) for every study at once."""
     out = dict(tables)
     refused = [pl.DataFrame(schema=REFUSAL_SCHEMA)]
-    dm = out.get("trial_dm", pl.DataFrame())
-    if not dm.is_empty():
-        twice = two_arm_subjects(dm)
-        bad = dm.join(twice, on=["studyid", "usubjid"], how="inner")
-        refused.append(_refusals(bad, "subject", pl.format(
-            "subject {} of study {} is in two arms ({}) across DM rows; its data is not analysed",
-            pl.col("usubjid"), pl.col("studyid"), pl.col("arms"))))
-        dm = dm.join(twice, on=["studyid", "usubjid"], how="anti")
-        # the same subject sent twice, identically: keep the first copy
-        dm = dm.sort("ingested_at", "source_file", "locator").unique(
-            subset=[c for c in _DM_ANALYSED if c in dm.columns], keep="first", maintain_order=True)
-        out["trial_dm"] = dm
-        for t in SUBJECT_TABLES:
-            df = out.get(t)
-            if df is not None and not df.is_empty():
-                out[t] = df.join(twice.select("studyid", "usubjid"), on=["studyid", "usubjid"], how="anti")
+    twice = pl.concat([_subject_table(out, refused, "trial_dm", "arm"),
+                       _subject_table(out, refused, "trial_adsl", "trt01p")]).unique()
+    for t in SUBJECT_TABLES:
+        df = out.get(t)
+        if df is not None and not df.is_empty():
+            out[t] = df.join(twice, on=["studyid", "usubjid"], how="anti")
     known = pl.concat([out[t].select("studyid", "usubjid") for t in ("trial_dm", "trial_adsl")
                        if t in out and not out[t].is_empty()] or
                       [pl.DataFrame(schema={"studyid": pl.String, "usubjid": pl.String})]).unique()

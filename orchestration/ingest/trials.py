@@ -24,26 +24,33 @@ One file is one dataset and becomes one table of ``trial_schemas.TRIAL_SCHEMAS``
   ISO dates and numeric ``*DTM`` variables (seconds since 1960) ISO date-times.
 
 Refused per record (the record is left out, one ``QuarantineRecord`` per record with every
-reason; locator "record <n> (USUBJID=…)"): a null key variable; a STUDYID/USUBJID (and a
-link's PATIENT_ID) failing ``ids.id_problem``; a value of a numeric column that is not a
-number; a ``*DTC`` (or text ``*DT``/``*DTM``) value that is not ISO 8601 or not a real
-calendar date — SDTM's partial dates with ``-`` placeholders ("2021---15", "--12-15") are
-refused too, since every reader of the raw tables takes a date's leading part as its
-precision; e-mail addresses, phone numbers or SSNs (``identifiers.text_identifier_kind``)
-in a free-text value (the reason names the kind and variable, never the value; id and
-date variables are not scanned, as "01-701-1015" style ids look like phone numbers); and
-in the one-row-per-subject datasets (DM, ADSL, the link file) a subject given twice: both
-rows when they disagree on the arm / planned treatment / patient, else the later rows.
+reason; locator "record <n> (USUBJID=…)"): a null key variable (``KEY_VARIABLES``); a
+STUDYID/USUBJID (and a link's PATIENT_ID) failing ``ids.id_problem``; a key variable's
+value that is not a number or not a date; and in the one-row-per-subject datasets (DM,
+ADSL, the link file) a subject given twice: both rows when they disagree on the arm /
+planned treatment / patient, else the later rows.
+
+Refused per value (granularity "value": the value is nulled, the record kept; locator
+"record <n> (USUBJID=…) <VARIABLE>"): a value of a numeric variable that is not a number;
+a ``*DTC`` (or text ``*DT``/``*DTM``) value that is not ISO 8601 or not a real calendar
+date — SDTM's partial dates with ``-`` placeholders ("2021---15", "--12-15") too, since
+every reader of the raw tables takes a date's leading part as its precision; a value
+outside a non-extensible CDISC codelist (``trial_codelists``; case is normalized first);
+e-mail addresses, phone numbers or SSNs (``identifiers.text_identifier_kind``) in a
+free-text value (the reason names the kind and variable, never the value; id and date
+variables are not scanned, as "01-701-1015" style ids look like phone numbers). An AE
+with an unreadable onset date is still an AE (the analyses treat an unknown onset
+conservatively), which refusing the record would lose.
 
 Refused per variable (granularity "variable"): a variable whose name denotes a direct
 identifier (``identifiers.identifier_key_kind`` plus SDTM-style SUBJNAME, PATNAME,
-INITIALS …) is dropped and the rest of the dataset read. INVNAM (the investigator, not
-the subject) is kept.
+INITIALS …, and INVNAM, the investigator's name) is dropped and the rest of the dataset
+read.
 
 Transformed without a quarantine record (a documented transformation, not a refusal): a
-birth date (BRTHDTC, ADaM BRTHDT) is cut to its year ("1961-07-14" → "1961"), the precision
-the analyses need; a run summary that wants to show it counts the ``brthdtc`` values of
-trial_dm (all are years).
+birth date (BRTHDTC, ADaM BRTHDT) is cut to its year before any check, whatever its
+spelling ("1961-07-14", "14/07/1961" → "1961"; no year → null), the precision the analyses
+need, so a full date of birth is never stored nor quoted in a reason.
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ ROW = "_row"                            # 1-based record number while conforming
 IDENTIFIER_VARIABLES = {v: "person name" for v in
                         ("SUBJNAME", "PATNAME", "PTNAME", "PATIENTNM", "INITIALS", "SUBJINIT",
                          "PATINIT", "PTINIT", "INIT")}
+# The investigator's name (DM.INVNAM) is a person's name too: dropped like the subject's.
+IDENTIFIER_VARIABLES["INVNAM"] = "investigator name"
 BIRTH_VARIABLES = ("BRTHDTC", "BRTHDT")   # cut to the year
 # Columns a dataset variable never fills: the parser sets them.
 _SET_BY_PARSER = ("locator", "extra", "dataset")
@@ -406,6 +415,15 @@ def _identifier_kind(variable: str) -> str | None:
 Problems = list[pl.DataFrame]          # frames of (ROW, reason)
 
 
+def _value_level(found: pl.DataFrame, var: str, table: str,
+                 targets: dict[str, str] | None = None) -> pl.DataFrame:
+    """A problem with one value of a variable the record can do without: that value is
+    nulled and reported (granularity "value"), the record kept. A key variable's problem
+    refuses the record (no ``variable`` column)."""
+    keys = {(targets or {}).get(c, c.upper()) for c in KEY_VARIABLES[table]}
+    return found if var in keys else found.with_columns(pl.lit(var).alias("variable"))
+
+
 def _judge(frame: pl.DataFrame, var: str,
            judge: Callable[[object], str | None]) -> pl.DataFrame | None:
     """(ROW, reason) for the records whose ``var`` value ``judge`` finds a reason against;
@@ -486,7 +504,7 @@ def _check(frame: pl.DataFrame, table: str, targets: dict[str, str],
             found = _judge(frame, var, lambda v, var=var:
                            None if _number(v) is not None else f"{var} {shown(v)} is not a number")
             if found is not None:
-                problems.append(found)
+                problems.append(_value_level(found, var, table))
             frame = _convert(frame, var, _number, pl.Float64)
         elif not numeric and dtype == pl.Float64:
             frame = _convert(frame, var, num_text, pl.String)
@@ -495,19 +513,19 @@ def _check(frame: pl.DataFrame, table: str, targets: dict[str, str],
             found = _judge(frame, var, lambda v, var=var:
                            (f"{var} {shown(v)} {p}" if (p := iso8601_problem(v)) else None))
             if found is not None:
-                problems.append(found)
+                problems.append(_value_level(found, var, table, targets))
         if dtype == pl.String and _scanned_for_identifiers(var):
             found = _judge(frame, var, lambda v, var=var:
                            (f"{var} contains a direct identifier ({k}); free text with "
                             "one is not accepted" if (k := text_identifier_kind(v)) else None))
             if found is not None:
-                problems.append(found)
+                problems.append(_value_level(found, var, table, targets))
     for col, codelist in bound_columns(table).items():
         if col in targets and frame.schema[targets[col]] == pl.String:
             var = targets[col]
             found = _judge(frame, var, lambda v, var=var, cl=codelist: codelist_problem(v, var, cl))
             if found is not None:
-                problems.append(found)
+                problems.append(_value_level(found, var, table, targets))
             # written as the codelist's submission value ("Mild" → "MILD")
             frame = frame.with_columns(pl.col(var).str.strip_chars().str.to_uppercase())
     for col in ID_COLUMNS:
@@ -526,9 +544,13 @@ def _check(frame: pl.DataFrame, table: str, targets: dict[str, str],
 
 
 def _cut_birth_dates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Birth dates (already checked as ISO 8601) cut to their year."""
-    return frame.with_columns(pl.col(v).str.slice(0, 4) for v in BIRTH_VARIABLES
-                              if v in frame.columns and frame.schema[v] == pl.String)
+    """Birth dates cut to their year, whatever their spelling ("1961-07-14", "14/07/1961"
+    → "1961"; no year found → null), before any check, so that a full date of birth is
+    never kept and never quoted in a reason."""
+    year = r"((?:18|19|20)\d\d)"
+    return frame.with_columns(
+        pl.coalesce(pl.col(v).str.extract(r"^" + year, 1), pl.col(v).str.extract(r"\b" + year + r"\b", 1))
+        .alias(v) for v in BIRTH_VARIABLES if v in frame.columns and frame.schema[v] == pl.String)
 
 
 # --------------------------------------------------------------------------- the parser
@@ -562,13 +584,17 @@ def parse_trial_file(path: Path) -> ParseResult:
                            "STUDYID, USUBJID and PATIENT_ID)")
     frame = frame.with_row_index(ROW, offset=1)
     problems: Problems = []
+    frame = _cut_birth_dates(frame)
     frame = _sas_dates(frame, problems)
     frame = _check(frame, table, targets, problems)
-    frame = _cut_birth_dates(frame)
-    quarantine += _record_quarantine(frame, targets.get("usubjid"), problems)
-    if problems:
-        bad_rows = pl.concat([p.select(pl.col(ROW).cast(pl.UInt32)) for p in problems])
+    records = [p for p in problems if "variable" not in p.columns]
+    values = [p for p in problems if "variable" in p.columns]
+    quarantine += _record_quarantine(frame, targets.get("usubjid"), records)
+    if records:
+        bad_rows = pl.concat([p.select(pl.col(ROW).cast(pl.UInt32)) for p in records])
         frame = frame.join(bad_rows, on=ROW, how="anti")
+    frame, nulled = _null_values(frame, values)
+    quarantine += _value_quarantine(frame, targets.get("usubjid"), nulled)
     columns = []
     for field in schema:
         dtype = pl.Float64 if field.type == pa.float64() else pl.String
@@ -588,6 +614,36 @@ def parse_trial_file(path: Path) -> ParseResult:
         columns.append(expr.cast(dtype).alias(field.name))
     out = frame.select(columns).to_arrow().cast(schema)
     return ParseResult(tables={table: [out]}, quarantine=quarantine)
+
+
+def _null_values(frame: pl.DataFrame, values: Problems) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``frame`` with each refused value (ROW, variable) nulled, and those refusals for the
+    records still in (a refused record's values are not reported twice)."""
+    empty = pl.DataFrame(schema={ROW: pl.UInt32, "variable": pl.String, "reason": pl.String})
+    if not values:
+        return frame, empty
+    found = (pl.concat([p.select(pl.col(ROW).cast(pl.UInt32), "variable", "reason") for p in values])
+             .join(frame.select(pl.col(ROW).cast(pl.UInt32)), on=ROW, how="semi"))
+    for (var,), rows in found.group_by("variable"):
+        frame = frame.with_columns(pl.when(pl.col(ROW).is_in(rows[ROW].to_list()))
+                                   .then(None).otherwise(pl.col(var)).alias(var))
+    return frame, found.sort(ROW, "variable")
+
+
+def _value_quarantine(frame: pl.DataFrame, usubjid: str | None,
+                      found: pl.DataFrame) -> list[QuarantineRecord]:
+    """One QuarantineRecord per refused value: granularity "value", locator
+    "record <n> (USUBJID=…) <VARIABLE>"."""
+    if found.is_empty():
+        return []
+    subject = frame.select(pl.col(ROW).cast(pl.UInt32), (pl.col(usubjid) if usubjid
+                                                         else pl.lit(None, pl.String)).alias("_u"))
+    out = []
+    for row, var, reason, u in found.join(subject, on=ROW, how="left").iter_rows():
+        who = "" if usubjid is None else " (USUBJID missing)" if u is None else f" (USUBJID={shown(u)})"
+        out.append(QuarantineRecord("value", f"record {row}{who} {escaped(var)}",
+                                    f"{reason}; the value is left out, the record kept"))
+    return out
 
 
 def _record_quarantine(frame: pl.DataFrame, usubjid: str | None,

@@ -163,7 +163,7 @@ PEDIGREES = pa.schema([
 # Everything refused at the door, at the smallest granularity that was wrong.
 QUARANTINE = pa.schema([
     pa.field("domain", pa.string()),            # genomic | clinical | expression | compounds | plates | trials | landing
-    pa.field("granularity", pa.string()),       # batch | file | record | term | sample | plate | well | variable | subject
+    pa.field("granularity", pa.string()),       # batch | file | record | term | sample | plate | well | variable | value | subject
     pa.field("locator", pa.string()),           # line number, term id, sample id … or null
     pa.field("reason", pa.string()),            # readable, names what was wrong
     pa.field("original_path", pa.string()),     # the untouched landing file
