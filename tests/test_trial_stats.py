@@ -92,13 +92,12 @@ def test_ae_incidence_counts_subjects_once_and_eair():
     assert (h["n_subjects"], h["n_events"], h["n_safety"]) == (2, 3, 3)
     assert h["pct"] == pytest.approx(200 / 3)
     assert h["exposure_years"] == pytest.approx(365 / 365.25)
-    assert h["eair"] == pytest.approx(100 * 2 / (365 / 365.25))  # per 100 patient-years
+    # no dosing dates here: no time at risk, so no exposure-adjusted rate (said, not 0)
+    assert h["eair"] is None and h["note"].startswith("eair not estimable")
     # placebo: a zero row is there
     hp = _one(inc, arm="Placebo", level="pt", aedecod="HEADACHE", stratum="all")
     assert (hp["n_subjects"], hp["pct"], hp["exposure_years"]) == (0, 0.0,
                                                                    pytest.approx(731 / 365.25))
-    n = _one(inc, arm="Placebo", level="pt", aedecod="NAUSEA", stratum="all")
-    assert n["eair"] == pytest.approx(100 / (731 / 365.25))
     # S-3's nausea is not treatment-emergent: drug nausea = S-2 only
     assert _one(inc, arm="Drug", level="pt", aedecod="NAUSEA", stratum="all")["n_subjects"] == 1
     anyr = _one(inc, arm="Drug", level="any", stratum="all")
@@ -361,3 +360,28 @@ def test_adam_censoring_codes_above_one_are_censored_and_the_control_need_not_sa
         CoxPHFitter().fit(df, "time", "event").summary.loc["treated", "exp(coef)"])
     assert control_arm(["Vehicle", "Active"]) == "Vehicle"
     assert control_arm(["Drug A", "Drug B"]) == "Drug A"
+
+
+def test_exposure_adjusted_incidence_counts_time_at_risk_to_the_first_event():
+    """EAIR = subjects with a first event per 100 patient-years at risk: each safety subject
+    from the first dose to their first such event, else to the last dose + 30 days."""
+    adsl = _adsl(["Drug", "Drug", "Placebo"],
+                 trtsdt=["2024-01-01"] * 3, trtedt=["2024-01-31", "2024-03-01", "2024-01-10"])
+    adae = pl.DataFrame(
+        [("S-1", "NERV", "HEADACHE", "MILD", "N", "Y", "2024-01-11"),   # day 11
+         ("S-1", "NERV", "HEADACHE", "MILD", "Y", "Y", "2024-01-20"),   # again, serious
+         ("S-2", "GI", "NAUSEA", "MILD", "N", "Y", "2024-02-01")],      # day 32
+        schema=["usubjid", "aebodsys", "aedecod", "aesev", "aeser", "trtemfl", "astdt"],
+        orient="row").with_columns(studyid=pl.lit("S"))
+    inc = ae_incidence(adae, adsl)
+    windows = {"S-1": 31 + 30, "S-2": 61 + 30, "S-3": 10 + 30}   # days of the TEAE window
+    h = _one(inc, arm="Drug", level="pt", aedecod="HEADACHE", stratum="all")
+    assert h["person_years"] == pytest.approx((11 + windows["S-2"]) / 365.25)
+    assert h["eair"] == pytest.approx(100 * 1 / ((11 + windows["S-2"]) / 365.25))
+    a = _one(inc, arm="Drug", level="any", stratum="all")
+    assert (a["n_subjects"], a["person_years"]) == (2, pytest.approx((11 + 32) / 365.25))
+    serious = _one(inc, arm="Drug", level="pt", aedecod="HEADACHE", stratum="serious")
+    assert serious["person_years"] == pytest.approx((20 + windows["S-2"]) / 365.25)
+    p = _one(inc, arm="Placebo", level="pt", aedecod="HEADACHE", stratum="all")
+    assert (p["n_subjects"], p["eair"], p["person_years"]) == (0, 0.0, pytest.approx(40 / 365.25))
+    assert _one(inc, arm="Drug", level="pt", aedecod="HEADACHE", stratum="MILD")["eair"] is None

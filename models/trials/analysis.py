@@ -61,13 +61,24 @@ def empty_analysis_data() -> dict[str, pl.DataFrame]:
             "adtte": pl.DataFrame(schema=adam.ADTTE_SCHEMA), "bds": pl.DataFrame(schema=adam.BDS_SCHEMA)}
 
 
-def analysis_data(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """Every study's ADSL, ADAE, ADTTE and BDS, stacked (typed and empty without studies)."""
+def analysis_data(tables: dict[str, pl.DataFrame], failures: dict[str, str] | None = None
+                  ) -> dict[str, pl.DataFrame]:
+    """Every study's ADSL, ADAE, ADTTE and BDS, stacked (typed and empty without studies).
+    A study whose data cannot be derived is left out with its error in ``failures``
+    (studyid → error): one study's problem never stops the others."""
     out = empty_analysis_data()
     parts = {name: [frame] for name, frame in out.items()}
     for study in _studies(tables):
-        for name, frame in study_analysis_data(tables, study).items():
-            parts[name].append(adam.conform(frame, out[name].schema))
+        try:
+            derived = {name: adam.conform(frame, out[name].schema)
+                       for name, frame in study_analysis_data(tables, study).items()}
+        except Exception as exc:  # noqa: BLE001 - recorded per study, the others go on
+            if failures is None:
+                raise
+            failures[study] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        for name, frame in derived.items():
+            parts[name].append(frame)
     return {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
 
 
@@ -84,9 +95,7 @@ def efficacy_all(bds: pl.DataFrame, adsl: pl.DataFrame) -> tuple[pl.DataFrame, p
     return pl.concat(visits, how="vertical"), pl.concat(ancova, how="vertical")
 
 
-def statistics(data: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """demographics, adverse_events, efficacy_visits, efficacy_ancova, time_to_event,
-    time_to_event_tests for every study in ``data`` (``analysis_data``'s output)."""
+def _study_statistics(data: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     adsl, adae, adtte, bds = (data[n] for n in TABLES)
     visits, ancova = efficacy_all(bds, adsl)
     tte, tests = stats.time_to_event(adtte, adsl)
@@ -95,8 +104,29 @@ def statistics(data: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
             "time_to_event": tte, "time_to_event_tests": tests}
 
 
+def statistics(data: dict[str, pl.DataFrame], failures: dict[str, str] | None = None
+               ) -> dict[str, pl.DataFrame]:
+    """demographics, adverse_events, efficacy_visits, efficacy_ancova, time_to_event,
+    time_to_event_tests for every study in ``data`` (``analysis_data``'s output), study by
+    study: a study whose statistics fail is left out with its error in ``failures``."""
+    out = empty_statistics()
+    parts = {name: [frame] for name, frame in out.items()}
+    studies = sorted(data["adsl"]["studyid"].unique().to_list()) if data["adsl"].height else []
+    for study in studies:
+        try:
+            mine = _study_statistics({n: f.filter(pl.col("studyid") == study) for n, f in data.items()})
+        except Exception as exc:  # noqa: BLE001 - recorded per study, the others go on
+            if failures is None:
+                raise
+            failures[study] = f"{type(exc).__name__}: {exc}"[:500]
+            continue
+        for name, frame in mine.items():
+            parts[name].append(frame.cast(out[name].schema))
+    return {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
+
+
 def empty_statistics() -> dict[str, pl.DataFrame]:
-    return statistics(empty_analysis_data())
+    return _study_statistics(empty_analysis_data())
 
 
 # --- predictions ------------------------------------------------------------------------
@@ -223,8 +253,13 @@ def predictions(adsl: pl.DataFrame, adae: pl.DataFrame, bds: pl.DataFrame, genot
     for study in sorted(adsl["studyid"].unique().to_list()) if adsl.height else []:
         mine = [f.filter(pl.col("studyid") == study) for f in (adsl, adae, bds, genotype)]
         gene = mine[3]["target_gene"][0] if mine[3].height else None
-        r, s = study_predictions(*mine, outcome_measures.get(study), gene)
+        try:
+            r, s = study_predictions(*mine, outcome_measures.get(study), gene)
+        except Exception as exc:  # noqa: BLE001 - said in the study's row, the others go on
+            r, s = [{"studyid": study, "outcome": "all", "estimable": False,
+                     "note": f"not estimable: the models failed ({type(exc).__name__}: {exc})"[:500]}], None
         rows += r
-        parts.append(s)
+        if s is not None:
+            parts.append(s)
     return (pl.DataFrame(rows, schema=RISK_SCHEMA) if rows else pl.DataFrame(schema=RISK_SCHEMA),
             pl.concat(parts, how="vertical"))

@@ -44,7 +44,8 @@ DEMOGRAPHICS_SCHEMA = pl.Schema({
     "sd": F, "median": F, "min": F, "max": F, "count": I, "pct": F, "text": S})
 AE_INCIDENCE_SCHEMA = pl.Schema({
     "studyid": S, "arm": S, "level": S, "aebodsys": S, "aedecod": S, "stratum": S,
-    "n_subjects": I, "n_events": I, "pct": F, "n_safety": I, "exposure_years": F, "eair": F,
+    "n_subjects": I, "n_events": I, "pct": F, "n_safety": I, "exposure_years": F,
+    "person_years": F, "eair": F,
     "control_arm": S, "rd": F, "rd_lo": F, "rd_hi": F, "note": S})
 CHANGE_SCHEMA = pl.Schema({
     "studyid": S, "paramcd": S, "avisit": S, "avisitn": F, "arm": S, "n": I, "mean_aval": F,
@@ -140,11 +141,35 @@ def demographics(adsl: pl.DataFrame) -> pl.DataFrame:
 
 # ---- adverse events ----------------------------------------------------------------------
 
+# The treatment-emergent window after the last dose (ADAE's TRTEMFL uses the same).
+TEAE_WINDOW_DAYS = 30
+
+
 def _safety(adsl: pl.DataFrame) -> pl.DataFrame:
-    """Safety subjects with their actual arm and exposure (years)."""
-    return (_adsl(adsl).filter(pl.col("saffl") == "Y")
-            .select(*KEY, pl.coalesce("trt01a", "trt01p").alias("arm"),
-                    (pl.col("trtdurd").cast(F) / 365.25).alias("_years")))
+    """Safety subjects with their actual arm, exposure (years) and their treatment-emergent
+    window in years (first dose to last dose + ``TEAE_WINDOW_DAYS``)."""
+    a = _adsl(adsl).filter(pl.col("saffl") == "Y")
+    window = ((pl.col("trtedt") - pl.col("trtsdt")).dt.total_days() + 1 + TEAE_WINDOW_DAYS)
+    return a.select(*KEY, pl.coalesce("trt01a", "trt01p").alias("arm"), "trtsdt",
+                    (pl.col("trtdurd").cast(F) / 365.25).alias("_years"),
+                    (window.cast(F) / 365.25).alias("_window"))
+
+
+def _person_years(te: pl.DataFrame, saf: pl.DataFrame, group: list[str], stratum: str
+                  ) -> pl.DataFrame:
+    """Per study × arm × ``group`` (the level's SOC / PT columns): the person-years at risk
+    of a first such event — each safety subject's treatment-emergent window, cut at their
+    first event's onset (a subject is no longer at risk of a first event once they had it)."""
+    first = (te.filter(pl.col("astdt").is_not_null())
+             .group_by([*KEY, *group]).agg(pl.col("astdt").min().alias("_first")))
+    windows = saf.group_by("studyid", "arm").agg(pl.col("_window").sum().alias("_total"))
+    lost = (first.join(saf, on=KEY, how="inner")
+            .with_columns(((pl.col("_window") - ((pl.col("_first") - pl.col("trtsdt")).dt.total_days() + 1)
+                            / 365.25)).clip(lower_bound=0.0).alias("_lost"))
+            .group_by(["studyid", "arm", *group]).agg(pl.col("_lost").sum()))
+    return (lost.join(windows, on=["studyid", "arm"], how="left")
+            .select("studyid", "arm", *group, (pl.col("_total") - pl.col("_lost")).alias("person_years"),
+                    pl.lit(stratum).alias("stratum")))
 
 
 def _rd_rows(df: pl.DataFrame) -> pl.DataFrame:
@@ -183,9 +208,12 @@ def ae_incidence(adae: pl.DataFrame, adsl: pl.DataFrame) -> pl.DataFrame:
     ``n_subjects`` counts each subject once however many events; ``n_events`` counts
     records; ``pct`` = 100 × n_subjects / n_safety (the arm's safety subjects).
     ``exposure_years`` = the arm's total treatment exposure (sum of TRTDURD / 365.25 over
-    its safety subjects) and ``eair`` = 100 × n_subjects / exposure_years, subjects per
-    100 patient-years of *total* exposure — not exposure up to the first event, so it
-    understates the rate of common events. On "pt" rows of non-control arms: ``rd`` the
+    its safety subjects). ``eair`` (strata "all" and "serious") = 100 × n_subjects /
+    ``person_years``, the exposure-adjusted incidence rate: subjects with a first such
+    event per 100 patient-years at risk, each subject at risk from the first dose to their
+    first such event, else to the end of the treatment-emergent window (last dose +
+    ``TEAE_WINDOW_DAYS``); severity strata have none (a worst severity has no first onset).
+    On "pt" rows of non-control arms: ``rd`` the
     risk difference versus ``control_arm`` in percentage points with a Newcombe (hybrid
     score) 95% CI ``rd_lo``, ``rd_hi``. Zero-count rows are present for every arm."""
     if not adsl.height:
@@ -195,21 +223,25 @@ def ae_incidence(adae: pl.DataFrame, adsl: pl.DataFrame) -> pl.DataFrame:
     saf = _safety(adsl)
     arms = (saf.group_by("studyid", "arm")
             .agg(pl.len().cast(I).alias("n_safety"),
-                 pl.col("_years").sum().alias("exposure_years")))
+                 pl.col("_years").sum().alias("exposure_years"),
+                 pl.col("_window").sum().alias("_window_total")))
     controls = arms.group_by("studyid").agg(pl.col("arm").unique()).with_columns(
         control_arm=pl.col("arm").map_elements(lambda a: control_arm(a.to_list()), return_dtype=S)
     ).drop("arm")
     sev_rank = {s: i for i, s in enumerate(SEVERITIES)}
     te = (adae.filter(pl.col("trtemfl") == "Y")
-          .select(*KEY, "aebodsys", "aedecod", "aesev", "aeser")
+          .select(*KEY, "aebodsys", "aedecod", "aesev", "aeser", "astdt")
           .join(saf.select(*KEY, "arm"), on=KEY, how="inner")
           .with_columns(_sev=pl.col("aesev").str.to_uppercase().replace_strict(
               sev_rank, default=None, return_dtype=I)))
     levels = {"any": [], "soc": ["aebodsys"], "pt": ["aebodsys", "aedecod"]}
-    parts = []
+    parts, at_risk = [], []
     for level, cols in levels.items():
         lv = te.with_columns([pl.lit(None, S).alias(c) for c in ("aebodsys", "aedecod")
                               if c not in cols])
+        for stratum, rows in (("all", lv), ("serious", lv.filter(pl.col("aeser") == "Y"))):
+            at_risk.append(_person_years(rows, saf, ["aebodsys", "aedecod"], stratum)
+                           .with_columns(level=pl.lit(level)))
         g_full = ["studyid", "arm", "aebodsys", "aedecod"]
         parts.append(lv.group_by(g_full).agg(pl.col("usubjid").n_unique().alias("n_subjects"),
                                              pl.len().alias("n_events"))
@@ -240,14 +272,21 @@ def ae_incidence(adae: pl.DataFrame, adsl: pl.DataFrame) -> pl.DataFrame:
     out = (grid.join(counts, on=["studyid", "arm", "level", "aebodsys", "aedecod", "stratum"],
                      how="left", nulls_equal=True)
            .join(controls, on="studyid", how="left")
-           .with_columns(pl.col("n_subjects").fill_null(0), pl.col("n_events").fill_null(0))
+           .join(pl.concat(at_risk), on=["studyid", "arm", "level", "aebodsys", "aedecod", "stratum"],
+                 how="left", nulls_equal=True)
+           .join(arms.select("studyid", "arm", "_window_total"), on=["studyid", "arm"], how="left")
+           .with_columns(pl.col("n_subjects").fill_null(0), pl.col("n_events").fill_null(0),
+                         # no subject had it: everyone's whole window is at risk
+                         person_years=pl.when(pl.col("stratum").is_in(["all", "serious"]))
+                         .then(pl.coalesce("person_years", "_window_total")))
            .with_columns(
                pct=pl.when(pl.col("n_safety") > 0)
                .then(100.0 * pl.col("n_subjects") / pl.col("n_safety")),
-               eair=pl.when(pl.col("exposure_years") > 0)
-               .then(100.0 * pl.col("n_subjects") / pl.col("exposure_years")),
-               note=pl.when(~(pl.col("exposure_years") > 0))
-               .then(pl.lit("eair not estimable: no treatment exposure")).otherwise(None)))
+               eair=pl.when(pl.col("person_years") > 0)
+               .then(100.0 * pl.col("n_subjects") / pl.col("person_years")),
+               note=pl.when(pl.col("stratum").is_in(["all", "serious"]) & ~(pl.col("person_years") > 0))
+               .then(pl.lit("eair not estimable: no time at risk (no dated treatment exposure)"))
+               .otherwise(None)))
     rd = _rd_rows(out)
     key = ["studyid", "arm", "level", "aebodsys", "aedecod", "stratum"]
     if rd is not None:

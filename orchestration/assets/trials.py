@@ -17,6 +17,8 @@ last good outputs and everything else publishes.
 """
 
 
+from datetime import datetime, timezone
+
 import dagster as dg
 import polars as pl
 
@@ -86,11 +88,37 @@ def _analysis_data(paths: LakePaths, empty: bool = False) -> dict[Evidence, pl.D
     if empty:
         tables = {t: f.clear() for t, f in tables.items()}
     tables, refusals = check_study_tables(tables, set(patients["patient_id"].to_list()))
-    data = analysis_data(tables)
+    failures: dict[str, str] = {}
+    data = analysis_data(tables, failures)
+    refusals = pl.concat([refusals, study_refusals(tables, failures)], how="vertical")
     links = tables["trial_links"].select("studyid", "usubjid", "patient_id")
     return {Evidence.TRIAL_ADSL: data["adsl"], Evidence.TRIAL_ADAE: data["adae"],
             Evidence.TRIAL_ADTTE: data["adtte"], Evidence.TRIAL_BDS: data["bds"],
             Evidence.TRIAL_LINKS: links, Evidence.TRIAL_REFUSALS: refusals}
+
+
+def study_refusals(tables: dict[str, pl.DataFrame], failures: dict[str, str]) -> pl.DataFrame:
+    """A study whose analysis data could not be derived, as a quarantine row (granularity
+    ``batch``: the study folder), so the failure is seen where refusals are."""
+    from orchestration.ingest.trial_checks import REFUSAL_SCHEMA
+
+    rows = [{"domain": "trials", "granularity": "batch", "locator": study,
+             "reason": f"study {study} could not be analysed ({error}); its other studies were",
+             "original_path": f"landing/trials/{study}", "source_file": None, "source_sha256": None,
+             "batch_id": study, "quarantined_at": _first_ingested(tables, study)
+             or datetime.now(timezone.utc)} for study, error in sorted(failures.items())]
+    return pl.DataFrame(rows, schema=REFUSAL_SCHEMA)
+
+
+def _first_ingested(tables: dict[str, pl.DataFrame], study: str):
+    """When the study's DM (else ADSL) was ingested: a stable time for its refusal row."""
+    for name in ("trial_dm", "trial_adsl"):
+        df = tables.get(name)
+        if df is not None and df.height:
+            mine = df.filter(pl.col("studyid") == study)["ingested_at"]
+            if mine.len():
+                return mine.min().astimezone(timezone.utc)
+    return None
 
 
 def _specs(names, kinds: set[str], deps: list[str], what: dict) -> list[dg.AssetSpec]:
@@ -150,13 +178,15 @@ def _read(paths: LakePaths, names) -> dict[Evidence, pl.DataFrame]:
     return {n: pl.read_parquet(paths.evidence_file(n)) for n in names}
 
 
-def _statistics(paths: LakePaths) -> dict[Evidence, pl.DataFrame]:
+def _statistics(paths: LakePaths) -> tuple[dict[Evidence, pl.DataFrame], dict[str, str]]:
     from models.trials.analysis import statistics
 
     d = _read(paths, ANALYSIS_DATA)
     data = {"adsl": d[Evidence.TRIAL_ADSL], "adae": d[Evidence.TRIAL_ADAE],
             "adtte": d[Evidence.TRIAL_ADTTE], "bds": d[Evidence.TRIAL_BDS]}
-    return {STATISTICS_FILES[name]: frame for name, frame in statistics(data).items()}
+    failures: dict[str, str] = {}
+    out = {STATISTICS_FILES[name]: frame for name, frame in statistics(data, failures).items()}
+    return out, failures
 
 
 def _empty_statistics(paths: LakePaths) -> None:
@@ -185,14 +215,18 @@ def trial_statistics(context: dg.AssetExecutionContext, lake: LakeResource):
     an ANCOVA (LS means, difference and CI), Kaplan–Meier medians, log-rank and Cox hazard
     ratios; Kaplan–Meier curves with numbers at risk and the AE dot plot as pictures."""
     paths = lake.paths
-    out = _statistics(paths)
+    out, failures = _statistics(paths)
     _write(paths, out)
+    for study, error in failures.items():
+        context.log.error("trial %s: its statistics failed and are left out: %s", study, error)
     analysis = _read(paths, (Evidence.TRIAL_ADTTE,))
     gallery = trial_figures(paths, analysis[Evidence.TRIAL_ADTTE], out[Evidence.TRIAL_AE_INCIDENCE],
                             context.log)
     tests, ancova = out[Evidence.TRIAL_TTE_TESTS], out[Evidence.TRIAL_EFFICACY_ANCOVA]
-    yield dg.MaterializeResult(asset_key=Evidence.TRIAL_DEMOGRAPHICS.value,
-                               metadata={"rows": out[Evidence.TRIAL_DEMOGRAPHICS].height})
+    yield dg.MaterializeResult(asset_key=Evidence.TRIAL_DEMOGRAPHICS.value, metadata={
+        "rows": out[Evidence.TRIAL_DEMOGRAPHICS].height,
+        "studies_failed": dg.MetadataValue.md("\n".join(f"- {s}: {e}" for s, e in failures.items())
+                                              or "none")})
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_AE_INCIDENCE.value, metadata={
         "rows": out[Evidence.TRIAL_AE_INCIDENCE].height,
         "adverse_events_plot": dg.MetadataValue.md(gallery["adverse_events"])})
