@@ -60,12 +60,12 @@ def trial_figures(paths, adtte: pl.DataFrame, ae_incidence: pl.DataFrame, log) -
             one = rows.filter(pl.col("paramcd") == paramcd).sort("usubjid")
             title = f"{study}: {one['param'][0] or paramcd} (Kaplan–Meier, numbers at risk)"
             km.add(paths, title, (study, f"km_{paramcd}"),
-                   one.select("usubjid", "trtp", "aval", "cnsr").rows(),
+                   (title, one.select("usubjid", "trtp", "aval", "cnsr").rows()),
                    lambda one=one, paramcd=paramcd, title=title: km_png(one, paramcd, title), log)
     for study in sorted(ae_incidence["studyid"].unique().to_list()) if ae_incidence.height else []:
         rows = ae_incidence.filter(pl.col("studyid") == study)
-        ae.add(paths, f"{study}: treatment-emergent adverse events by preferred term",
-               (study, "adverse_events"), rows.sort(rows.columns).rows(),
+        title = f"{study}: treatment-emergent adverse events by preferred term"
+        ae.add(paths, title, (study, "adverse_events"), (title, rows.sort(rows.columns).rows()),
                lambda rows=rows: ae_dot_png(rows), log)
     return {"kaplan_meier": km.markdown("no time-to-event data"),
             "adverse_events": ae.markdown("no adverse events")}

@@ -125,13 +125,21 @@ def test_kaplan_meier_curves_and_the_ae_plot_are_in_the_ui(e2e_lake):
 
 
 def test_risk_models_say_not_estimable_rather_than_invent_numbers(e2e_lake):
+    """Each study gets its three models; one with fewer than 10 events (or non-events) is
+    "not estimable" with no number, one with enough has an AUC inside its interval."""
     paths, summary = e2e_lake
     risk = pl.read_parquet(paths.evidence / "trial_risk_models.parquet")
-    single, _ = _truth(summary, "single_arm")
-    mine = risk.filter(pl.col("studyid") == single)
-    assert mine.height >= 2
-    for row in mine.iter_rows(named=True):
-        if row["estimable"]:
-            assert 0 <= row["auc_lo"] <= row["auc"] <= row["auc_hi"] <= 1
+    adsl = pl.read_parquet(paths.evidence / "trial_adam_adsl.parquet")
+    for design in ("randomized", "single_arm"):
+        study, _ = _truth(summary, design)
+        mine = {r["outcome"]: r for r in risk.filter(pl.col("studyid") == study).iter_rows(named=True)}
+        assert {"discontinued", "serious_or_severe_teae"} <= set(mine)
+        subjects = adsl.filter((pl.col("studyid") == study) & (pl.col("ittfl") == "Y"))
+        events = subjects.filter(pl.col("eosstt") == "DISCONTINUED").height
+        non_events = subjects.filter(pl.col("eosstt") == "COMPLETED").height
+        d = mine["discontinued"]
+        assert d["estimable"] == (min(events, non_events) >= 10), (d, events, non_events)
+        if d["estimable"]:
+            assert d["events"] == events and 0 <= d["auc_lo"] <= d["auc"] <= d["auc_hi"] <= 1
         else:
-            assert row["auc"] is None and row["note"].startswith("not estimable")
+            assert d["auc"] is None and d["note"].startswith("not estimable")

@@ -903,6 +903,14 @@ def cohort_patients(home: Path, target_gene: str) -> tuple[list[dict], str | Non
     return patients, disease
 
 
+def _folder_name(studyid: str) -> str:
+    """A study id used as a folder and file name: letters, digits, '-', '_' and '.' only
+    (the target gene in it comes from the lake's truth or the command line)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", studyid):
+        raise ValueError(f"study id {studyid!r} cannot name a folder; pass a plain target gene")
+    return studyid
+
+
 def generate_trials(home: Path, seed: int, *, target_gene: str | None = None,
                     n_randomized: int = 60, n_single_arm: int = 30,
                     formats: tuple[str, str] = ("xpt", "json"),
@@ -941,7 +949,7 @@ def generate_trials(home: Path, seed: int, *, target_gene: str | None = None,
                                        patients=patients[k::2][:n // 2], **compound, **model)
         truth["compound_source"] = source
         truth["generate_trials_seed"] = seed
-        studyid = truth["studyid"]
+        studyid = _folder_name(truth["studyid"])
         folder = landing / studyid
         created = _created(frames)
         files = write_study(folder, frames, fmt, created)
@@ -1016,8 +1024,10 @@ def bad_trial_files(landing_trials: Path, seed: int, truth_dir: Path | None = No
             variable, locator = "PATNAME", "every record"
         else:
             r = np.random.default_rng([seed, 97])
-            full = [f"{y}-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}"
-                    for y in dm["BRTHDTC"]]
+            # full dates of birth, every other one as a sponsor's local spelling (DD/MM/YYYY)
+            full = [(f"{y}-{m:02d}-{d:02d}" if i % 2 == 0 else f"{d:02d}/{m:02d}/{y}")
+                    for i, (y, m, d) in enumerate((y, int(r.integers(1, 13)), int(r.integers(1, 29)))
+                                                  for y in dm["BRTHDTC"])]
             dm = dm.with_columns(pl.Series("BRTHDTC", full))
             variable, locator = "BRTHDTC", "every record"
         folder = Path(landing_trials) / studyid
