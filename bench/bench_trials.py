@@ -22,9 +22,10 @@ Parts (each writes its block of bench/results/trials.json; parts not run keep th
     × the carrier share of the treated subjects *in the ANCOVA*, i.e. with a WEEK 24
     change: computed here from truth["subjects"]);
   * the Cox hazard ratio of TTPD against ``truth["ttpd"]["hazard_ratio"]``, and as a
-    diagnostic the same Cox fit on an ADTTE whose TTPD events are exactly the truth's
-    definition (PROGRESSIVE DISEASE or DEATH): ``derive_adtte(..., events={"TTPD": …})``,
-    since the lake's ``TTPD_EVENTS`` also count LACK OF EFFICACY.
+    check the same Cox fit on an ADTTE whose TTPD events are exactly the truth's
+    definition (PROGRESSIVE DISEASE or DEATH): ``derive_adtte(..., events={"TTPD": …})``
+    (until 9a31c19 the lake's ``TTPD_EVENTS`` also counted LACK OF EFFICACY; the paired
+    log-HR difference showed it, and is 0 since).
 
   Coverage with a Wilson 95% interval (statsmodels ``proportion_confint``), mean estimate
   and its bias against the truth, mean CI width.

@@ -39,6 +39,9 @@ def main() -> int:
         ["bench_features.py", "--scale", "1" if args.quick else "10",
          *(["--reps-1", "100", "--reps-100", "30"] if args.quick else [])],
         ["bench_ui_refresh.py", *(["--patients", "20"] if args.quick else ["--pairs", "2"])],
+        ["bench_trials.py", "--parts", "coverage", "ingest",
+         *(["--n-trials", "20", "--ingest-subjects", "1000", "--lb-records", "100000", "--repeat", "1"]
+           if args.quick else [])],
     ]
     failed = 0
     for script, *rest in runs:
