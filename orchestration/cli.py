@@ -238,7 +238,7 @@ def _summary_queries() -> list[tuple[str, str]]:
         ("trial_time_to_event", "select studyid, paramcd, arm, control_arm, events, "
          "round(hazard_ratio, 2) as hazard_ratio, round(hr_lo, 2) as hr_low, round(hr_hi, 2) as hr_high, "
          "round(logrank_p, 4) as logrank_p from trial_time_to_event where kind = 'comparison' "
-         "order by studyid, paramcd limit 6"),
+         "order by hazard_ratio is null, studyid, paramcd limit 6"),
         ("quarantine", "select domain, granularity, source_file, locator, reason from quarantine "
          "order by domain, source_file limit 12"),
     ]

@@ -54,18 +54,34 @@ def trial_figures(paths, adtte: pl.DataFrame, ae_incidence: pl.DataFrame, log) -
     from models.trials.figures import ae_dot_png, km_png
 
     km, ae = _Entry(), _Entry()
-    for study in sorted(adtte["studyid"].unique().to_list()) if adtte.height else []:
+    no_events = []
+    for study in largest_first(adtte):
         rows = adtte.filter(pl.col("studyid") == study)
         for paramcd in sorted(rows["paramcd"].unique().to_list()):
             one = rows.filter(pl.col("paramcd") == paramcd).sort("usubjid")
+            if not (one["cnsr"] == 0).any():       # a flat line says less than these words
+                no_events.append(f"{study} {paramcd}")
+                continue
             title = f"{study}: {one['param'][0] or paramcd} (Kaplan–Meier, numbers at risk)"
             km.add(paths, title, (study, f"km_{paramcd}"),
                    (title, one.select("usubjid", "trtp", "aval", "cnsr").rows()),
                    lambda one=one, paramcd=paramcd, title=title: km_png(one, paramcd, title), log)
-    for study in sorted(ae_incidence["studyid"].unique().to_list()) if ae_incidence.height else []:
+    if no_events:
+        km.parts.append("no events, so no curve: " + ", ".join(no_events))
+    for study in largest_first(ae_incidence, "n_safety"):
         rows = ae_incidence.filter(pl.col("studyid") == study)
         title = f"{study}: treatment-emergent adverse events by preferred term"
         ae.add(paths, title, (study, "adverse_events"), (title, rows.sort(rows.columns).rows()),
                lambda rows=rows: ae_dot_png(rows), log)
     return {"kaplan_meier": km.markdown("no time-to-event data"),
             "adverse_events": ae.markdown("no adverse events")}
+
+
+def largest_first(frame: pl.DataFrame, size: str | None = None) -> list[str]:
+    """The frame's studies, the largest first (by subjects, or by the column ``size``), so a
+    real trial's pictures come before a small one's within the inline budget."""
+    if not frame.height:
+        return []
+    n = (pl.col(size).max() if size else pl.col("usubjid").n_unique()).alias("_n")
+    sizes = frame.group_by("studyid").agg(n)
+    return sizes.sort(["_n", "studyid"], descending=[True, False])["studyid"].to_list()

@@ -116,10 +116,16 @@ def test_a_full_birth_date_is_cut_to_the_year_not_refused(e2e_lake):
 
 
 def test_kaplan_meier_curves_and_the_ae_plot_are_in_the_ui(e2e_lake):
+    """The curves are inlined, the largest trial's first; a parameter without events gets
+    a line, not a flat picture."""
+    _, summary = e2e_lake
+    randomized, _ = _truth(summary, "randomized")
     instance = dg.DagsterInstance.get()
     km = instance.get_latest_materialization_event(dg.AssetKey("trial_stats_time_to_event"))
     text = km.asset_materialization.metadata["kaplan_meier"].value
     assert text.count("data:image/png;base64,") >= 3 and "numbers at risk" in text
+    assert text.startswith(f"**{randomized}:")
+    assert "no events, so no curve:" in text         # the one-defect studies have none
     ae = instance.get_latest_materialization_event(dg.AssetKey("trial_stats_adverse_events"))
     assert "data:image/png;base64," in ae.asset_materialization.metadata["adverse_events_plot"].value
 

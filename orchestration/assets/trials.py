@@ -233,13 +233,15 @@ def trial_statistics(context: dg.AssetExecutionContext, lake: LakeResource):
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_EFFICACY_VISITS.value,
                                metadata={"rows": out[Evidence.TRIAL_EFFICACY_VISITS].height})
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_EFFICACY_ANCOVA.value, metadata={
-        "ancova": dg.MetadataValue.md(markdown_preview(rounded_frame(ancova), n=PREVIEW)
-                                      if ancova.height else "no efficacy data")})
+        "ancova": dg.MetadataValue.md(markdown_preview(rounded_frame(
+            ancova.sort(["p_value", "studyid"], nulls_last=True)), n=PREVIEW)
+            if ancova.height else "no efficacy data")})
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_TTE_SUMMARY.value, metadata={
         "kaplan_meier": dg.MetadataValue.md(gallery["kaplan_meier"])})
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_TTE_TESTS.value, metadata={
-        "hazard_ratios": dg.MetadataValue.md(markdown_preview(rounded_frame(tests), n=PREVIEW)
-                                             if tests.height else "no comparison")})
+        "hazard_ratios": dg.MetadataValue.md(markdown_preview(rounded_frame(
+            tests.sort(["logrank_p", "studyid"], nulls_last=True)), n=PREVIEW)
+            if tests.height else "no comparison")})
 
 
 def rounded_frame(df: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
@@ -302,8 +304,9 @@ def trial_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
     _write(paths, out)
     risk, subgroups = out[Evidence.TRIAL_RISK_MODELS], out[Evidence.TRIAL_SUBGROUPS]
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_RISK_MODELS.value, metadata={
-        "models": dg.MetadataValue.md(markdown_preview(rounded_frame(risk), n=PREVIEW)
-                                      if risk.height else "no trials")})
+        "models": dg.MetadataValue.md(markdown_preview(rounded_frame(
+            risk.sort(["estimable", "n"], descending=True, nulls_last=True)), n=PREVIEW)
+            if risk.height else "no trials")})
     yield dg.MaterializeResult(asset_key=Evidence.TRIAL_SUBGROUPS.value, metadata={
         "genotype_subgroups": dg.MetadataValue.md(markdown_preview(rounded_frame(subgroups), n=PREVIEW)
                                                   if subgroups.height else "no linked lake patients")})
