@@ -37,7 +37,7 @@ QUARANTINE_CHECKED: dict[str, str] = {
     "expression": "raw_expression",
     "compounds": "raw_compound_records",
     "plates": "raw_plate_runs",
-    "trials": "raw_trial_dm",
+    "trials": "raw_trial_dm",      # the first of the trials ingest's raw tables
 }
 QUARANTINE_WRITERS: tuple[dg.AssetKey, ...] = tuple(
     dg.AssetKey(k) for k in QUARANTINE_CHECKED.values())

@@ -16,9 +16,6 @@ A failure here never stops another domain's refresh (``isolated``): the trials k
 last good outputs and everything else publishes.
 """
 
-
-from datetime import datetime, timezone
-
 import dagster as dg
 import polars as pl
 
@@ -56,8 +53,6 @@ RAW_DESCRIPTIONS = {
     "trial_adbds": "ADaM BDS datasets (ADLB, ADQS, ADVS …) as the sponsor sent them.",
     "trial_links": "The study's patient_links.csv: trial subjects who are lake patients.",
 }
-# the raw trial asset that carries the trials ingest's quarantine check (assets/quarantine.py)
-RAW_TRIALS_CHECKED = "raw_trial_dm"
 
 
 @dg.multi_asset(
@@ -81,7 +76,7 @@ def _write(paths: LakePaths, frames: dict[Evidence, pl.DataFrame]) -> None:
 
 def _analysis_data(paths: LakePaths, empty: bool = False) -> dict[Evidence, pl.DataFrame]:
     from models.trials.analysis import analysis_data
-    from orchestration.ingest.trial_checks import check_study_tables
+    from orchestration.ingest.trial_checks import check_study_tables, study_failures
 
     tables = {t: read_model(paths, f"stg_{t}") for t in TRIAL_TABLES}
     patients = read_model(paths, "stg_patients")
@@ -90,35 +85,11 @@ def _analysis_data(paths: LakePaths, empty: bool = False) -> dict[Evidence, pl.D
     tables, refusals = check_study_tables(tables, set(patients["patient_id"].to_list()))
     failures: dict[str, str] = {}
     data = analysis_data(tables, failures)
-    refusals = pl.concat([refusals, study_refusals(tables, failures)], how="vertical")
+    refusals = pl.concat([refusals, study_failures(tables, failures)], how="vertical")
     links = tables["trial_links"].select("studyid", "usubjid", "patient_id")
     return {Evidence.TRIAL_ADSL: data["adsl"], Evidence.TRIAL_ADAE: data["adae"],
             Evidence.TRIAL_ADTTE: data["adtte"], Evidence.TRIAL_BDS: data["bds"],
             Evidence.TRIAL_LINKS: links, Evidence.TRIAL_REFUSALS: refusals}
-
-
-def study_refusals(tables: dict[str, pl.DataFrame], failures: dict[str, str]) -> pl.DataFrame:
-    """A study whose analysis data could not be derived, as a quarantine row (granularity
-    ``batch``: the study folder), so the failure is seen where refusals are."""
-    from orchestration.ingest.trial_checks import REFUSAL_SCHEMA
-
-    rows = [{"domain": "trials", "granularity": "batch", "locator": study,
-             "reason": f"study {study} could not be analysed ({error}); its other studies were",
-             "original_path": f"landing/trials/{study}", "source_file": None, "source_sha256": None,
-             "batch_id": study, "quarantined_at": _first_ingested(tables, study)
-             or datetime.now(timezone.utc)} for study, error in sorted(failures.items())]
-    return pl.DataFrame(rows, schema=REFUSAL_SCHEMA)
-
-
-def _first_ingested(tables: dict[str, pl.DataFrame], study: str):
-    """When the study's DM (else ADSL) was ingested: a stable time for its refusal row."""
-    for name in ("trial_dm", "trial_adsl"):
-        df = tables.get(name)
-        if df is not None and df.height:
-            mine = df.filter(pl.col("studyid") == study)["ingested_at"]
-            if mine.len():
-                return mine.min().astimezone(timezone.utc)
-    return None
 
 
 def _specs(names, kinds: set[str], deps: list[str], what: dict) -> list[dg.AssetSpec]:

@@ -15,6 +15,9 @@ reason, and leaves the rest of the study in:
 * **a subject sent twice** in one arm (DM or ADSL in two files, a re-delivery): one row
   is kept, the newest file's, so a corrected file wins over the one it corrects.
 
+A study whose analysis data cannot be derived at all (``study_failures``) becomes one row
+of granularity ``batch`` (the study folder) with the error; its other studies go on.
+
 The refusals go to ``evidence/trial_refusals`` (the quarantine mart reads them, domain
 ``trials``); the frames returned hold what is left.
 """
@@ -132,3 +135,25 @@ def check_study_tables(tables: dict[str, pl.DataFrame], lake_patients: set[str]
             "the link names patient {}, who is not a lake patient", pl.col("patient_id"))))
         out["trial_links"] = links.filter(pl.col("patient_id").is_in(sorted(lake_patients)))
     return out, pl.concat(refused, how="vertical").sort("source_file", "locator")
+
+
+def study_failures(tables: dict[str, pl.DataFrame], failures: dict[str, str]) -> pl.DataFrame:
+    """A study whose analysis data could not be derived, as a quarantine row (granularity
+    ``batch``: the study folder), so the failure is seen where refusals are."""
+    rows = [{"domain": "trials", "granularity": "batch", "locator": study,
+             "reason": f"study {study} could not be analysed ({error}); its other studies were",
+             "original_path": f"landing/trials/{study}", "source_file": None, "source_sha256": None,
+             "batch_id": study, "quarantined_at": _first_ingested(tables, study)
+             or datetime.now(timezone.utc)} for study, error in sorted(failures.items())]
+    return pl.DataFrame(rows, schema=REFUSAL_SCHEMA)
+
+
+def _first_ingested(tables: dict[str, pl.DataFrame], study: str):
+    """When the study's DM (else ADSL) was ingested: a stable time for its refusal row."""
+    for name in ("trial_dm", "trial_adsl"):
+        df = tables.get(name)
+        if df is not None and df.height:
+            mine = df.filter(pl.col("studyid") == study)["ingested_at"]
+            if mine.len():
+                return mine.min().astimezone(timezone.utc)
+    return None
