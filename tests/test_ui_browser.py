@@ -7,12 +7,13 @@ A small lake is simulated (with the bad files the quarantine must catch) and ref
 ``make demo``; it is only read). ``dagster-webserver`` serves that lake on 127.0.0.1 on a
 free port, and Debian's chromium, driven by Playwright through ``executable_path``, opens:
 
-- the global asset lineage: every group drawn, the four domain groups among them, and
+- the global asset lineage: every group drawn, the five domain groups among them, and
   the graph reading left to right (each edge between two groups points right, apart
   from the cycles orchestration/groups.py documents);
 - the quarantine mart's checks: ``nothing_quarantined`` warns (severity WARN) with the
   count of what the demo's bad files put in quarantine;
-- ``plate_well_scores``: its ``heatmaps`` metadata opens and its PNGs decode.
+- ``plate_well_scores``' ``heatmaps`` and ``trial_stats_time_to_event``'s ``kaplan_meier``
+  metadata open and their PNGs decode.
 
 The UI's GraphQL API says when the code location is loaded and what the page must show;
 the page is checked for what a person sees. Screenshots go to a temporary folder (or
@@ -42,7 +43,7 @@ CHROMIUM = os.environ.get("ORPHANLAKE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-DOMAIN_GROUPS = ("clinical", "genomic", "compounds", "screening")
+DOMAIN_GROUPS = ("clinical", "genomic", "compounds", "screening", "trials")
 LOAD_TIMEOUT_S = 900          # the code location parses dbt's project on a cold start
 PAGE_TIMEOUT_MS = 120_000
 
@@ -144,7 +145,10 @@ ASSETS = """{ assetNodes { assetKey { path } groupName dependencyKeys { path }
     executionForLatestMaterialization { status evaluation { severity success
       metadataEntries { label ... on IntMetadataEntry { intValue } } } } } } } } }"""
 
-HEATMAPS = """{ assetOrError(assetKey: {path: ["plate_well_scores"]}) { ... on Asset {
+# (asset, markdown metadata entry) whose inline PNGs a person opens in the UI: the plate
+# heatmaps and the trials' Kaplan-Meier curves
+PICTURES = (("plate_well_scores", "heatmaps"), ("trial_stats_time_to_event", "kaplan_meier"))
+PICTURE_QUERY = """{ assetOrError(assetKey: {path: ["%s"]}) { ... on Asset {
   assetMaterializations(limit: 1) { metadataEntries { label
     ... on MarkdownMetadataEntry { mdStr } } } } } }"""
 
@@ -164,11 +168,13 @@ def expected(webserver) -> dict:
             if evaluation and not evaluation["success"] and evaluation["severity"] == "WARN":
                 warns[("/".join(n["assetKey"]["path"]), check["name"])] = {
                     e["label"]: e.get("intValue") for e in evaluation["metadataEntries"]}
-    materialized = _graphql(webserver, HEATMAPS)["assetOrError"]["assetMaterializations"]
-    heatmaps = [e.get("mdStr") for m in materialized for e in m["metadataEntries"]
-                if e["label"] == "heatmaps"]
+    pictures = {}
+    for asset, label in PICTURES:
+        materialized = _graphql(webserver, PICTURE_QUERY % asset)["assetOrError"]["assetMaterializations"]
+        pictures[asset] = [e.get("mdStr") for m in materialized for e in m["metadataEntries"]
+                           if e["label"] == label]
     return {"groups": set(group.values()), "edges": {(a, b) for a, b in edges if a != b},
-            "warns": warns, "heatmaps": heatmaps}
+            "warns": warns, "pictures": pictures}
 
 
 @pytest.fixture(scope="module")
@@ -266,12 +272,16 @@ def test_quarantine_check_warns_with_its_count(webserver, expected, browser_page
     page.screenshot(path=str(screenshots / "quarantine-check.png"))
 
 
-def test_plate_heatmaps_are_images_in_the_ui(webserver, expected, browser_page, screenshots):
+@pytest.mark.parametrize("asset, label", PICTURES)
+def test_pictures_are_images_in_the_ui(webserver, expected, browser_page, screenshots, asset, label):
+    """The plate heatmaps and the Kaplan-Meier curves (with numbers at risk) open from the
+    asset's page as images that decode."""
     page = browser_page
-    assert expected["heatmaps"] and "data:image/png;base64," in expected["heatmaps"][0]
-    shown = expected["heatmaps"][0].count("data:image/png;base64,")
-    _open(page, f"{webserver}/assets/plate_well_scores")
-    row = page.locator("tr", has=page.get_by_text("heatmaps", exact=True)).first
+    md = expected["pictures"][asset]
+    assert md and "data:image/png;base64," in md[0], (asset, md[:1])
+    shown = md[0].count("data:image/png;base64,")
+    _open(page, f"{webserver}/assets/{asset}")
+    row = page.locator("tr", has=page.get_by_text(label, exact=True)).first
     row.get_by_text("[Show Markdown]").click()
     dialog = page.get_by_role("dialog")
     images = dialog.locator("img[src^='data:image/png']")
@@ -283,5 +293,5 @@ def test_plate_heatmaps_are_images_in_the_ui(webserver, expected, browser_page, 
     assert len(sizes) == shown, (len(sizes), shown)
     assert all(w >= 100 and h >= 100 for w, h in sizes[:1]), sizes
     assert all(w > 0 and h > 0 for w, h in sizes), sizes
-    page.screenshot(path=str(screenshots / "plate-heatmaps.png"))
+    page.screenshot(path=str(screenshots / f"{asset}-{label}.png"))
     print(f"screenshots: {screenshots}")
