@@ -62,10 +62,11 @@ def trial_figures(paths, adtte: pl.DataFrame, ae_incidence: pl.DataFrame, log) -
             if not (one["cnsr"] == 0).any():       # a flat line says less than these words
                 no_events.append(f"{study} {paramcd}")
                 continue
-            title = f"{study}: {one['param'][0] or paramcd} (Kaplan–Meier, numbers at risk)"
+            label = f"{study}: {one['param'][0] or paramcd}"     # the picture's own title
+            title = f"{label} (Kaplan–Meier, numbers at risk)"
             km.add(paths, title, (study, f"km_{paramcd}"),
-                   (title, one.select("usubjid", "trtp", "aval", "cnsr").rows()),
-                   lambda one=one, paramcd=paramcd, title=title: km_png(one, paramcd, title), log)
+                   (label, one.select("usubjid", "trtp", "aval", "cnsr").rows()),
+                   lambda one=one, paramcd=paramcd, label=label: km_png(one, paramcd, label), log)
     if no_events:
         km.parts.append("no events, so no curve: " + ", ".join(no_events))
     for study in largest_first(ae_incidence, "n_safety"):
