@@ -84,3 +84,20 @@ def test_one_studys_failure_never_stops_the_others(monkeypatch):
     assert rows.select("granularity", "locator", "batch_id").rows() == [("batch", "A", "A")]
     assert rows["quarantined_at"].to_list() == [T0]        # stable: when the study landed
     assert "could not be analysed (RuntimeError" in rows["reason"][0]
+
+
+def test_a_model_without_signal_says_so_rather_than_showing_a_reversed_risk():
+    """An out-of-fold AUC whose interval is not above 0.5 is read for the user: no evidence
+    of ranking better than chance (below 0.5 is what CV gives without a signal)."""
+    base = {"estimable": True, "n": 60, "events": 20, "auc": {"mean": 0.4, "lo": 0.3, "hi": 0.5},
+            "calibration": {"intercept": {"value": 0.0, "lo": -1.0, "hi": 1.0},
+                            "slope": {"value": -1.0, "lo": -3.0, "hi": 1.0}},
+            "brier": 0.2, "features": ["age"], "caveat": "20 events among 60 subjects",
+            "coefficients": [{"feature": "age", "odds_ratio_per_sd": 1.1}]}
+    null = analysis._risk_row("S", "discontinued", "ittfl",
+                              {**base, "auc_pooled": {"value": 0.34, "lo": 0.2, "hi": 0.48}})
+    assert null["note"].startswith("no evidence the model ranks better than chance")
+    assert "without a signal" in null["note"] and null["auc"] == 0.34
+    real = analysis._risk_row("S", "discontinued", "ittfl",
+                              {**base, "auc_pooled": {"value": 0.8, "lo": 0.7, "hi": 0.9}})
+    assert real["note"] == "20 events among 60 subjects"

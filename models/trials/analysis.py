@@ -184,6 +184,14 @@ def _risk_row(study: str, outcome: str, population: str, result: dict) -> dict:
     if not result.get("estimable"):
         return row | {"note": f"not estimable: {result.get('reason', '')}"}
     auc, pooled, cal = result["auc"], result["auc_pooled"], result["calibration"]
+    note = result.get("caveat")
+    if pooled["lo"] <= 0.5:
+        # with no signal, cross-validated AUCs fall below 0.5 (each held-out fold is ranked
+        # by a model fitted on its complement): not a reversed risk, and the bootstrap
+        # interval, which treats the out-of-fold predictions as fixed, is too narrow
+        note = ("no evidence the model ranks better than chance (its AUC interval does not lie above 0.5"
+                + (", and an out-of-fold AUC below 0.5 is what cross-validation gives without "
+                   "a signal" if pooled["value"] < 0.5 else "") + f"); {note}")
     return row | {
         "auc": pooled["value"], "auc_lo": pooled["lo"], "auc_hi": pooled["hi"],
         "auc_cv_mean": auc["mean"], "auc_cv_lo": auc["lo"], "auc_cv_hi": auc["hi"],
@@ -192,7 +200,7 @@ def _risk_row(study: str, outcome: str, population: str, result: dict) -> dict:
         "brier": result["brier"], "features": ", ".join(result["features"]),
         "odds_ratios_per_sd": json.dumps({c["feature"]: round(c["odds_ratio_per_sd"], 3)
                                           for c in result["coefficients"]}),
-        "note": result.get("caveat")}
+        "note": note}
 
 
 def study_predictions(adsl: pl.DataFrame, adae: pl.DataFrame, bds: pl.DataFrame,
