@@ -101,3 +101,13 @@ def test_a_model_without_signal_says_so_rather_than_showing_a_reversed_risk():
     real = analysis._risk_row("S", "discontinued", "ittfl",
                               {**base, "auc_pooled": {"value": 0.8, "lo": 0.7, "hi": 0.9}})
     assert real["note"] == "20 events among 60 subjects"
+
+
+def test_the_primary_parameter_is_the_one_the_trial_summary_names():
+    bds = pl.DataFrame({"paramcd": ["ALT", "DISBMK", "HR", "HR"], "usubjid": ["a", "b", "c", "d"],
+                        "param": ["Alanine Aminotransferase", "Disease Activity Biomarker",
+                                  "Heart Rate", "Heart Rate"], "chg": [1.0, 2.0, 3.0, 4.0]})
+    measure = "Change from baseline in plasma disease activity biomarker at Week 24"
+    assert analysis.primary_parameter(bds, measure) == "DISBMK"
+    assert analysis.primary_parameter(bds, "three hrs of rest") == "HR"   # none named: most subjects
+    assert analysis.primary_parameter(bds, "HR at rest, then ALT") in ("ALT", "HR")

@@ -13,6 +13,7 @@ Kaplan–Meier summary and, with two or more arms, the log-rank test and Cox haz
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import polars as pl
@@ -158,10 +159,17 @@ def primary_parameter(bds: pl.DataFrame, outcome_measure: str | None) -> str | N
         return None
     params = with_chg.group_by("paramcd", "param").agg(pl.col("usubjid").n_unique().alias("n"))
     text = (outcome_measure or "").lower()
-    named = params.filter(pl.col("param").str.to_lowercase().map_elements(lambda p: bool(p) and p in text,
-                                                                          return_dtype=pl.Boolean)
-                          | pl.col("paramcd").str.to_lowercase().map_elements(lambda p: bool(p) and p in text,
-                                                                              return_dtype=pl.Boolean))
+
+    def named_in_text(name: str | None, whole_word: bool) -> bool:
+        # a code (ALT, HR) only as a whole word, so it never matches inside another word
+        if not name:
+            return False
+        name = name.lower()
+        return bool(re.search(rf"\b{re.escape(name)}\b", text)) if whole_word else name in text
+
+    named = params.filter(
+        pl.col("param").map_elements(lambda p: named_in_text(p, False), return_dtype=pl.Boolean)
+        | pl.col("paramcd").map_elements(lambda p: named_in_text(p, True), return_dtype=pl.Boolean))
     pick = named if named.height else params
     return pick.sort(["n", "paramcd"], descending=[True, False])["paramcd"][0]
 
