@@ -1,6 +1,7 @@
 """Clinical trials through the real refresh (issue 14): the session's e2e lake holds a
-randomized trial (SAS transport v5), a single-arm trial (Dataset-JSON) and one study per
-defect, written by orchestration/simulate/trial.py with its hidden truth kept apart."""
+randomized and a single-arm trial (SAS transport v5) and one study per defect (as .xpt,
+Dataset-JSON and CSV), written by orchestration/simulate/trial.py with its hidden truth
+kept apart."""
 
 import json
 from pathlib import Path

@@ -913,10 +913,11 @@ def _folder_name(studyid: str) -> str:
 
 def generate_trials(home: Path, seed: int, *, target_gene: str | None = None,
                     n_randomized: int = 60, n_single_arm: int = 30,
-                    formats: tuple[str, str] = ("xpt", "json"),
+                    formats: tuple[str, str] = ("xpt", "xpt"),
                     with_bad_files: bool = False, **model) -> dict:
     """Write a randomized and a single-arm study of the lake's best screened compound under
-    ``landing/trials/<STUDYID>/`` (formats[0] and formats[1]), lake patients of the target's
+    ``landing/trials/<STUDYID>/`` (formats[0] and formats[1]: SAS transport, as sponsors
+    submit; the defect studies use Dataset-JSON and CSV too), lake patients of the target's
     disease among their subjects (alternately, at most half of each study) with
     ``patient_links.csv``, and each truth in ``truth/trials/<STUDYID>.json``. Without a
     screen the compound is a named placeholder (the truth says so). ``with_bad_files``
