@@ -123,7 +123,19 @@ def statistics(data: dict[str, pl.DataFrame], failures: dict[str, str] | None = 
             continue
         for name, frame in mine.items():
             parts[name].append(frame.cast(out[name].schema))
-    return {name: pl.concat(frames, how="vertical") for name, frames in parts.items()}
+    return {name: stable(pl.concat(frames, how="vertical")) for name, frames in parts.items()}
+
+
+# Significant digits the statistics are stored with: far beyond what they mean, and short
+# of the last bits, which depend on the order float sums see their rows in (a join's
+# output order is not fixed), so a refresh with nothing new writes the same values.
+STORED_DIGITS = 12
+
+
+def stable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every float rounded to ``STORED_DIGITS`` significant digits."""
+    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
+    return frame.with_columns(pl.col(floats).round_sig_figs(STORED_DIGITS)) if floats else frame
 
 
 def empty_statistics() -> dict[str, pl.DataFrame]:
@@ -277,5 +289,5 @@ def predictions(adsl: pl.DataFrame, adae: pl.DataFrame, bds: pl.DataFrame, genot
         rows += r
         if s is not None:
             parts.append(s)
-    return (pl.DataFrame(rows, schema=RISK_SCHEMA) if rows else pl.DataFrame(schema=RISK_SCHEMA),
-            pl.concat(parts, how="vertical"))
+    return (stable(pl.DataFrame(rows, schema=RISK_SCHEMA) if rows else pl.DataFrame(schema=RISK_SCHEMA)),
+            stable(pl.concat(parts, how="vertical")))

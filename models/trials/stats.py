@@ -149,10 +149,11 @@ def _safety(adsl: pl.DataFrame) -> pl.DataFrame:
     """Safety subjects with their actual arm, exposure (years) and their treatment-emergent
     window in years (first dose to last dose + ``TEAE_WINDOW_DAYS``)."""
     a = _adsl(adsl).filter(pl.col("saffl") == "Y")
+    # whole days (integers), so sums do not depend on the order rows are added in
     window = ((pl.col("trtedt") - pl.col("trtsdt")).dt.total_days() + 1 + TEAE_WINDOW_DAYS)
     return a.select(*KEY, pl.coalesce("trt01a", "trt01p").alias("arm"), "trtsdt",
                     (pl.col("trtdurd").cast(F) / 365.25).alias("_years"),
-                    (window.cast(F) / 365.25).alias("_window"))
+                    window.cast(I).alias("_window"))
 
 
 def _person_years(te: pl.DataFrame, saf: pl.DataFrame, group: list[str], stratum: str
@@ -163,12 +164,13 @@ def _person_years(te: pl.DataFrame, saf: pl.DataFrame, group: list[str], stratum
     first = (te.filter(pl.col("astdt").is_not_null())
              .group_by([*KEY, *group]).agg(pl.col("astdt").min().alias("_first")))
     windows = saf.group_by("studyid", "arm").agg(pl.col("_window").sum().alias("_total"))
+    at_risk = (pl.col("_first") - pl.col("trtsdt")).dt.total_days() + 1      # days, to the event
     lost = (first.join(saf, on=KEY, how="inner")
-            .with_columns(((pl.col("_window") - ((pl.col("_first") - pl.col("trtsdt")).dt.total_days() + 1)
-                            / 365.25)).clip(lower_bound=0.0).alias("_lost"))
+            .with_columns((pl.col("_window") - at_risk).clip(lower_bound=0).cast(I).alias("_lost"))
             .group_by(["studyid", "arm", *group]).agg(pl.col("_lost").sum()))
     return (lost.join(windows, on=["studyid", "arm"], how="left")
-            .select("studyid", "arm", *group, (pl.col("_total") - pl.col("_lost")).alias("person_years"),
+            .select("studyid", "arm", *group,
+                    ((pl.col("_total") - pl.col("_lost")).cast(F) / 365.25).alias("person_years"),
                     pl.lit(stratum).alias("stratum")))
 
 
@@ -224,7 +226,7 @@ def ae_incidence(adae: pl.DataFrame, adsl: pl.DataFrame) -> pl.DataFrame:
     arms = (saf.group_by("studyid", "arm")
             .agg(pl.len().cast(I).alias("n_safety"),
                  pl.col("_years").sum().alias("exposure_years"),
-                 pl.col("_window").sum().alias("_window_total")))
+                 (pl.col("_window").sum().cast(F) / 365.25).alias("_window_total")))
     controls = arms.group_by("studyid").agg(pl.col("arm").unique()).with_columns(
         control_arm=pl.col("arm").map_elements(lambda a: control_arm(a.to_list()), return_dtype=S)
     ).drop("arm")
