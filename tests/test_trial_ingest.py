@@ -470,3 +470,15 @@ def test_a_full_birth_date_in_any_spelling_is_cut_to_its_year_and_never_quoted(t
     _, rows, quarantine = _parse(path)
     assert [r["brthdtc"] for r in rows] == ["1961", "1961", None]
     assert quarantine == []
+
+
+def test_an_xpt_variable_without_a_name_refuses_the_file(tmp_path):
+    """A NAMESTR record whose name is blank (found by `make fuzz`) is an unreadable file,
+    refused with a reason, not an error escaping the parser."""
+    path = _write_xpt(_study(tmp_path), "DM", pd.DataFrame(
+        {"STUDYID": ["S1"], "USUBJID": ["S1-1"], "ARM": ["A"]}))
+    data = path.read_bytes()
+    at = data.index(b"STUDYID", data.index(b"NAMESTR"))
+    path.write_bytes(data[:at] + b" " * 8 + data[at + 8:])
+    with pytest.raises(FileRejected, match="not a readable SAS transport"):
+        parse_trial_file(path)

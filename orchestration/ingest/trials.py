@@ -194,7 +194,9 @@ def _read_xpt(data: bytes, stem: str) -> _Dataset:
             _check_records(frame.height, meta.table_name or stem)
             break
         except (pyreadstat.ReadstatError, pyreadstat.PyreadstatError, UnicodeDecodeError,
-                ValueError) as exc:
+                ValueError, TypeError) as exc:
+            # TypeError: a NAMESTR record with a blank variable name reaches the frame's
+            # constructor as a None column name (found by `make fuzz`)
             error = exc
     else:
         raise FileRejected(f"not a readable SAS transport (XPORT v5) file: {escaped(error)}")
