@@ -188,7 +188,7 @@ def primary_parameter(bds: pl.DataFrame, outcome_measure: str | None) -> str | N
 
 def _analysis_visit(rows: pl.DataFrame) -> pl.DataFrame:
     """Each subject's change at the analysis visit (stats: the last scheduled visit)."""
-    vn = stats._last_scheduled(rows)
+    vn = stats.last_scheduled(rows)
     at = rows.filter(pl.col("avisitn") == vn) if vn is not None else rows.clear()
     if "anl01fl" in at.columns and at["anl01fl"].drop_nulls().len():
         at = at.filter(pl.col("anl01fl") == "Y")

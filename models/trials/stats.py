@@ -319,7 +319,7 @@ def _itt_values(bds: pl.DataFrame, adsl: pl.DataFrame, paramcd: str) -> pl.DataF
     return df.drop([c for c in ("arm",) if c in df.columns]).join(itt, on=KEY, how="inner")
 
 
-def _last_scheduled(df: pl.DataFrame) -> float | None:
+def last_scheduled(df: pl.DataFrame) -> float | None:
     """The last scheduled post-baseline visit number: an integral AVISITN, the visit name
     not saying "unscheduled", with a change from baseline."""
     sched = df.filter(pl.col("chg").is_not_null() & (pl.col("avisitn") == pl.col("avisitn").round())
@@ -393,7 +393,7 @@ def efficacy(bds: pl.DataFrame, adsl: pl.DataFrame, paramcd: str,
              visit: str | float | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(change from baseline per visit × arm (``change_from_baseline``), the analysis at
     ``visit``) for ``paramcd`` on the ITT population. ``visit``: an AVISIT name or AVISITN;
-    default the last scheduled visit (``_last_scheduled``) of each study.
+    default the last scheduled visit (``last_scheduled``) of each study.
 
     The analysis, on ITT subjects with a change and a baseline at that visit: ANCOVA
     chg ~ C(arm) + base (statsmodels OLS), rows ``kind`` "lsmean" per arm (LS mean at the
@@ -410,7 +410,7 @@ def efficacy(bds: pl.DataFrame, adsl: pl.DataFrame, paramcd: str,
     rows = []
     for (study,), sdf in df.group_by("studyid", maintain_order=True):
         if visit is None:
-            vn = _last_scheduled(sdf)
+            vn = last_scheduled(sdf)
             at = sdf.filter(pl.col("avisitn") == vn) if vn is not None else sdf.clear()
         elif isinstance(visit, str):
             at = sdf.filter(pl.col("avisit") == visit)
