@@ -1,6 +1,7 @@
 """Shared fixtures: every test that touches a lake gets its own, passed explicitly."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,18 @@ os.environ.setdefault("ORPHANLAKE_CHEMPROP_EPOCHS", "3")
 # budget and time bound: the tests check the rounds, ids and refusals, not design quality.
 os.environ.setdefault("ORPHANLAKE_DESIGN_BUDGET", "100")
 os.environ.setdefault("ORPHANLAKE_DESIGN_SECONDS", "10")
+
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's lake and Dagster home are a few hundred MB: removed when the run ends
+    (CI shares one disk across runs; left behind, they filled it). Set
+    ORPHANLAKE_KEEP_TEST_LAKE=1 to keep them for a post-mortem."""
+    if os.environ.get("ORPHANLAKE_KEEP_TEST_LAKE"):
+        print(f"\nkept the test session's lake: {_SESSION_HOME}")
+        return
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
 
 E2E_PATIENTS = 60
 E2E_SEED = 11
