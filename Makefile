@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz browser ui bench clean-lake
+.PHONY: demo test fuzz browser scale ui bench clean-lake
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
@@ -25,6 +25,20 @@ FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP)
 	ORPHANLAKE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -m fuzz \
 		--hypothesis-show-statistics --durations=0 tests/test_fuzz_parsers.py
+
+# The scale-out path (README "When a consortium outgrows one machine"): the engine-equivalence
+# test (the dbt models on DuckDB and on Spark local from the same raw layer) and the lake on
+# S3-compatible storage (a moto S3 server the tests start on 127.0.0.1). Needs Java 17
+# (Debian's openjdk-17-jre-headless, installed with apt-get when missing) and the `scale`
+# extra; the embedded default needs neither.
+SCALE_STAMP := $(VENV)/.installed-scale
+$(SCALE_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev,scale]'
+	touch $(SCALE_STAMP)
+scale: $(SCALE_STAMP)
+	command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+	$(VENV)/bin/python -m pytest -q -m scale tests/
 
 # The patient report and the Dagster UI (lineage groups, a quarantine warning, plate heatmaps)
 # in a real headless browser: Debian's chromium driven by Playwright (browser builds cannot be
