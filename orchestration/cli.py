@@ -63,32 +63,70 @@ def _quiet_sqlglot() -> None:
         import sqlglot.tokens  # noqa: F401
 
 
-def run_refresh(paths: LakePaths | None = None, progress=None) -> bool:
+def run_refresh(paths: LakePaths | None = None, progress=None, full: bool = False) -> bool:
     """Run the ``refresh`` job on ``paths``'s lake (default: ``LakeConfig.from_env()``) in
-    this process, recorded in the Dagster instance. ``progress`` (a
-    ``run_progress.RunProgress``) follows the run's events as they are stored."""
+    this process, recorded in the Dagster instance, in two runs under one hold of the
+    lake's writer lock: the ingest, then what depends on data that changed since the last
+    complete build (``refresh_plan``; everything with ``full``). ``progress`` (a
+    ``run_progress.RunProgress``) follows both runs' events as they are stored."""
     _quiet_sqlglot()
     import dagster as dg
 
+    from orchestration import refresh_plan
+    from orchestration.assets.isolation import failing_steps
     from orchestration.definitions import build_definitions
+    from orchestration.jobs import ingest_keys, rebuild_keys
+    from orchestration.lake.lock import writer_lock
     from orchestration.resources import LakeResource
 
     config = paths.config if paths is not None else LakeConfig.from_env()
-    job = build_definitions(LakeResource.of(config)).resolve_job_def("refresh")
+    paths = config.paths.ensure()
+    defs = build_definitions(LakeResource.of(config))
+    job = defs.resolve_job_def("refresh")
+    graph = defs.resolve_asset_graph()
     instance = dg.DagsterInstance.get()
-    run_id = None
-    if progress is not None:
-        import uuid
+    say = progress.note if progress is not None else (lambda m: print(m, file=sys.stderr))
 
-        run_id = str(uuid.uuid4())
-        progress.total = len(job.graph.nodes)      # an asset job: one step per op
-        progress.run_id = run_id
-        instance.add_event_listener(run_id, progress.on_event)
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id)
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
-    if failed:
-        print(f"refresh failed in: {', '.join(sorted(set(failed)))}", file=sys.stderr)
-    return result.success
+    def run(keys) -> bool:
+        run_id = None
+        if progress is not None:
+            import uuid
+
+            run_id = str(uuid.uuid4())
+            progress.run_id = run_id
+            instance.add_event_listener(run_id, progress.on_event)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id,
+                                        asset_selection=sorted(keys))
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        if failed:
+            print(f"refresh failed in: {', '.join(sorted(set(failed)))}", file=sys.stderr)
+        return result.success
+
+    with writer_lock(paths, what="orphanlake refresh", on_wait=say):
+        first = ingest_keys(graph)
+        if progress is not None:
+            progress.total = _steps(job, first)
+        ok = run(first)
+        state = refresh_plan.current_state(paths)
+        previous = None if full else refresh_plan.read_state(paths)
+        plan = refresh_plan.plan_rebuild(previous, state,
+                                         failing_steps(paths).get_column("step").to_list())
+        if full:
+            plan.reason = "asked for (--full)"
+        say(plan.describe())
+        second = rebuild_keys(graph, plan) - first
+        if second:
+            if progress is not None:
+                progress.total += _steps(job, second)
+            ok = run(second) and ok
+        if ok:
+            refresh_plan.write_state(paths, state)
+    return ok
+
+
+def _steps(job, keys) -> int:
+    """How many steps a run of ``job`` for ``keys`` has (asset checks are steps too)."""
+    return len(job.get_subset(asset_selection=set(keys)).graph.nodes)
 
 
 def cmd_refresh(args) -> int:
@@ -103,8 +141,9 @@ def _refresh_and_report(paths: LakePaths, args, summary: bool = True) -> int:
     from orchestration.assets.isolation import failing_steps
 
     progress, log_path = None, None
+    full = getattr(args, "full", False)      # `demo` has no --full
     if args.verbose:
-        ok = run_refresh(paths)
+        ok = run_refresh(paths, full=full)
     else:
         from orchestration import run_progress
 
@@ -112,7 +151,7 @@ def _refresh_and_report(paths: LakePaths, args, summary: bool = True) -> int:
         print(f"refresh: lake {paths.home}; full log: {log_path}", file=sys.stderr)
         with run_progress.output_to(log_path) as console:
             progress = run_progress.RunProgress(console)
-            ok = run_refresh(paths, progress)
+            ok = run_refresh(paths, progress, full=full)
     failing = failing_steps(paths)
     problems = []
     for row in failing.iter_rows(named=True):
@@ -518,7 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run_output_options(d)
     d.set_defaults(func=cmd_demo)
 
-    rf = sub.add_parser("refresh", help="ingest new landing batches and rebuild")
+    rf = sub.add_parser("refresh", help="ingest new landing batches and rebuild what depends "
+                                          "on them")
+    rf.add_argument("--full", action="store_true",
+                    help="rebuild everything, not only what depends on data that changed since "
+                         "the last complete build (models whose training data did not change "
+                         "are still not retrained)")
     _run_output_options(rf)
     rf.set_defaults(func=cmd_refresh)
 

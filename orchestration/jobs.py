@@ -8,11 +8,13 @@ import json
 import dagster as dg
 
 from orchestration.ingest.landing import LANDING_DOMAINS, batch_folders
+from orchestration.refresh_plan import Plan, changed_asset_roots
 from orchestration.resources import LakeResource
 from orchestration.settings import LakePaths
 
-# Ingest is idempotent per file, so "rebuild what depends on new batches" is the whole
-# graph: unchanged files are skipped and everything downstream is recomputed from Parquet.
+# Ingest is idempotent per file. Started by the schedule, the sensor or the UI, the job
+# rebuilds the whole graph from Parquet; `orphanlake refresh` runs it twice, the ingest
+# and then only what depends on changed data (refresh_plan.py, ingest_keys/rebuild_keys).
 # It runs in one process, as every run does (definitions.py), so the lake's writer lock is
 # held for the whole run however it was started.
 refresh_job = dg.define_asset_job(
@@ -27,6 +29,34 @@ daily_refresh = dg.ScheduleDefinition(
                 "last run (unchanged files are skipped) and rebuild what depends on it. Off until "
                 "switched on; the landing sensor starts refreshes between its ticks.",
 )
+
+
+# always rebuilt when anything is: the catalog publishes every rebuilt table
+CATALOG = dg.AssetKey("lake_catalog")
+
+
+def ingest_keys(graph) -> set[dg.AssetKey]:
+    """The first run of a refresh: every raw table's ingest asset and the HPO reference."""
+    from orchestration.assets.reference import hpo_reference
+
+    return {k for k in graph.get_all_asset_keys() if k.path[-1].startswith("raw_")} \
+        | set(hpo_reference.keys)
+
+
+def rebuild_keys(graph, plan: Plan) -> set[dg.AssetKey]:
+    """The second run: the assets ``plan`` says must be rebuilt (ingest assets included;
+    the caller leaves out those the first run made)."""
+    everything = set(graph.get_all_asset_keys())
+    if plan.rebuild_all:
+        return everything
+    roots = {dg.AssetKey(k) for k in changed_asset_roots(plan)} & everything
+    failing = set(plan.failing_steps)
+    roots |= {k for k in everything if graph.get(k).assets_def.node_def.name in failing}
+    if not roots:
+        return set()
+    # a multi-asset that cannot be subset runs whole: its other outputs come along
+    selection = dg.AssetSelection.assets(*roots, CATALOG).downstream()
+    return set(selection.required_multi_asset_neighbors().resolve(graph))
 
 
 def landing_batches(paths: LakePaths) -> list[str]:

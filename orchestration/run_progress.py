@@ -115,6 +115,7 @@ class RunProgress:
         self.materialized: set[str] = set()
         self.checks: list[dict] = []
         self.run_warnings: list[str] = []
+        self.notes: list[str] = []           # what the refresh decided to rebuild, and why
         self.started = time.monotonic()
         self.finished: float | None = None
         self._live = False
@@ -133,6 +134,11 @@ class RunProgress:
         self._clear()
         self.console.write(line + "\n")
         self.console.flush()
+
+    def note(self, line: str) -> None:
+        """A line from the refresh itself (not a run's event), kept for the summary."""
+        self.notes.append(line)
+        self._say(line)
 
     def _counter(self, k: int) -> str:
         total = self.total if self.total and self.total >= k else None
@@ -232,6 +238,7 @@ class RunProgress:
                        "not_passed": [c for c in self.checks if not c["passed"]]},
             "step_times": [s.as_dict() for s in steps],
             "run_warnings": self.run_warnings,
+            "notes": self.notes,
         }
 
     def summary_lines(self, ok: bool) -> list[str]:
@@ -242,7 +249,7 @@ class RunProgress:
                 f"{steps['succeeded']}/{total} steps, {d['assets_materialized']} assets "
                 f"materialized, {checks['evaluated']} checks ({checks['passed']} passed, "
                 f"{checks['warned']} warn, {checks['failed']} failed)")
-        lines = [head]
+        lines = [head, *(f"  {n}" for n in self.notes)]
         if steps["failed"]:
             lines.append(f"  failed: {', '.join(steps['failed'])}")
         not_run = steps["not_run"] + len(steps["skipped"])

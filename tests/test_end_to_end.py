@@ -185,7 +185,8 @@ def _refresh_in_another_process(paths: LakePaths) -> tuple[subprocess.Popen, Pat
 def test_refresh_is_idempotent(e2e_lake, capsys):
     """Two refreshes with nothing new, started together (one in another process, as the
     schedule, the sensor or a second CLI would): both succeed, the second waits for the
-    first, and they change nothing: raw files are not rewritten, every mart and evidence
+    first, and they change nothing. The first rebuilds nothing; the second is asked to
+    rebuild everything (``--full``): raw files are not rewritten, every mart and evidence
     table holds the same rows as after the single refresh before (timestamps aside), the
     models are not retrained (their files untouched, their versions the same) and scores
     are bit-identical."""
@@ -209,8 +210,8 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert set(SCORED) <= set(published)
     capsys.readouterr()
     other, other_log = _refresh_in_another_process(paths)
-    # the CLI path: the same job, then the summary
-    assert main(["--home", str(paths.home), "refresh"]) == 0
+    # the CLI path, asked to rebuild everything: the same job, then the summary
+    assert main(["--home", str(paths.home), "refresh", "--full"]) == 0
     assert other.wait(timeout=600) == 0, other_log.read_text()[-3000:]
     waited = capsys.readouterr()
     assert f"(pid {other.pid}, since" in waited.err + waited.out, "the second refresh did not wait"
@@ -218,6 +219,9 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert after[0] == before[0] and after[2] == before[2]
     assert after[1] == before[1], "a model artifact was rewritten by a refresh with nothing new"
     assert _differences(published, _published(paths)) == []
+    # the other refresh found nothing new and rebuilt nothing (refresh_plan.py); this one
+    # rebuilt everything but retrained no model: their training data did not change
+    assert "nothing changed since the last complete build: nothing to rebuild" in other_log.read_text()
     again = _model_runs()
     assert {k: r["model_version"] for k, r in again.items()} == \
         {k: r["model_version"] for k, r in runs.items()}
@@ -227,6 +231,7 @@ def test_refresh_is_idempotent(e2e_lake, capsys):
     assert activity_runs and set(activity_runs.values()) <= {UNCHANGED, None}, activity_runs
     assert UNCHANGED in activity_runs.values()
     printed = waited.out
+    assert "rebuilding everything: asked for (--full)" in printed
     assert "gene ranker: shipped xgboost ranker" in printed and "this lake uses the" in printed
     assert "== patient_gene_rankings ==" in printed
     # model folders are safe slugs of the target; the summary names the target itself

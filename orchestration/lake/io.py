@@ -43,6 +43,15 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
     return path
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """A small text file written next to its target and renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
 def markdown_preview(df: pl.DataFrame, n: int = 10) -> str:
     """First rows as a markdown table for Dagster metadata."""
     head = df.head(n)

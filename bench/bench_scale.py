@@ -1,0 +1,110 @@
+"""Refresh cost as the lake grows: a full build, one new batch of 1% of the patients, and
+everything rebuilt, side by side on the same lake (issue 15).
+
+For each size (patients; the demo has 80): generate the patients, compound libraries,
+screening runs and trials into a fresh lake and time `orphanlake refresh` (the build from
+an empty lake); then drop one more patient batch of 1% of the patients (at least one) and
+time `orphanlake refresh` (what a new batch costs: the ingest of that batch and what
+depends on it), `orphanlake refresh --full` on the same data (everything rebuilt, as every
+refresh did before issue 15; models whose training data did not change are still not
+retrained) and a refresh with nothing new. Each refresh runs in its own process; its step
+times come from `--json`.
+
+    python bench/bench_scale.py --sizes 80 800
+    python bench/bench_scale.py --sizes 80 --variants 5000 --keep   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def _cli(home: Path, *args: str) -> tuple[float, dict | None]:
+    env = {**os.environ, "ORPHANLAKE_HOME": str(home), "DAGSTER_HOME": str(home / ".dagster")}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seconds = time.perf_counter() - t0
+    if out.returncode not in (0, 1):       # 1: a step failed in isolation; still timed
+        raise RuntimeError(f"orphanlake {' '.join(args)} exited {out.returncode}")
+    parsed = None
+    if "--json" in args:
+        parsed = json.loads(out.stdout)
+    return seconds, parsed
+
+
+def _steps(summary: dict | None) -> dict[str, float]:
+    times = (summary or {}).get("run", {}).get("step_times", [])
+    return {s["step"]: s["seconds"] for s in times if s.get("seconds") is not None}
+
+
+def run_size(n: int, variants: int, seed: int, keep: bool) -> dict:
+    home = Path(tempfile.mkdtemp(prefix=f"orphanlake-scale-{n}-")) / "lake"
+    (home / ".dagster").mkdir(parents=True)
+    (home / ".dagster" / "dagster.yaml").touch()
+    batch = max(1, n // 100)
+    row: dict = {"patients": n, "batch_patients": batch, "variants_per_patient": variants,
+                 "load_before": os.getloadavg()[0]}
+    try:
+        row["generate_s"], _ = _cli(home, "generate", "--patients", str(n), "--seed", str(seed),
+                                    "--background-variants", str(variants))
+        row["build_s"], first = _cli(home, "refresh", "--json")
+        _cli(home, "generate", "--patients", str(batch), "--seed", str(seed + 1000),
+             "--background-variants", str(variants), "--no-screening", "--no-trials")
+        row["new_batch_s"], incr = _cli(home, "refresh", "--json")
+        row["full_s"], full = _cli(home, "refresh", "--full", "--json")
+        row["nothing_new_s"], _ = _cli(home, "refresh", "--json")
+        row["steps"] = {"build": _steps(first), "new_batch": _steps(incr), "full": _steps(full)}
+        row["new_batch_notes"] = (incr or {}).get("run", {}).get("notes", [])
+        row["load_after"] = os.getloadavg()[0]
+        row["batch_vs_full"] = round(row["new_batch_s"] / row["full_s"], 3)
+        row["batch_vs_build"] = round(row["new_batch_s"] / row["build_s"], 3)
+    finally:
+        if not keep:
+            shutil.rmtree(home.parent, ignore_errors=True)
+        else:
+            row["home"] = str(home)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[80, 800])
+    ap.add_argument("--variants", type=int, default=25_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keep", action="store_true", help="keep the lakes (their paths are printed)")
+    args = ap.parse_args()
+    rows = []
+    for n in args.sizes:
+        rows.append(run_size(n, args.variants, args.seed, args.keep))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "steps"}), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(rows, indent=1))
+    print("\n| patients | new batch | build from empty s | new batch s | --full s | nothing new s "
+          "| new batch / --full | new batch / build |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['patients']} | {r['batch_patients']} | {r['build_s']:.1f} | {r['new_batch_s']:.1f} "
+              f"| {r['full_s']:.1f} | {r['nothing_new_s']:.1f} | {r['batch_vs_full']:.2f} "
+              f"| {r['batch_vs_build']:.2f} |")
+    for r in rows:
+        print(f"\nslowest steps at {r['patients']} patients (s): build / new batch / --full")
+        steps = r["steps"]
+        for step in sorted(steps["build"], key=lambda s: -steps["build"][s])[:12]:
+            print(f"  {step:40s} {steps['build'][step]:7.1f} {steps['new_batch'].get(step, 0):7.1f} "
+                  f"{steps['full'].get(step, 0):7.1f}")
+
+
+if __name__ == "__main__":
+    main()
