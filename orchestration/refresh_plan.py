@@ -27,6 +27,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.hpo_index import INDEX_FILENAME
 from orchestration.lake.io import write_text_atomic
 from orchestration.settings import HOME_ENV, RAW_TABLES, REPO_ROOT, LakePaths
 
@@ -39,6 +40,9 @@ CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "pyproj
 NOT_SETTINGS = frozenset({HOME_ENV, "ORPHANLAKE_KEEP_TEST_LAKE", "ORPHANLAKE_UI_LAKE",
                           "ORPHANLAKE_UI_SCREENSHOTS", "ORPHANLAKE_CHROMIUM",
                           "ORPHANLAKE_FUZZ_EXAMPLES"})
+# written by the HPO reference step (assets/reference.py): the release's version and its
+# source files' sizes and modification times
+HPO_RELEASE_FILES = ("release.json", f"{INDEX_FILENAME}.source.json")
 # the one dbt model that reads the raw quarantine table (written by every domain's ingest)
 QUARANTINE_READER = "stg_quarantine"
 
@@ -70,12 +74,14 @@ def table_fingerprint(paths: LakePaths, table: str) -> str:
 
 
 def reference_fingerprint(paths: LakePaths) -> str:
-    """The reference tables' content (rewritten by every ingest step, so by content)."""
+    """Which HPO release the reference tables were made from (by content: the first step
+    rewrites them every refresh). Only the files naming the release: the tables follow
+    from it and the code, and other steps keep files of their own in reference/."""
     h = hashlib.sha256()
-    for f in sorted(paths.reference.glob("*")) if paths.reference.is_dir() else ():
-        if f.is_file() and not f.name.startswith("."):
-            h.update(f.name.encode())
-            h.update(hashlib.sha256(f.read_bytes()).digest())
+    for name in HPO_RELEASE_FILES:
+        f = paths.reference / name
+        h.update(name.encode())
+        h.update(f.read_bytes() if f.is_file() else b"")
     return h.hexdigest()[:32]
 
 

@@ -134,3 +134,14 @@ def test_the_code_fingerprint_covers_python_sql_and_shipped_data(tmp_path):
         fp = rp.code_fingerprint(root)
     shutil.copy(root / "models" / "m.py", root / "orchestration" / "data.json")
     assert rp.code_fingerprint(root) != fp
+
+
+def test_the_reference_fingerprint_follows_the_hpo_release_only(tmp_path):
+    paths = LakeConfig(tmp_path / "lake").paths.ensure()
+    (paths.reference / "release.json").write_text('{"hpo_release": "2025-01-16"}')
+    fp = rp.reference_fingerprint(paths)
+    # another step's file in reference/ (the solubility set) is not the HPO release
+    (paths.reference / "solubility.parquet").write_bytes(b"rows")
+    assert rp.reference_fingerprint(paths) == fp
+    (paths.reference / "release.json").write_text('{"hpo_release": "2026-02-01"}')
+    assert rp.reference_fingerprint(paths) != fp
