@@ -145,18 +145,31 @@ transform(array_sort(collect_list(named_struct({{ fields | join(', ') }}, 'v', {
 {%- endmacro %}
 
 
-{#- string_agg in a given order (order_by: a string, the ORDER BY list); with distinct=true
-    the order must be the expression itself. A FILTER clause may follow the macro. -#}
-{% macro ordered_string_agg(expr, sep, order_by, distinct=false) -%}
-    {{- adapter.dispatch('ordered_string_agg', 'orphanlake')(expr, sep, order_by, distinct) -}}
+{#- string_agg in a given order (order_by: a string, the ORDER BY list), of the rows that
+    pass `filter` (a condition) when given; with distinct=true the order must be the
+    expression itself. NULL when no non-null value, on both engines. On Spark the distinct
+    form is collect_set, sorted: listagg(distinct ...) within group beside another
+    distinct aggregate fails in Spark 4.0's distinct-aggregate rewrite (ClassCastException). -#}
+{% macro ordered_string_agg(expr, sep, order_by, distinct=false, filter=none) -%}
+    {{- adapter.dispatch('ordered_string_agg', 'orphanlake')(expr, sep, order_by, distinct, filter) -}}
 {%- endmacro %}
 
-{% macro default__ordered_string_agg(expr, sep, order_by, distinct) -%}
+{% macro default__ordered_string_agg(expr, sep, order_by, distinct, filter) -%}
 string_agg({{ 'distinct ' if distinct }}{{ expr }}, {{ sep }} order by {{ order_by }})
+{%- if filter %} filter (where {{ filter }}){% endif %}
 {%- endmacro %}
 
-{% macro spark__ordered_string_agg(expr, sep, order_by, distinct) -%}
-listagg({{ 'distinct ' if distinct }}{{ expr }}, {{ sep }}) within group (order by {{ order_by }})
+{% macro spark__ordered_string_agg(expr, sep, order_by, distinct, filter) -%}
+    {%- set where = ' filter (where ' ~ filter ~ ')' if filter else '' -%}
+    {%- if distinct -%}
+        {%- if order_by != expr -%}
+            {{- exceptions.raise_compiler_error("ordered_string_agg: distinct values are ordered by themselves") -}}
+        {%- endif -%}
+case when count({{ expr }}){{ where }} > 0
+     then array_join(array_sort(collect_set({{ expr }}){{ where }}), {{ sep }}) end
+    {%- else -%}
+listagg({{ expr }}, {{ sep }}) within group (order by {{ order_by }}){{ where }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -27,8 +27,9 @@ person as (
         count(distinct sex) filter (where sex <> 'UNKNOWN_SEX') as n_sexes,
         min(sex) filter (where sex <> 'UNKNOWN_SEX') as sex,
         {{ orphanlake.ordered_string_agg("lower(sex) || ' in ' || source_file || ' ' || locator", "', '",
-                   "lower(sex) || ' in ' || source_file || ' ' || locator", distinct=true) }}
-            filter (where sex <> 'UNKNOWN_SEX') as sex_sources
+                   "lower(sex) || ' in ' || source_file || ' ' || locator", distinct=true,
+                   filter="sex <> 'UNKNOWN_SEX'") }}
+            as sex_sources
     from ped
     group by 1
 ),
