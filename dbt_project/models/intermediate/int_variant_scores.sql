@@ -11,7 +11,9 @@ with newest_file as (
     group by patient_id
 ),
 current_calls as (
-    select v.* from {{ ref('stg_variants') }} v join newest_file using (patient_id, source_file)
+    -- join ... on, not using: Spark puts using's columns first in v.*
+    select v.* from {{ ref('stg_variants') }} v
+    join newest_file n on n.patient_id = v.patient_id and n.source_file = v.source_file
 ),
 scored as (
     select
