@@ -2,9 +2,9 @@
 
 A small lake is refreshed as usual (DuckDB: dbt-duckdb writes every intermediate model and
 mart to <lake>/marts/<model>.parquet, int_variant_scores stays in build/dbt.duckdb). Then
-`dbt run --target spark` (dbt-spark, `method: session`, pyspark in local mode) builds every
+`dbt build --target spark` (dbt-spark, `method: session`, pyspark in local mode) builds every
 model again from the same raw, reference and evidence files, into Spark tables under
-<lake>/build/spark-warehouse/. Every model both engines built is read back as Arrow and
+<lake>/build/spark-warehouse/, and runs every data test and unit test there too. Every model both engines built is read back as Arrow and
 compared: the same column names in the same order, the same number of rows, and after
 sorting the rows, every value equal: exactly for strings, integers, booleans, dates,
 timestamps and lists; floats within 1e-9, relative to the larger magnitude or absolute
@@ -16,7 +16,7 @@ Opt-in (`make scale`, `pytest -m scale`): needs Java 17, pyspark and dbt-spark (
 `scale` extra). It takes a refresh plus a Spark run (minutes).
 
 By hand, on a lake that was refreshed and then built on Spark
-(`dbt run --target spark --vars '{"lake_home": ...}'` in dbt_project/):
+(`dbt build --target spark --vars '{"lake_home": ...}'` in dbt_project/):
 
     python tests/test_engine_equivalence.py /path/to/lake
 """
@@ -169,7 +169,7 @@ def _dbt_executable() -> str:
 def run_dbt_on_spark(lake: Path, work: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.setdefault("ORPHANLAKE_SPARK_MASTER", "local[2]")
-    cmd = [_dbt_executable(), "run", "--target", "spark",
+    cmd = [_dbt_executable(), "build", "--target", "spark",
            "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
            "--vars", json.dumps({"lake_home": str(lake)})]
