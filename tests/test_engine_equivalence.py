@@ -103,6 +103,8 @@ def _sort_key(row, float_cols):
     for i, v in enumerate(row):
         if i in float_cols and isinstance(v, float):
             v = float(f"{v:.9g}")
+        elif isinstance(v, tuple):
+            v = repr(v)   # lists and structs may hold NULLs, which do not order
         key.append((v is None, str(type(v).__name__) if v is not None else "", v if v is not None else 0))
     exact = [k for i, k in enumerate(key) if i not in float_cols]
     floats = [k for i, k in enumerate(key) if i in float_cols]
@@ -217,6 +219,34 @@ def test_every_model_is_the_same_on_duckdb_and_spark(small_lake, tmp_path):
         line for d in unexpected.values() for line in d)
     # a model listed as different that has become equal should leave the list
     assert not (set(KNOWN_DIFFERENCES) - set(problems)), "now equal: remove from KNOWN_DIFFERENCES"
+
+
+# --- the comparison itself (default suite: no Spark) -------------------------------------
+
+def test_compare_accepts_the_same_rows_in_any_order_and_floats_within_the_tolerance():
+    duck = pa.table({"k": ["a", "b"], "x": [1.0, 2.0], "l": [["p", "q"], []]})
+    spark = pa.table({"k": ["b", "a"], "x": [2.0 + 1e-12, 1.0], "l": [[], ["p", "q"]]})
+    assert compare("m", duck, spark) == []
+    with_nulls = pa.table({"k": ["a", "a"], "l": [["p", None], [None, "q"]]})
+    assert compare("m", with_nulls, with_nulls.take([1, 0])) == []
+    big = pa.table({"x": [1e6]})
+    assert compare("m", big, pa.table({"x": [1e6 * (1 + 5e-10)]})) == []   # relative
+
+
+def test_compare_reports_values_counts_and_columns_that_differ():
+    duck = pa.table({"k": ["a"], "x": [1.0], "b": [True]})
+    assert compare("m", duck, pa.table({"k": ["a"], "x": [1.0 + 1e-8], "b": [True]}))
+    assert compare("m", duck, pa.table({"k": ["A"], "x": [1.0], "b": [True]}))
+    assert compare("m", duck, pa.table({"k": ["a"], "x": [1.0], "b": [False]}))
+    assert compare("m", duck, pa.table({"k": ["a"], "x": [None], "b": [True]}, schema=duck.schema))
+    assert compare("m", duck, pa.table({"k": ["a", "a"], "x": [1.0, 1.0], "b": [True, True]}))
+    assert compare("m", duck, pa.table({"x": [1.0], "k": ["a"], "b": [True]}))
+
+
+def test_an_empty_duckdb_external_model_is_read_as_no_rows():
+    marker = pa.table({"a": pa.array([None], pa.string()), "b": pa.array([None], pa.float64())})
+    assert _without_empty_marker(marker).num_rows == 0
+    assert _without_empty_marker(pa.table({"a": ["x"], "b": [None]})).num_rows == 1
 
 
 if __name__ == "__main__":
