@@ -9,13 +9,14 @@ members as (
         r.inchikey,
         -- one id to call the structure by, the one the plates use when it was screened;
         -- every library's own id is in library_ids
-        any_value(r.compound_id order by s.compound_id is null, r.library, r.compound_id)
+        {{ orphanlake.first_by('r.compound_id', ['s.compound_id is null', 'r.library', 'r.compound_id'],
+                               skip_nulls=true) }}
             as compound_id,
-        any_value(r.smiles order by r.library, r.compound_id) as smiles,
+        {{ orphanlake.first_by('r.smiles', ['r.library', 'r.compound_id'], skip_nulls=true) }} as smiles,
         -- a drug name from any library beats none
-        any_value(r.name order by r.name is null, r.library, r.compound_id) as name,
-        list(distinct r.library order by r.library) as libraries,
-        list(r.library || ':' || r.compound_id order by r.library, r.compound_id) as library_ids,
+        {{ orphanlake.first_by('r.name', ['r.name is null', 'r.library', 'r.compound_id'], skip_nulls=true) }} as name,
+        {{ orphanlake.ordered_list('r.library', ['r.library'], distinct=true) }} as libraries,
+        {{ orphanlake.ordered_list("r.library || ':' || r.compound_id", ['r.library', 'r.compound_id']) }} as library_ids,
         count(*) as n_records
     from {{ ref('stg_compound_records') }} as r
     left join screened as s using (compound_id)

@@ -9,9 +9,9 @@ stats as (
     select
         gene_symbol,
         count(*) as n_samples,
-        median(log_tpm) as med,
-        median(abs(log_tpm - med)) as mad
-    from (select *, median(log_tpm) over (partition by gene_symbol) as med from x)
+        {{ orphanlake.exact_median('log_tpm') }} as med,
+        {{ orphanlake.exact_median('abs(log_tpm - med)') }} as mad
+    from (select *, {{ orphanlake.exact_median('log_tpm') }} over (partition by gene_symbol) as med from x)
     group by gene_symbol
 ),
 z as (

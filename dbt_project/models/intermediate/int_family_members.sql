@@ -5,11 +5,12 @@
 -- cannot be used gets a `problem`, the proband is still ranked without that parent, and
 -- the quarantine mart lists every problem.
 with ped as (
-    select * from {{ ref('stg_pedigrees') }}
     -- a PED (or Family phenopacket) re-submitted later speaks for its individuals; a PED
     -- and a Family phenopacket are both kept, so a disagreement between them is seen
-    qualify dense_rank() over (partition by individual_id, pedigree_source
-                               order by ingested_at desc, source_file desc) = 1
+    {% call orphanlake.qualify("dense_rank() over (partition by individual_id, pedigree_source
+                               order by ingested_at desc, source_file desc) = 1") %}
+    select * from {{ ref('stg_pedigrees') }}
+    {% endcall %}
 ),
 -- VCF samples with at least one call (a sample whose every genotype is 0/0 or ./. writes
 -- no row today, and is counted as absent)
@@ -25,9 +26,10 @@ person as (
             as affected,
         count(distinct sex) filter (where sex <> 'UNKNOWN_SEX') as n_sexes,
         min(sex) filter (where sex <> 'UNKNOWN_SEX') as sex,
-        string_agg(distinct lower(sex) || ' in ' || source_file || ' ' || locator, ', '
-                   order by lower(sex) || ' in ' || source_file || ' ' || locator)
-            filter (where sex <> 'UNKNOWN_SEX') as sex_sources
+        {{ orphanlake.ordered_string_agg("lower(sex) || ' in ' || source_file || ' ' || locator", "', '",
+                   "lower(sex) || ' in ' || source_file || ' ' || locator", distinct=true,
+                   filter="sex <> 'UNKNOWN_SEX'") }}
+            as sex_sources
     from ped
     group by 1
 ),
@@ -45,13 +47,13 @@ named as (
         l.patient_id, l.role,
         min(l.parent_id) as parent_id,
         count(distinct l.parent_id) as n_named,
-        string_agg(distinct l.parent_id || ' (' || l.source_file || ' ' || l.locator || ')',
-                   ', ' order by l.parent_id || ' (' || l.source_file || ' ' || l.locator || ')')
+        {{ orphanlake.ordered_string_agg("l.parent_id || ' (' || l.source_file || ' ' || l.locator || ')'", "', '",
+                   "l.parent_id || ' (' || l.source_file || ' ' || l.locator || ')'", distinct=true) }}
             as named_by,
         min(l.family_id) as family_id,
-        arg_min(l.source_file, l.source_file || l.locator) as source_file,
-        arg_min(l.locator, l.source_file || l.locator) as locator,
-        arg_min(l.batch_id, l.source_file || l.locator) as batch_id,
+        {{ orphanlake.arg_min('l.source_file', 'l.source_file || l.locator') }} as source_file,
+        {{ orphanlake.arg_min('l.locator', 'l.source_file || l.locator') }} as locator,
+        {{ orphanlake.arg_min('l.batch_id', 'l.source_file || l.locator') }} as batch_id,
         min(l.ingested_at) as ingested_at
     from links l
     join {{ ref('stg_patients') }} p using (patient_id)

@@ -55,9 +55,9 @@ per_compound as (
         count(*) as n_wells,
         count(*) filter (where valid) as n_valid_replicates,
         count(*) filter (where valid and corrected >= z_threshold) as n_above,
-        median(corrected) filter (where valid) as median_corrected,
-        median(percent_effect) filter (where valid) as median_percent_effect,
-        median(percent_inhibition) filter (where valid) as median_percent_inhibition,
+        {{ orphanlake.exact_median('corrected') }} filter (where valid) as median_corrected,
+        {{ orphanlake.exact_median('percent_effect') }} filter (where valid) as median_percent_effect,
+        {{ orphanlake.exact_median('percent_inhibition') }} filter (where valid) as median_percent_inhibition,
         max(percent_effect) filter (where valid) - min(percent_effect) filter (where valid)
             as replicate_spread,
         max(control_noise_pct) filter (where valid) as control_noise_pct

@@ -1,11 +1,12 @@
 -- Disease cohort per patient: the diagnosis when solved, otherwise the disease whose HPO
 -- profile matches the patient best (a phenotype cluster), as long as it matches at all.
 with diagnosed as (
+    {% call orphanlake.qualify("row_number() over (partition by patient_id order by disease_id nulls last) = 1") %}
     select patient_id, disease_id, min(disease_label) as disease_name  -- min: the same on every run
     from {{ ref('stg_diagnoses') }}
     where progress_status = 'SOLVED'
     group by 1, 2
-    qualify row_number() over (partition by patient_id order by disease_id) = 1
+    {% endcall %}
 ),
 matched as (
     select patient_id, disease_id, similarity

@@ -8,7 +8,7 @@ with candidates as (
 pheno as (
     select
         *,
-        percent_rank() over (partition by patient_id order by pheno_score) as pheno_rank_pct
+        percent_rank() over (partition by patient_id order by pheno_score nulls last) as pheno_rank_pct
     from {{ source('evidence', 'phenotype_evidence') }}
 ),
 causal as (

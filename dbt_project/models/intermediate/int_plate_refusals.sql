@@ -4,9 +4,9 @@ select
     locator,
     reason,
     original_path,
-    cast(null as varchar) as quarantine_copy,
+    cast(null as {{ dbt.type_string() }}) as quarantine_copy,
     source_file,
-    cast(null as varchar) as source_sha256,
+    cast(null as {{ dbt.type_string() }}) as source_sha256,
     run_id as batch_id,
     refused_at as quarantined_at
 from {{ source('evidence', 'plate_refusals') }}

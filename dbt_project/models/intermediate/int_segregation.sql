@@ -80,14 +80,14 @@ per_gene as (
         bool_or(is_hemi and in_mother and not in_father) as hemi_from_mother,
         bool_and((in_father and father_unaffected) or (in_mother and mother_unaffected))
             as all_from_unaffected,
-        string_agg(variant_key || ' ' || case
+        {{ orphanlake.ordered_string_agg("variant_key || ' ' || case
                 when in_father and in_mother then 'in both parents'
                 when in_father then 'paternal' || case when mother_no_call
                                                   then ', no call in mother' else '' end
                 when in_mother then 'maternal' || case when father_no_call
                                                   then ', no call in father' else '' end
                 when father_no_call or mother_no_call then 'no call in a parent'
-                else 'in neither parent' end, '; ' order by variant_key) as variant_origins
+                else 'in neither parent' end", "'; '", "variant_key") }} as variant_origins
     from candidates
     group by 1, 2
 ),

@@ -38,10 +38,10 @@ per_gene as (
         max(revel) as var_max_revel,
         max(cadd_phred) as var_max_cadd,
         -- ordered, so identical input gives an identical string on every run
-        string_agg(distinct case when is_candidate_variant
-            then variant_key || ' ' || consequence || ' ' || zygosity end, '; '
-            order by case when is_candidate_variant
-            then variant_key || ' ' || consequence || ' ' || zygosity end) as candidate_variants
+        {{ orphanlake.ordered_string_agg("case when is_candidate_variant
+            then variant_key || ' ' || consequence || ' ' || zygosity end", "'; '",
+            "case when is_candidate_variant
+            then variant_key || ' ' || consequence || ' ' || zygosity end", distinct=true) }} as candidate_variants
     from v
     group by 1, 2
 ),
@@ -50,13 +50,14 @@ modes as (
     -- or digenic disease is treated like a gene of unknown mode
     select
         gene_symbol,
-        bool_or(list_has_any(modes, ['AD', 'XD', 'YL'])) as allows_dominant,
-        bool_or(list_contains(modes, 'AR')) as allows_recessive,
-        bool_or(list_has_any(modes, ['XL', 'XR'])) as allows_x_linked,
-        string_agg(distinct array_to_string(modes, '/'), ',' order by array_to_string(modes, '/'))
+        bool_or({{ orphanlake.list_has_any('modes', ['AD', 'XD', 'YL']) }}) as allows_dominant,
+        bool_or({{ orphanlake.list_contains('modes', "'AR'") }}) as allows_recessive,
+        bool_or({{ orphanlake.list_has_any('modes', ['XL', 'XR']) }}) as allows_x_linked,
+        {{ orphanlake.ordered_string_agg(orphanlake.list_to_string('modes', "'/'"), "','",
+                                         orphanlake.list_to_string('modes', "'/'"), distinct=true) }}
             as known_modes
     from {{ ref('stg_gene_diseases') }}
-    where list_has_any(modes, ['AD', 'XD', 'YL', 'AR', 'XL', 'XR'])
+    where {{ orphanlake.list_has_any('modes', ['AD', 'XD', 'YL', 'AR', 'XL', 'XR']) }}
     group by 1
 )
 select

@@ -5,13 +5,15 @@ with newest_file as (
     -- a patient re-sequenced or re-submitted in a later batch: the newest file wins
     -- (an aggregate, not a window: this scans every call of every exome)
     select patient_id,
-           arg_max(source_file, strftime(ingested_at, '%Y%m%d%H%M%S.%f') || source_file)
+           {{ orphanlake.arg_max('source_file', orphanlake.sortable_timestamp('ingested_at') ~ ' || source_file') }}
                as source_file
     from {{ ref('stg_variants') }}
     group by patient_id
 ),
 current_calls as (
-    select v.* from {{ ref('stg_variants') }} v join newest_file using (patient_id, source_file)
+    -- join ... on, not using: Spark puts using's columns first in v.*
+    select v.* from {{ ref('stg_variants') }} v
+    join newest_file n on n.patient_id = v.patient_id and n.source_file = v.source_file
 ),
 scored as (
     select
@@ -23,6 +25,13 @@ scored as (
     from current_calls
     where filter in ('PASS', '.')
 )
+-- VEP --merged lists a gene under two ids (Ensembl and Entrez), which ingest keeps apart:
+-- one call per patient, gene and variant, or one het would count as two hits; gene_id and
+-- the rest break ties, so every run keeps the same row
+{% call orphanlake.qualify("row_number() over (partition by patient_id, gene_symbol, variant_key
+                           order by freq_score * pathogenicity desc, consequence nulls last,
+                                    gene_id nulls last, impact nulls last, genotype nulls last,
+                                    qual nulls last, source_file nulls last) = 1") %}
 select
     *,
     -- a missense/in-frame call takes its predictor score when there is one (REVEL is
@@ -35,9 +44,4 @@ select
     consequence_score >= 0.6 as is_candidate_variant
 from scored
 where freq_score > 0
--- VEP --merged lists a gene under two ids (Ensembl and Entrez), which ingest keeps apart:
--- one call per patient, gene and variant, or one het would count as two hits
-qualify row_number() over (partition by patient_id, gene_symbol, variant_key
-                           -- gene_id and the rest break ties, so every run keeps the same row
-                           order by freq_score * pathogenicity desc, consequence, gene_id,
-                                    impact, genotype, qual, source_file) = 1
+{% endcall %}

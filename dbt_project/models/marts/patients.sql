@@ -20,7 +20,7 @@ diagnosis as (
     -- the same diagnosis int_patient_cohorts uses: the first SOLVED disease id
     select patient_id, min(disease_id) as diagnosed_disease_id,
            -- gene_symbol breaks ties (a digenic diagnosis), so every run names the same gene
-           first(gene_symbol order by disease_id nulls last, gene_symbol nulls last) as diagnosed_gene
+           {{ orphanlake.first_by('gene_symbol', ['disease_id nulls last', 'gene_symbol nulls last']) }} as diagnosed_gene
     from {{ ref('stg_diagnoses') }} where progress_status = 'SOLVED' group by 1
 )
 select

@@ -1,14 +1,16 @@
 -- Everything refused: at ingest, and when plate runs were put together with their maps
 -- and libraries. What, where, why, and where the original is kept.
+-- Every part has the same columns in the same order (a plain union all: Spark SQL has no
+-- union by name).
 select * from {{ ref('stg_quarantine') }}
-union all by name
+union all
 select * from {{ ref('int_plate_refusals') }}
-union all by name
+union all
 -- trial records refused by the checks across a study's files (ingest/trial_checks.py)
-select domain, granularity, locator, reason, original_path, cast(null as varchar) as quarantine_copy,
+select domain, granularity, locator, reason, original_path, cast(null as {{ dbt.type_string() }}) as quarantine_copy,
        source_file, source_sha256, batch_id, quarantined_at
 from {{ source('evidence', 'trial_refusals') }}
-union all by name
+union all
 -- pedigree faults only seen across files (a parent not in any VCF, sex conflicts, two
 -- fathers named by two files): the proband is ranked without that family evidence
 select distinct
@@ -17,9 +19,9 @@ select distinct
     about as locator,
     reason,
     'landing/' || source_file as original_path,
-    cast(null as varchar) as quarantine_copy,
+    cast(null as {{ dbt.type_string() }}) as quarantine_copy,
     source_file,
-    cast(null as varchar) as source_sha256,
+    cast(null as {{ dbt.type_string() }}) as source_sha256,
     batch_id,
     ingested_at as quarantined_at
 from (

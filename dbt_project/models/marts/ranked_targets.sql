@@ -26,13 +26,15 @@ solved_evidence as (
     where d.progress_status = 'SOLVED' and d.gene_symbol is not null
 ),
 evidence as (
+    -- the same columns in the same order (Spark SQL has no union by name)
     select * from unsolved_evidence
-    union all by name
+    union all
     select * from solved_evidence
 ),
 long as (
-    unpivot (select * exclude (is_solved) from evidence) on genetic, variant, phenotype, expression
-    into name evidence_type value evidence_score
+    {{ orphanlake.unpivot_columns('evidence', ['disease_id', 'patient_id', 'gene_symbol'],
+                                  ['genetic', 'variant', 'phenotype', 'expression'],
+                                  'evidence_type', 'evidence_score') }}
 ),
 per_type as (
     select
@@ -80,7 +82,7 @@ counts as (
 ),
 cohort_size as (
     select disease_id, count(*) as cohort_patients,
-           string_agg(distinct cohort_basis, ',' order by cohort_basis) as cohort_basis
+           {{ orphanlake.ordered_string_agg('cohort_basis', "','", 'cohort_basis', distinct=true) }} as cohort_basis
     from cohort group by 1
 ),
 names as (

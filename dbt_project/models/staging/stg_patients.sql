@@ -1,4 +1,6 @@
 -- A patient may be re-submitted in a later batch: the newest file wins.
+{% call orphanlake.qualify("row_number() over (partition by patient_id
+    order by ingested_at desc, source_file desc, phenopacket_id nulls last) = 1") %}
 select
     patient_id,
     phenopacket_id,
@@ -8,5 +10,4 @@ select
     batch_id,
     ingested_at
 from {{ source('raw', 'patients') }}
-qualify row_number() over (partition by patient_id
-                           order by ingested_at desc, source_file desc, phenopacket_id) = 1
+{% endcall %}
