@@ -135,6 +135,7 @@ class Manifest:
         for rel, entry in doc["files"].items():
             safe_relpath(rel)
             safe_relpath(entry["key"])
+        safe_relpath(doc["catalog"])
         return cls(doc["stamp"], doc["files"], doc["catalog"], doc.get("published_at"))
 
 
@@ -392,9 +393,12 @@ class ObjectStore:
         """Upload the working copy's newest publication and the state beside it, then move
         the pointer; None when the refresh published nothing new."""
         home = paths.home
+        # the pull left only the pulled publication in published/: any other is this
+        # refresh's (not compared by time: another machine's clock may run ahead)
         stamps = sorted(d.name for d in (home / "published").iterdir()
-                        if d.is_dir()) if (home / "published").is_dir() else []
-        if not stamps or stamps[-1] == pulled.manifest.stamp:
+                        if d.is_dir() and d.name != pulled.manifest.stamp) \
+            if (home / "published").is_dir() else []
+        if not stamps:
             return None
         stamp = stamps[-1]
         record = _load_record(home, self.uri)
