@@ -7,6 +7,7 @@ moto. Opt-in (``make scale``): the whole refresh runs once against the server.""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import time
@@ -41,6 +42,7 @@ def _aws_env(endpoint: str, workdir: Path, config_dir: Path) -> dict[str, str]:
 def s3(tmp_path_factory):
     """A moto S3 server on 127.0.0.1 (a free port), the environment pointing at it, and a
     bucket; stopped when the module's tests are done."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)     # no line per request
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -99,71 +101,124 @@ def _read_all(con, views: list[str]) -> dict[str, list]:
     return out
 
 
+def _tiny_refresh(paths, marker: str = "") -> int:
+    """The cheap part of a refresh that publishes: a raw table, an evidence file, the
+    catalog (the fault tests exercise pull and push, not Dagster)."""
+    import polars as pl
+
+    from orchestration.lake.catalog import publish_catalog
+
+    batch = paths.raw_table("patients") / "b1"
+    batch.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"patient_id": ["P1", "P2", "P3"]}).write_parquet(batch / "p.parquet")
+    pl.DataFrame({"gene_symbol": ["A", "B"], "score": [1.0, 2.0]}).write_parquet(
+        paths.evidence_file("gene_scores"))
+    for i in range(4 if marker else 0):
+        (paths.models / f"{marker}-{i}.txt").write_text(f"{marker} {i} {time.time()}")
+    publish_catalog(paths)
+    return 0
+
+
+def _count(uri: str, view: str, capsys) -> int:
+    capsys.readouterr()
+    assert _cli("--home", uri, "sql", f'select count(*) from "{view}"', "--format", "csv") == 0
+    return int(capsys.readouterr().out.splitlines()[1])
+
+
 @pytest.fixture(scope="module")
-def published(s3, landing, tmp_path_factory):
-    """``orphanlake refresh --home s3://…`` after the landing files were uploaded, and a
-    local refresh of the same files for comparison."""
-    from orchestration.cli import run_refresh
-    from orchestration.settings import LakeConfig
+def tiny(s3):
+    """A small lake published to its own prefix by the cheap refresh."""
+    from orchestration.lake.objectstore import refresh_on_object_store, working_copy
 
-    n = _upload_landing(s3["fs"], landing)
-    start = time.monotonic()
-    code = _cli("--home", URI, "refresh")
-    s3_seconds = time.monotonic() - start
-    local = LakeConfig(tmp_path_factory.mktemp("local") / "lake").paths.ensure()
-    shutil.copytree(landing, local.landing, dirs_exist_ok=True)
-    assert run_refresh(local), "the local refresh of the same landing files failed"
-    return {"code": code, "files": n, "local": local, "s3_seconds": s3_seconds}
+    uri = f"s3://{BUCKET}/tiny"
+    paths = working_copy(uri)
+    paths.ensure()
+    assert refresh_on_object_store(uri, paths, _tiny_refresh) == 0
+    return uri
 
 
-def test_refresh_publishes_to_the_bucket_the_same_lake_as_a_local_refresh(s3, published):
+def test_the_whole_refresh_on_the_bucket(s3, landing, capsys, monkeypatch, tmp_path):
+    """``orphanlake refresh --home s3://…`` on uploaded landing files publishes, through
+    the pointer, exactly the lake the refresh built in its working copy; ``orphanlake sql``
+    reads it; another machine's working copy pulls it byte for byte; an upload that dies
+    half-way publishes nothing and the next refresh recovers."""
+    from orchestration.lake import objectstore
     from orchestration.lake.catalog import connect_readonly
-    from orchestration.lake.objectstore import connect_published, working_copy
+    from orchestration.lake.objectstore import (ObjectStore, _synced_files, connect_published,
+                                                working_copy)
 
-    assert published["code"] == 0
     fs = s3["fs"]
+    n_landing = _upload_landing(fs, landing)
+    assert _cli("--home", URI, "refresh") == 0
     pointer = _pointer(fs)
     manifest = json.loads(fs.cat_file(f"{BUCKET}/lake/{pointer['manifest']}"))
-    # every file the manifest names is an object of that size, under data/
-    objects = {k: v for k, v in fs.find(f"{BUCKET}/lake/data", detail=True).items()}
-    for rel, entry in manifest["files"].items():
+    objects = fs.find(f"{BUCKET}/lake/data", detail=True)
+    for rel, entry in manifest["files"].items():         # every file is its object
         info = objects[f"{BUCKET}/lake/{entry['key']}"]
         assert info["size"] == entry["size"] and info["ETag"] == entry["etag"], rel
     assert any(rel.startswith("raw/_ledger/") for rel in manifest["files"])
-    # nothing of the endpoint or the credentials is written into the lake
     for key in [f"{BUCKET}/lake/_publication.json", f"{BUCKET}/lake/{pointer['manifest']}"]:
-        text = fs.cat_file(key).decode()
+        text = fs.cat_file(key).decode()                # no endpoint, no credentials
         assert s3["endpoint"] not in text and "orphanlake-test-secret" not in text
-    assert not (working_copy(URI).home / "landing").samefile(published["local"].landing)
 
-    with connect_published(URI) as remote, connect_readonly(published["local"]) as local:
-        remote_views = sorted(r[0] for r in remote.execute("select view_name from _catalog").fetchall())
-        local_views = sorted(r[0] for r in local.execute("select view_name from _catalog").fetchall())
-        assert remote_views == local_views
-        for v in remote_views:
-            assert (remote.sql(f'select count(*) from "{v}"').fetchone()
-                    == local.sql(f'select count(*) from "{v}"').fetchone()), v
-        # the data: the raw layer, the marts and evidence that do not depend on training runs
-        exact = [v for v in remote_views if v.startswith("raw_") and v != "raw_quarantine"]
-        exact += [v for v in ("plate_qc", "dose_response", "patient_phenotype_summary",
-                              "variant_consequences") if v in remote_views]
-        assert _read_all(remote, exact) == _read_all(local, exact)
-        top = ("select patient_id, gene_symbol, rank from patient_gene_rankings "
-               "where rank <= 3 order by all")
-        if "patient_gene_rankings" in remote_views:
-            assert remote.sql(top).fetchall() == local.sql(top).fetchall()
-
-
-def test_sql_reads_the_published_lake(s3, published, capsys):
-    assert published["code"] == 0
-    capsys.readouterr()
-    assert _cli("--home", URI, "sql", "select count(*) as n from raw_patients", "--format", "csv") == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == "n" and int(out[1]) == PATIENTS
-    # the read path is read-only and confined to the lake's objects
+    # the bucket's publication is the working copy's local refresh, view for view, row for row
+    first = working_copy(URI)
+    with connect_published(URI) as remote, connect_readonly(first) as local:
+        views = sorted(r[0] for r in remote.execute("select view_name from _catalog").fetchall())
+        assert views == sorted(r[0] for r in local.execute("select view_name from _catalog").fetchall())
+        assert {"raw_patients", "patient_gene_rankings", "plate_qc", "dose_response"} <= set(views)
+        assert _read_all(remote, views) == _read_all(local, views)
+    assert _count(URI, "raw_patients", capsys) == PATIENTS
     assert _cli("--home", URI, "sql", "copy (select 1) to 'x.parquet'") == 2
-    assert _cli("--home", URI, "sql",
-                f"select * from read_parquet('s3://{BUCKET}/lake/landing/**')") == 2
+    assert _cli("--home", URI, "sql", f"select * from read_parquet('s3://{BUCKET}/lake/landing/**')") == 2
+
+    # another machine: an empty working copy gets every file of the publication
+    monkeypatch.setenv("ORPHANLAKE_WORKDIR", str(tmp_path / "other-machine"))
+    other = working_copy(URI)
+    pulled = ObjectStore(URI).pull(other)
+    stamp = pulled.manifest.stamp
+    assert pulled.downloaded == len(manifest["files"]) and pulled.landing_downloaded == n_landing
+    ours = {p.relative_to(other.home).as_posix() for p in _synced_files(other.home)}
+    theirs = {p.relative_to(first.home).as_posix() for p in _synced_files(first.home)}
+    assert ours == theirs == set(manifest["files"])
+    for rel in sorted(ours):
+        assert (other.home / rel).read_bytes() == (first.home / rel).read_bytes(), rel
+    raw = next((other.home / "published" / stamp / "raw").rglob("*.parquet"))
+    assert raw.samefile(other.home / raw.relative_to(other.home / "published" / stamp))
+    monkeypatch.undo()                      # back to this machine's working copy
+
+    # an upload that dies half-way (after a refresh that published): nothing is published
+    real_upload = objectstore.upload_files
+
+    def dies_half_way(store, pairs):
+        real_upload(store, pairs[: len(pairs) // 2])
+        raise objectstore.ObjectStoreError("object store: simulated: the connection dropped")
+
+    def tiny_changes(paths):
+        for i in range(4):
+            (paths.models / f"unpublished-{i}.txt").write_text(f"{i} {time.time()}")
+        from orchestration.lake.catalog import publish_catalog
+        publish_catalog(paths)
+        return 0
+
+    monkeypatch.setattr(objectstore, "upload_files", dies_half_way)
+    with pytest.raises(objectstore.ObjectStoreError, match="simulated"):
+        objectstore.refresh_on_object_store(URI, first, tiny_changes)
+    monkeypatch.setattr(objectstore, "upload_files", real_upload)
+    assert _pointer(fs) == pointer
+    assert any("unpublished-" in k for k in fs.find(f"{BUCKET}/lake/data"))
+    assert _count(URI, "raw_patients", capsys) == PATIENTS
+
+    # the next refresh (the real one) starts from the last good publication and publishes
+    assert _cli("--home", URI, "refresh") == 0
+    assert not list(first.models.glob("unpublished-*"))
+    after = _pointer(fs)
+    assert after["stamp"] != pointer["stamp"]
+    assert not any("unpublished-" in k for k in fs.find(f"{BUCKET}/lake/data"))
+    assert _count(URI, "raw_patients", capsys) == PATIENTS
+    with connect_published(URI) as remote, connect_readonly(first) as local:
+        assert _read_all(remote, ["patient_gene_rankings", "raw_variants"]) == \
+            _read_all(local, ["patient_gene_rankings", "raw_variants"])
 
 
 def test_keys_that_cannot_be_paths_are_refused(tmp_path):
@@ -178,87 +233,84 @@ def test_keys_that_cannot_be_paths_are_refused(tmp_path):
         local_path(tmp_path, "out/etc/passwd")
 
 
-def test_an_unsafe_landing_key_is_not_pulled(s3, published, capsys):
+def test_an_unsafe_landing_key_is_not_pulled(s3, tiny):
     """A landing object whose key would leave the working copy is named and skipped."""
+    from fsspec.asyn import sync
+
     from orchestration.lake.objectstore import ObjectStore, working_copy
 
     fs = s3["fs"]
-    store = ObjectStore(URI)
     # S3 keys may hold "..": written with the low-level client, not s3fs's path handling
-    from fsspec.asyn import sync
-
-    bad = "lake/landing/genomic/../../../escape.txt"
+    bad = "tiny/landing/genomic/../../../escape.txt"
     sync(fs.loop, fs._call_s3, "put_object", Bucket=BUCKET, Key=bad, Body=b"x")
+    fs.pipe(f"{BUCKET}/tiny/landing/genomic/b1/ok.txt", b"fine")
     try:
-        paths = working_copy(URI)
-        pulled = store.pull(paths)
-        assert any("escape.txt" in line for line in pulled.refused)
-        assert not (paths.home.parent / "escape.txt").exists()
-        assert not any(p.name == "escape.txt" for p in paths.home.rglob("*"))
+        paths = working_copy(tiny)
+        pulled = ObjectStore(tiny).pull(paths)
+        assert any("escape.txt" in line for line in pulled.refused), pulled.refused
+        assert not any(p.name == "escape.txt" for p in paths.home.parent.rglob("*"))
+        assert (paths.landing / "genomic/b1/ok.txt").read_bytes() == b"fine"
     finally:
         sync(fs.loop, fs._call_s3, "delete_object", Bucket=BUCKET, Key=bad)
+        fs.rm(f"{BUCKET}/tiny/landing/genomic/b1/ok.txt")
 
 
-def test_a_failed_upload_publishes_nothing_and_the_next_refresh_recovers(s3, published, monkeypatch,
+def test_a_failed_upload_publishes_nothing_and_the_next_refresh_recovers(s3, tiny, monkeypatch,
                                                                          capsys):
     """The upload dies half-way: the pointer still names the previous publication, readers
-    see it, and the next refresh (run from the last good pointer) publishes."""
-    from orchestration.cli import _refresh_and_report, _use_home
+    see it, and the next refresh (from the last good pointer) publishes and removes what
+    the failed one uploaded."""
     from orchestration.lake import objectstore
-    from orchestration.lake.catalog import publish_catalog
 
-    assert published["code"] == 0
     fs = s3["fs"]
-    before = _pointer(fs)
+    before = json.loads(fs.cat_file(f"{BUCKET}/tiny/_publication.json"))
+    paths = objectstore.working_copy(tiny)
     real_upload = objectstore.upload_files
 
     def dies_half_way(store, pairs):
         real_upload(store, pairs[: len(pairs) // 2])
         raise objectstore.ObjectStoreError("object store: simulated: the connection dropped")
 
-    # first a refresh that publishes cheaply (the catalog step alone, over four new model
-    # files), so the failure lands in the push, not in Dagster
-    paths = _use_home(URI)
-
-    def refresh(p):
-        for i in range(4):
-            (p.models / f"objectstore-test-{i}.txt").write_text(f"{i} written at {time.time()}")
-        publish_catalog(p)
-        return 0
-
     monkeypatch.setattr(objectstore, "upload_files", dies_half_way)
     with pytest.raises(objectstore.ObjectStoreError, match="simulated"):
-        objectstore.refresh_on_object_store(URI, paths, refresh)
-    assert _pointer(fs) == before
-    # half of the new objects are in the bucket, unpublished; readers do not see them
-    assert any("objectstore-test-" in k for k in fs.find(f"{BUCKET}/lake/data"))
-    capsys.readouterr()
-    assert _cli("--home", URI, "sql", "select count(*) from raw_patients", "--format", "csv") == 0
-    assert capsys.readouterr().out.splitlines()[1] == str(PATIENTS)
+        objectstore.refresh_on_object_store(tiny, paths, lambda p: _tiny_refresh(p, "failed"))
+    assert json.loads(fs.cat_file(f"{BUCKET}/tiny/_publication.json")) == before
+    assert any("failed-" in k for k in fs.find(f"{BUCKET}/tiny/data"))
+    assert _count(tiny, "raw_patients", capsys) == 3
 
-    # the next refresh pulls the last good publication (the failed one's files go) and
-    # publishes; the failed upload's objects are collected
     monkeypatch.setattr(objectstore, "upload_files", real_upload)
-    pulled_marker = []
+    seen = []
 
-    def real_refresh(p):
-        pulled_marker.append((p.models / "objectstore-test-0.txt").exists())
-        return _refresh_and_report(p, type("A", (), {"verbose": False, "json": False,
-                                                     "command": "refresh"})())
+    def next_refresh(p):
+        seen.append(sorted(x.name for x in p.models.glob("failed-*")))
+        return _tiny_refresh(p, "next")
 
-    assert objectstore.refresh_on_object_store(URI, paths, real_refresh) == 0
-    assert pulled_marker == [False], "the failed refresh's files were not discarded"
-    after = _pointer(fs)
-    assert after["stamp"] > before["stamp"]
-    manifest = json.loads(fs.cat_file(f"{BUCKET}/lake/{after['manifest']}"))
-    keep = {f"{BUCKET}/lake/{e['key']}" for e in manifest["files"].values()}
-    old = json.loads(fs.cat_file(f"{BUCKET}/lake/{before['manifest']}"))
-    keep |= {f"{BUCKET}/lake/{e['key']}" for e in old["files"].values()}
-    assert set(fs.find(f"{BUCKET}/lake/data")) <= keep, "a failed upload's objects were left"
-    assert len(set(fs.find(f"{BUCKET}/lake/publications"))) == 2
-    capsys.readouterr()
-    assert _cli("--home", URI, "sql", "select count(*) from raw_patients", "--format", "csv") == 0
-    assert capsys.readouterr().out.splitlines()[1] == str(PATIENTS)
+    assert objectstore.refresh_on_object_store(tiny, paths, next_refresh) == 0
+    assert seen == [[]], "the failed refresh's files were not discarded by the pull"
+    after = json.loads(fs.cat_file(f"{BUCKET}/tiny/_publication.json"))
+    assert after["stamp"] != before["stamp"]
+    keys = fs.find(f"{BUCKET}/tiny/data")
+    assert not any("failed-" in k for k in keys) and any("next-" in k for k in keys)
+    assert len(fs.find(f"{BUCKET}/tiny/publications")) == 2
+    assert _count(tiny, "raw_patients", capsys) == 3
+    # a refresh that publishes nothing new uploads nothing and keeps the pointer
+    assert objectstore.refresh_on_object_store(tiny, paths, lambda p: 0) == 0
+    assert json.loads(fs.cat_file(f"{BUCKET}/tiny/_publication.json")) == after
+
+
+def test_a_push_never_overwrites_another_refreshs_publication(s3, tiny, monkeypatch):
+    """Two writers: the one that pulled an older pointer is refused at its push."""
+    from orchestration.lake import objectstore
+
+    store = objectstore.ObjectStore(tiny)
+    paths = objectstore.working_copy(tiny)
+    pulled = store.pull(paths)
+    stale = objectstore.Pulled(objectstore.Manifest(stamp="20000101T000000000000Z",
+                                                    files=pulled.manifest.files))
+    _tiny_refresh(paths, "racing")
+    with pytest.raises(objectstore.ObjectStoreError, match="another refresh published"):
+        store.push(paths, stale)
+    assert store.current().stamp == pulled.manifest.stamp
 
 
 def _free_port() -> int:
@@ -267,11 +319,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_an_unreachable_endpoint_fails_fast_and_says_where(s3, monkeypatch, capsys):
+def test_an_unreachable_endpoint_fails_fast_and_says_where(s3, tiny, monkeypatch, capsys):
     endpoint = f"http://127.0.0.1:{_free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     start = time.monotonic()
-    assert _cli("--home", URI, "refresh") == 2
+    assert _cli("--home", tiny, "refresh") == 2
     err = capsys.readouterr().err
     assert time.monotonic() - start < 30
     assert endpoint in err and BUCKET in err and "unreachable" in err, err
@@ -285,7 +337,7 @@ def test_a_missing_bucket_is_named(s3, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_wrong_credentials_are_refused_with_a_clear_error(s3, published, monkeypatch, capsys):
+def test_wrong_credentials_are_refused_with_a_clear_error(s3, tiny, monkeypatch, capsys):
     """moto checks signatures only with its IAM emulation on (a test-side switch; the code
     under test is the same): an unknown access key is refused."""
     from moto.core.authorization import enable_iam_authentication
@@ -293,10 +345,10 @@ def test_wrong_credentials_are_refused_with_a_clear_error(s3, published, monkeyp
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     with enable_iam_authentication():
-        assert _cli("--home", URI, "refresh") == 2
+        assert _cli("--home", tiny, "refresh") == 2
         err = capsys.readouterr().err
         assert "access denied" in err and BUCKET in err and s3["endpoint"] in err, err
-        assert _cli("--home", URI, "sql", "select 1") == 2
+        assert _cli("--home", tiny, "sql", "select 1") == 2
         assert "access denied" in capsys.readouterr().err
 
 
@@ -308,5 +360,6 @@ def test_a_working_copy_folder_is_never_someone_elses(s3, tmp_path):
     own.mkdir()
     (own / "thesis.txt").write_text("do not delete")
     with pytest.raises(ObjectStoreError, match="not a working copy"):
-        ObjectStore(URI).pull(LakePaths(own))
+        ObjectStore(f"s3://{BUCKET}/mine").pull(LakePaths(own))
     assert (own / "thesis.txt").exists()
+
