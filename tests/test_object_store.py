@@ -363,3 +363,25 @@ def test_a_working_copy_folder_is_never_someone_elses(s3, tmp_path):
         ObjectStore(f"s3://{BUCKET}/mine").pull(LakePaths(own))
     assert (own / "thesis.txt").exists()
 
+
+
+def test_a_fresh_working_copy_gets_the_publication_with_its_links(s3, tiny, tmp_path, monkeypatch):
+    """Another machine's empty working copy: every file, byte for byte; the publication's raw
+    files hard-linked to raw/ as a local publication has them, evidence copied (a writer
+    that rewrites it in place must not change the publication)."""
+    from orchestration.lake.objectstore import ObjectStore, working_copy
+
+    first = working_copy(tiny)
+    monkeypatch.setenv("ORPHANLAKE_WORKDIR", str(tmp_path / "other"))
+    other = working_copy(tiny)
+    pulled = ObjectStore(tiny).pull(other)
+    stamp = pulled.manifest.stamp
+    assert pulled.downloaded == len(pulled.manifest.files)
+    for rel in pulled.manifest.files:
+        assert (other.home / rel).read_bytes() == (first.home / rel).read_bytes(), rel
+    pub = other.home / "published" / stamp
+    assert (pub / "raw/patients/b1/p.parquet").samefile(other.raw_table("patients") / "b1/p.parquet")
+    assert not (pub / "gene_scores.parquet").samefile(other.evidence_file("gene_scores"))
+    # pulled again: nothing to download
+    again = ObjectStore(tiny).pull(other)
+    assert again.downloaded == 0 and again.kept == len(pulled.manifest.files)

@@ -313,15 +313,19 @@ class ObjectStore:
             if path not in wanted:
                 path.unlink()
                 pulled.removed += 1
+        # one download per content: a file whose sha256 is already here, or is being
+        # downloaded, is made from it: hard-linked where a local publication links (raw,
+        # reference, feature history: their writers replace files by renaming), copied
+        # elsewhere (dbt rewrites marts in place)
         downloads: list[tuple[str, Path, dict]] = []
+        links: list[tuple[Path, str]] = []
         for rel, path, entry in todo:
-            same = have_sha.get(entry["sha256"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            if same is not None and same != path:
-                _replace_with_link(same, path)
+            if entry["sha256"] in have_sha:
+                links.append((path, entry["sha256"]))
             else:
                 downloads.append((rel, path, entry))
-                have_sha.setdefault(entry["sha256"], path)
+                have_sha[entry["sha256"]] = path
         self._download([(entry["key"], path) for _, path, entry in downloads])
         for rel, path, entry in downloads:
             if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
@@ -329,9 +333,10 @@ class ObjectStore:
                 raise ObjectStoreError(f"object store: {self.key(entry['key'])} (for {rel}) does not "
                                        f"match its manifest (endpoint {self.endpoint}): size or "
                                        "sha256 differ")
+        for path, sha in links:
+            _replace_with_link(have_sha[sha], path, link=_linkable(home, path)
+                               and _linkable(home, have_sha[sha]))
         for rel, path, entry in todo:
-            if not path.exists():        # linked to a download above
-                _replace_with_link(have_sha[entry["sha256"]], path)
             new_files[rel] = {**entry, "mtime_ns": path.stat().st_mtime_ns}
             pulled.downloaded += 1
         _remove_empty_dirs(home)
@@ -571,9 +576,20 @@ def _remove_empty_dirs(home: Path) -> None:
                 Path(dirpath).rmdir()
 
 
-def _replace_with_link(src: Path, dst: Path) -> None:
+def _linkable(home: Path, path: Path) -> bool:
+    """Whether ``path`` may share its inode with another file of the same content: the
+    files ``catalog.snapshot`` hard-links (written only by renaming a new file over them)."""
+    parts = path.relative_to(home).parts
+    if parts[0] == "published" and len(parts) > 2:
+        return parts[2] in ("raw", "reference", "features")
+    return parts[0] in ("raw", "reference") or parts[:2] == ("features", "offline")
+
+
+def _replace_with_link(src: Path, dst: Path, link: bool = True) -> None:
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.link")
     try:
+        if not link:
+            raise OSError("copy")
         os.link(src, tmp)
     except OSError:
         shutil.copy2(src, tmp)
