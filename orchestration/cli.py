@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from orchestration.lake.safe_paths import safe_name
-from orchestration.settings import LakeConfig, LakePaths, object_store_uri
+from orchestration.settings import LakeConfig, LakePaths
 
 DEMO_PATIENTS = 80
 DEMO_SEED = 7
@@ -29,7 +29,7 @@ def _use_home(home: str | None) -> LakePaths:
 
 def _local_only(args, what: str) -> None:
     """Refuse a command that would write a lake on object storage behind its back."""
-    uri = object_store_uri(args.home)
+    uri = LakeConfig.at(args.home).uri
     if uri:
         raise ValueError(f"{what} writes a local lake, not {uri}: write into a local folder "
                          f"(--out or --home), upload its landing/ to {uri}/landing/ and run "
@@ -103,7 +103,7 @@ def run_refresh(paths: LakePaths | None = None, progress=None) -> bool:
 
 
 def cmd_refresh(args) -> int:
-    uri = object_store_uri(args.home)
+    uri = LakeConfig.at(args.home).uri
     if uri:     # pull into the working copy, the same refresh there, push (lake/objectstore)
         from orchestration.lake.objectstore import refresh_on_object_store
 
@@ -363,7 +363,7 @@ def cmd_sql(args) -> int:
     from orchestration.lake.catalog import connect_readonly
     from orchestration.lake.sql_guard import run_read_only
 
-    uri = object_store_uri(args.home)
+    uri = LakeConfig.at(args.home).uri
     if uri:     # the bucket's current publication, never the local working copy
         from orchestration.lake.objectstore import connect_published
 

@@ -44,12 +44,11 @@ OBJECT_STORE_SCHEMES = ("s3://",)
 WORKDIR_ENV = "ORPHANLAKE_WORKDIR"
 
 
-def object_store_uri(home: str | Path | None = None,
-                     environ: Mapping[str, str] | None = None) -> str | None:
-    """The lake's object-store URI when ``home`` (a ``--home``), else ``$ORPHANLAKE_HOME``,
-    names one; None for a lake on a local disk."""
-    value = str(home) if home else (os.environ if environ is None else environ).get(HOME_ENV)
-    return value.rstrip("/") if value and value.startswith(OBJECT_STORE_SCHEMES) else None
+def object_store_uri(home: str | Path | None) -> str | None:
+    """``home`` as an object-store URI when it names one (``s3://…``), else None. The
+    process's lake: ``LakeConfig.from_env().uri`` / ``LakeConfig.at(home).uri``."""
+    value = str(home) if home else ""
+    return value.rstrip("/") if value.startswith(OBJECT_STORE_SCHEMES) else None
 
 
 def workdir_for(uri: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -139,6 +138,9 @@ class LakeConfig:
     their paths from it, never from the process environment."""
 
     home: Path
+    # the lake's s3://bucket/prefix when it lives on object storage (lake/objectstore.py);
+    # ``home`` is then its local working copy (``workdir_for``)
+    uri: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
@@ -150,15 +152,16 @@ class LakeConfig:
         value = (os.environ if environ is None else environ).get(HOME_ENV)
         uri = object_store_uri(value)
         if uri:            # a lake on object storage: its local working copy
-            return cls(workdir_for(uri, environ))
+            return cls(workdir_for(uri, environ), uri)
         return cls(Path(value) if value else DEFAULT_HOME)
 
     @classmethod
     def at(cls, home: str | Path | None) -> "LakeConfig":
         """``home`` when given (a ``--home`` option, a resource's setting), else ``from_env``
         (an ``s3://`` home: its local working copy, see ``workdir_for``)."""
-        if home and object_store_uri(home):
-            return cls(workdir_for(object_store_uri(home)))
+        uri = object_store_uri(home)
+        if uri:
+            return cls(workdir_for(uri), uri)
         return cls(Path(home)) if home else cls.from_env()
 
     @property

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from orchestration.settings import LakePaths, object_store_uri, workdir_for
+from orchestration.settings import LakePaths, workdir_for
 
 POINTER = "_publication.json"
 MANIFESTS = "publications"
@@ -694,4 +694,4 @@ def refresh_on_object_store(uri: str, paths: LakePaths, refresh: Callable[[LakeP
 
 
 __all__ = ["ObjectStore", "ObjectStoreError", "UnsafeKey", "connect_published",
-           "object_store_uri", "refresh_on_object_store", "safe_relpath", "working_copy"]
+           "refresh_on_object_store", "safe_relpath", "working_copy"]
