@@ -149,7 +149,11 @@ def test_the_whole_refresh_on_the_bucket(s3, landing, capsys, monkeypatch, tmp_p
 
     fs = s3["fs"]
     n_landing = _upload_landing(fs, landing)
+    start = time.monotonic()
+    capsys.readouterr()
     assert _cli("--home", URI, "refresh") == 0
+    figures = [f"first refresh {time.monotonic() - start:.0f} s"]
+    figures += [line for line in capsys.readouterr().err.splitlines() if line.startswith("object store:")]
     pointer = _pointer(fs)
     manifest = json.loads(fs.cat_file(f"{BUCKET}/lake/{pointer['manifest']}"))
     objects = fs.find(f"{BUCKET}/lake/data", detail=True)
@@ -210,7 +214,13 @@ def test_the_whole_refresh_on_the_bucket(s3, landing, capsys, monkeypatch, tmp_p
     assert _count(URI, "raw_patients", capsys) == PATIENTS
 
     # the next refresh (the real one) starts from the last good publication and publishes
+    start = time.monotonic()
+    capsys.readouterr()
     assert _cli("--home", URI, "refresh") == 0
+    figures += [f"recovering refresh {time.monotonic() - start:.0f} s"]
+    figures += [line for line in capsys.readouterr().err.splitlines() if line.startswith("object store:")]
+    with capsys.disabled():             # what the object store cost, beside the refresh
+        print("\n" + "\n".join(figures))
     assert not list(first.models.glob("unpublished-*"))
     after = _pointer(fs)
     assert after["stamp"] != pointer["stamp"]
@@ -350,6 +360,12 @@ def test_wrong_credentials_are_refused_with_a_clear_error(s3, tiny, monkeypatch,
         assert "access denied" in err and BUCKET in err and s3["endpoint"] in err, err
         assert _cli("--home", tiny, "sql", "select 1") == 2
         assert "access denied" in capsys.readouterr().err
+
+
+def test_commands_that_write_a_local_lake_refuse_an_object_store_home(s3, capsys):
+    for argv in (["demo"], ["generate", "--patients", "2"]):
+        assert _cli("--home", URI, *argv) == 2
+        assert "writes a local lake" in capsys.readouterr().err
 
 
 def test_a_working_copy_folder_is_never_someone_elses(s3, tmp_path):

@@ -149,6 +149,7 @@ class Pulled:
     removed: int = 0
     landing_downloaded: int = 0
     landing_kept: int = 0
+    bytes_downloaded: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -327,6 +328,7 @@ class ObjectStore:
                 downloads.append((rel, path, entry))
                 have_sha[entry["sha256"]] = path
         self._download([(entry["key"], path) for _, path, entry in downloads])
+        pulled.bytes_downloaded += sum(entry["size"] for _, _, entry in downloads)
         for rel, path, entry in downloads:
             if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
                 path.unlink()
@@ -376,6 +378,7 @@ class ObjectStore:
         for rel, _, path, info in todo:
             landing[rel] = {**info, "mtime_ns": path.stat().st_mtime_ns}
             pulled.landing_downloaded += 1
+            pulled.bytes_downloaded += info["size"]
         return landing
 
     def _download(self, pairs: list[tuple[str, Path]]) -> None:
@@ -435,7 +438,8 @@ class ObjectStore:
                 uploads.append((path, entry["key"]))
             files[rel] = {"key": entry["key"], "size": entry["size"], "sha256": sha,
                           "etag": entry.get("etag"), "mtime_ns": st.st_mtime_ns}
-        log(f"uploading {len(uploads)} new objects of {len(files)} files to {self.url()}")
+        log(f"uploading {len(uploads)} new objects ({_mb(sum(p.stat().st_size for p, _ in uploads))}) "
+            f"of {len(files)} files to {self.url()}")
         upload_files(self, uploads)
         etags = {k: v["etag"] for k, v in self.list(f"{DATA}/{stamp}").items()}
         for entry in files.values():
@@ -673,24 +677,33 @@ def refresh_on_object_store(uri: str, paths: LakePaths, refresh: Callable[[LakeP
     refresh's exit code (an ObjectStoreError when pulling or pushing fails)."""
     from orchestration.lake.lock import writer_lock
 
+    import time
+
     store = store or ObjectStore(uri)
     with writer_lock(paths, f"a refresh of {uri}", on_wait=lambda m: print(m, file=out)):
+        start = time.monotonic()
         pulled = store.pull(paths)
         print(f"object store: pulled {store.url()} publication {pulled.manifest.stamp or '(none yet)'} "
-              f"into {paths.home}: {pulled.downloaded} files downloaded, {pulled.kept} unchanged, "
-              f"{pulled.removed} local leftovers removed; landing {pulled.landing_downloaded} new, "
-              f"{pulled.landing_kept} unchanged", file=out)
+              f"into {paths.home} in {time.monotonic() - start:.1f} s: {pulled.downloaded} files "
+              f"downloaded, {pulled.kept} unchanged, {pulled.removed} local leftovers removed; "
+              f"landing {pulled.landing_downloaded} new, {pulled.landing_kept} unchanged; "
+              f"{_mb(pulled.bytes_downloaded)} in all", file=out)
         for line in pulled.refused:
             print(f"object store: {line}", file=out)
         code = refresh(paths)
+        start = time.monotonic()
         manifest = store.push(paths, pulled, log=lambda m: print(f"object store: {m}", file=out))
         if manifest is None:
             print(f"object store: nothing new was published; {store.url()} still serves "
                   f"{pulled.manifest.stamp or 'nothing'}", file=out)
         else:
             print(f"object store: published {manifest.stamp} to {store.url()} "
-                  f"({len(manifest.files)} files)", file=out)
+                  f"({len(manifest.files)} files) in {time.monotonic() - start:.1f} s", file=out)
     return code
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
 
 
 __all__ = ["ObjectStore", "ObjectStoreError", "UnsafeKey", "connect_published",
