@@ -672,11 +672,13 @@ def working_copy(uri: str) -> LakePaths:
 
 
 def refresh_on_object_store(uri: str, paths: LakePaths, refresh: Callable[[LakePaths], int],
-                            out=sys.stderr, store: ObjectStore | None = None) -> int:
+                            out=None, store: ObjectStore | None = None) -> int:
     """Pull, ``refresh(paths)`` (the normal refresh on the working copy), push; the
-    refresh's exit code (an ObjectStoreError when pulling or pushing fails)."""
+    refresh's exit code (an ObjectStoreError when pulling or pushing fails). Progress lines
+    go to ``out`` (default: this moment's ``sys.stderr``)."""
     from orchestration.lake.lock import writer_lock
 
+    out = out or sys.stderr
     import time
 
     store = store or ObjectStore(uri)
