@@ -438,7 +438,12 @@ class ObjectStore:
                 uploads.append((path, entry["key"]))
             files[rel] = {"key": entry["key"], "size": entry["size"], "sha256": sha,
                           "etag": entry.get("etag"), "mtime_ns": st.st_mtime_ns}
-        log(f"uploading {len(uploads)} new objects ({_mb(sum(p.stat().st_size for p, _ in uploads))}) "
+        by_dir: dict[str, int] = {}
+        for p, _ in uploads:
+            top = p.relative_to(home).parts[0]
+            by_dir[top] = by_dir.get(top, 0) + p.stat().st_size
+        log(f"uploading {len(uploads)} new objects ({_mb(sum(by_dir.values()))}: "
+            + ", ".join(f"{d} {_mb(n)}" for d, n in sorted(by_dir.items())) + ") "
             f"of {len(files)} files to {self.url()}")
         upload_files(self, uploads)
         etags = {k: v["etag"] for k, v in self.list(f"{DATA}/{stamp}").items()}
