@@ -321,6 +321,17 @@ def test_a_push_never_overwrites_another_refreshs_publication(s3, tiny, monkeypa
     with pytest.raises(objectstore.ObjectStoreError, match="another refresh published"):
         store.push(paths, stale)
     assert store.current().stamp == pulled.manifest.stamp
+    # the race the re-read cannot see: the pointer moves between the re-read and the PUT
+    # (here: rewritten, same publication, new ETag); the conditional PUT refuses
+    pulled = store.pull(paths)
+    pointer = store.read_bytes(objectstore.POINTER)
+    store.write_bytes(objectstore.POINTER, pointer + b"\n")
+    _tiny_refresh(paths, "racing")
+    with pytest.raises(objectstore.ObjectStoreError, match="another refresh moved"):
+        store.push(paths, pulled)
+    assert store.read_bytes(objectstore.POINTER) == pointer + b"\n"
+    # and the next refresh publishes
+    assert objectstore.refresh_on_object_store(tiny, paths, _tiny_refresh) == 0
 
 
 def _free_port() -> int:

@@ -33,8 +33,10 @@ Configuration is the standard AWS one (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGIO
 5), ``ORPHANLAKE_S3_READ_TIMEOUT`` (s, default 60) and ``ORPHANLAKE_S3_ATTEMPTS`` (default
 3). Nothing of it is written into the lake: the catalog names objects relative to the lake
 root (a variable set by the reader), the manifest names keys relative to the prefix.
-One writer at a time: the working copy's writer lock covers one machine only, and a push
-refuses to move a pointer another refresh has moved since this one pulled.
+One writer at a time: the working copy's writer lock covers one machine only; across
+machines a push refuses to move a pointer another refresh has moved since this one pulled
+(a conditional PUT, ``If-Match`` the pulled ETag; ``ORPHANLAKE_S3_CONDITIONAL_WRITES=0``
+where a store rejects those, leaving a re-read just before the PUT).
 """
 
 from __future__ import annotations
@@ -144,6 +146,7 @@ class Pulled:
     """What a pull left in the working copy."""
 
     manifest: Manifest
+    pointer_etag: str | None = None   # the pointer's ETag when pulled (None: no pointer yet)
     downloaded: int = 0
     kept: int = 0
     removed: int = 0
@@ -262,6 +265,36 @@ class ObjectStore:
                 if info.get("type") == "file" and not path.endswith("/")}
 
     # -- the current publication -------------------------------------------------------
+    def pointer_etag(self) -> str | None:
+        with self.calling("reading", POINTER):
+            try:
+                return self.fs.info(self.key(POINTER))["ETag"]
+            except FileNotFoundError:
+                return None
+
+    def move_pointer(self, data: bytes, expected_etag: str | None) -> None:
+        """PUT the pointer, on condition that it is still the one pulled (``If-Match`` its
+        ETag, or ``If-None-Match: *`` before the first publication), so that of two refreshes
+        racing to publish one is refused. ``ORPHANLAKE_S3_CONDITIONAL_WRITES=0`` for a store
+        that rejects conditional writes (the pointer is then re-read before the PUT only)."""
+        from fsspec.asyn import sync
+
+        conditions = {}
+        if os.environ.get("ORPHANLAKE_S3_CONDITIONAL_WRITES", "1") != "0":
+            conditions = {"IfMatch": expected_etag} if expected_etag else {"IfNoneMatch": "*"}
+        key = self.key(POINTER)[len(self.bucket) + 1:]
+        with self.calling("moving the publication pointer", POINTER):
+            try:
+                sync(self.fs.loop, self.fs._call_s3, "put_object", Bucket=self.bucket, Key=key,
+                     Body=data, **conditions)
+            except (OSError, ValueError) as exc:
+                if "PreconditionFailed" in repr(exc.__cause__) or "pre-conditions" in str(exc):
+                    raise ObjectStoreError(
+                        f"object store: another refresh moved {self.key(POINTER)} while this one "
+                        f"ran (endpoint {self.endpoint}); this refresh's upload was not "
+                        "published (run the refresh again)") from exc
+                raise
+
     def current(self) -> Manifest:
         """The manifest the pointer names (an empty one before the first publication)."""
         pointer = self.read_bytes(POINTER)
@@ -290,8 +323,9 @@ class ObjectStore:
         home = paths.home
         record = _load_record(home, self.uri)
         self.check()
+        etag = self.pointer_etag()
         manifest = self.current()
-        pulled = Pulled(manifest)
+        pulled = Pulled(manifest, etag)
         wanted: dict[Path, str] = {}
         for rel in manifest.files:
             wanted[local_path(home, rel)] = rel
@@ -472,8 +506,8 @@ class ObjectStore:
                 f"one ran from {pulled.manifest.stamp}; this refresh's upload was not published "
                 "(run the refresh again)")
         # the pointer, last: until this PUT, readers see the previous publication
-        self.write_bytes(POINTER, json.dumps({"format": FORMAT, "stamp": stamp,
-                                              "manifest": manifest_key}).encode())
+        self.move_pointer(json.dumps({"format": FORMAT, "stamp": stamp,
+                                      "manifest": manifest_key}).encode(), pulled.pointer_etag)
         _save_record(home, {**record, "uri": self.uri, "stamp": stamp, "files": files})
         self.collect_garbage([manifest_key] + ([f"{MANIFESTS}/{pulled.manifest.stamp}.json"]
                                                if pulled.manifest.stamp else []))
