@@ -27,9 +27,20 @@ def _use_home(home: str | None) -> LakePaths:
     return paths
 
 
+def _local_only(args, what: str) -> None:
+    """Refuse a command that would write a lake on object storage behind its back."""
+    uri = LakeConfig.at(args.home).uri
+    if uri:
+        raise ValueError(f"{what} writes a local lake, not {uri}: write into a local folder "
+                         f"(--out or --home), upload its landing/ to {uri}/landing/ and run "
+                         f"`orphanlake refresh --home {uri}`")
+
+
 def cmd_generate(args) -> int:
     from orchestration.simulate import generate_sample_data
 
+    if not args.out:
+        _local_only(args, "generate")
     out = Path(args.out).resolve() if args.out else _use_home(args.home).home
     if args.design_round:
         from orchestration.simulate.design_round import generate_design_round
@@ -130,6 +141,12 @@ def _steps(job, keys) -> int:
 
 
 def cmd_refresh(args) -> int:
+    uri = LakeConfig.at(args.home).uri
+    if uri:     # pull into the working copy, the same refresh there, push (lake/objectstore)
+        from orchestration.lake.objectstore import refresh_on_object_store
+
+        return refresh_on_object_store(uri, _use_home(uri),
+                                       lambda paths: _refresh_and_report(paths, args))
     return _refresh_and_report(_use_home(args.home), args)
 
 
@@ -206,6 +223,7 @@ def _demo_design_round(paths: LakePaths, out) -> bool:
 
 
 def cmd_demo(args) -> int:
+    _local_only(args, "demo")
     paths = _use_home(args.home)
     out = sys.stderr if args.json else sys.stdout
     if not any(paths.landing.rglob("*.*")):
@@ -384,8 +402,14 @@ def cmd_sql(args) -> int:
     from orchestration.lake.catalog import connect_readonly
     from orchestration.lake.sql_guard import run_read_only
 
-    paths = _use_home(args.home)
-    with connect_readonly(paths) as con:
+    uri = LakeConfig.at(args.home).uri
+    if uri:     # the bucket's current publication, never the local working copy
+        from orchestration.lake.objectstore import connect_published
+
+        connection = connect_published(uri)
+    else:
+        connection = connect_readonly(_use_home(args.home))
+    with connection as con:
         rel = run_read_only(con, args.query)
         if rel is None:
             return 0
@@ -525,7 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration.feature_store.online import ENTITIES
 
     p = argparse.ArgumentParser(prog="orphanlake", description=__doc__)
-    p.add_argument("--home", help="lake root (default: $ORPHANLAKE_HOME or ./data_lake)")
+    p.add_argument("--home", help="lake root, a folder or s3://bucket/prefix (default: "
+                   "$ORPHANLAKE_HOME or ./data_lake)")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write a simulated landing batch (truth kept apart)")
@@ -619,10 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import duckdb
 
+    from orchestration.lake.objectstore import ObjectStoreError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+    except (FileNotFoundError, ValueError, duckdb.Error, ObjectStoreError) as exc:
         # a user's mistake (no lake yet, bad SQL, unusable input) gets one line, not a trace
         print(f"orphanlake {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ Feast through ``LakePaths``, and to a child process as an explicit environment
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -34,6 +35,33 @@ RAW_TABLES = ("variants", "variant_sites", "no_calls", "patients", "phenotypes",
 # The environment variable naming a process's lake; read by ``LakeConfig.from_env`` only.
 HOME_ENV = "ORPHANLAKE_HOME"
 DEFAULT_HOME = REPO_ROOT / "data_lake"
+
+
+# A lake on S3-compatible object storage (``s3://bucket/prefix``; lake/objectstore.py): its
+# refreshes run in a local working copy under $ORPHANLAKE_WORKDIR (default
+# ~/.cache/orphanlake), one folder per lake URI.
+OBJECT_STORE_SCHEMES = ("s3://",)
+WORKDIR_ENV = "ORPHANLAKE_WORKDIR"
+
+
+def object_store_uri(home: str | Path | None) -> str | None:
+    """``home`` as an object-store URI when it names one (``s3://…``), else None. The
+    process's lake: ``LakeConfig.from_env().uri`` / ``LakeConfig.at(home).uri``."""
+    value = str(home) if home else ""
+    return value.rstrip("/") if value.startswith(OBJECT_STORE_SCHEMES) else None
+
+
+def workdir_for(uri: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The local working copy of the object-store lake ``uri``:
+    ``$ORPHANLAKE_WORKDIR/<bucket_prefix>-<digest>`` (default root ``~/.cache/orphanlake``,
+    or ``$XDG_CACHE_HOME/orphanlake``). It holds the state of the last refresh run on this
+    machine (``lake.duckdb`` and dbt's ``build/`` included) and is only a cache."""
+    env = os.environ if environ is None else environ
+    root = env.get(WORKDIR_ENV) or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orphanlake"
+    uri = uri.rstrip("/")
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in uri.split("://", 1)[1])[:40]
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    return Path(root).expanduser() / f"{slug}-{digest}"
 
 
 def lake_home() -> Path:
@@ -110,6 +138,9 @@ class LakeConfig:
     their paths from it, never from the process environment."""
 
     home: Path
+    # the lake's s3://bucket/prefix when it lives on object storage (lake/objectstore.py);
+    # ``home`` is then its local working copy (``workdir_for``)
+    uri: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
@@ -119,11 +150,18 @@ class LakeConfig:
         """The process's lake: ``$ORPHANLAKE_HOME``, or ``data_lake/`` in the checkout. The
         only place the variable is read."""
         value = (os.environ if environ is None else environ).get(HOME_ENV)
+        uri = object_store_uri(value)
+        if uri:            # a lake on object storage: its local working copy
+            return cls(workdir_for(uri, environ), uri)
         return cls(Path(value) if value else DEFAULT_HOME)
 
     @classmethod
     def at(cls, home: str | Path | None) -> "LakeConfig":
-        """``home`` when given (a ``--home`` option, a resource's setting), else ``from_env``."""
+        """``home`` when given (a ``--home`` option, a resource's setting), else ``from_env``
+        (an ``s3://`` home: its local working copy, see ``workdir_for``)."""
+        uri = object_store_uri(home)
+        if uri:
+            return cls(workdir_for(uri), uri)
         return cls(Path(home)) if home else cls.from_env()
 
     @property

@@ -70,6 +70,17 @@ def test_lake_config_from_env_and_explicit(tmp_path):
     assert LakeResource.of(explicit).config == explicit == explicit.paths.config
 
 
+def test_an_object_store_home_is_a_uri_with_a_local_working_copy(tmp_path):
+    """``s3://bucket/prefix`` (lake/objectstore.py): the config keeps the URI, and its home is
+    the working copy under $ORPHANLAKE_WORKDIR, one folder per URI (no s3fs needed here)."""
+    env = {HOME_ENV: "s3://bucket/lake/", "ORPHANLAKE_WORKDIR": str(tmp_path)}
+    config = LakeConfig.from_env(env)
+    assert config.uri == "s3://bucket/lake" and config.home.parent == tmp_path.resolve()
+    assert LakeConfig.from_env({**env, HOME_ENV: "s3://bucket/other"}).home != config.home
+    assert LakeConfig.from_env({HOME_ENV: str(tmp_path)}).uri is None
+    assert LakeConfig.at("s3://bucket/lake").uri == "s3://bucket/lake"
+
+
 def test_two_lakes_side_by_side_in_one_process(tmp_path):
     """Two lakes refreshed in one process, with the environment naming neither: each run
     writes into its own resource's lake, and the process's environment is left alone."""

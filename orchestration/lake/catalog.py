@@ -90,22 +90,35 @@ def snapshot(paths: LakePaths, published: Path) -> int:
     return linked
 
 
-def catalog_views(paths: LakePaths, published: Path) -> dict[str, str]:
-    """View name → the SQL the view selects from, all from the snapshot ``published``."""
+def catalog_sources(paths: LakePaths, published: Path) -> dict[str, tuple[str, bool]]:
+    """View name → (the file it reads, or for a raw table the glob of its files, relative to
+    the lake root; whether it is a raw table's glob, read with ``union_by_name``), all from
+    the snapshot ``published``. The object store (``lake/objectstore.py``) builds its
+    catalog from the same list."""
     def rel(p: Path) -> str:
         return p.relative_to(paths.home).as_posix()
 
-    views: dict[str, str] = {}
+    sources: dict[str, tuple[str, bool]] = {}
     for table in RAW_TABLES:
         folder = published / "raw" / table
         if folder.is_dir() and any(folder.glob("**/*.parquet")):
-            views[f"raw_{table}"] = (f"select * from read_parquet("
-                                     f"{_lake_file(rel(folder) + '/**/*.parquet')}, union_by_name = true)")
+            sources[f"raw_{table}"] = (rel(folder) + "/**/*.parquet", True)
     for folder, prefix in ((published / "reference", ""), (published, ""),
                            (published / "features", "feature_")):
         for f in sorted(folder.glob("*.parquet")):
-            views[f"{prefix}{f.stem}"] = f"select * from read_parquet({_lake_file(rel(f))})"
-    return views
+            sources[f"{prefix}{f.stem}"] = (rel(f), False)
+    return sources
+
+
+def view_select(files_sql: str, union_by_name: bool) -> str:
+    """A catalog view's query over ``files_sql`` (one path expression or a list of them)."""
+    return f"select * from read_parquet({files_sql}{', union_by_name = true' if union_by_name else ''})"
+
+
+def catalog_views(paths: LakePaths, published: Path) -> dict[str, str]:
+    """View name → the SQL the view selects from, all from the snapshot ``published``."""
+    return {name: view_select(_lake_file(relative), union)
+            for name, (relative, union) in catalog_sources(paths, published).items()}
 
 
 def publish_catalog(paths: LakePaths) -> dict[str, int]:
