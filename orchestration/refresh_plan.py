@@ -29,17 +29,14 @@ from pathlib import Path
 
 from models.hpo_index import INDEX_FILENAME
 from orchestration.lake.io import write_text_atomic
-from orchestration.settings import HOME_ENV, RAW_TABLES, REPO_ROOT, LakePaths
+from orchestration.settings import (NOT_SETTINGS, NOT_SETTINGS_PREFIXES, RAW_TABLES, REPO_ROOT,
+                                    LakePaths)
 
 STATE_VERSION = 1
 # where the code and the data shipped with it live (a change in any of them rebuilds all)
 CODE_DIRS = ("orchestration", "models", "features", "dbt_project/models", "dbt_project/macros",
              "dbt_project/tests")
 CODE_FILES = ("dbt_project/dbt_project.yml", "dbt_project/profiles.yml", "pyproject.toml")
-# ORPHANLAKE_* variables that change where or how a run is shown, not what it computes
-NOT_SETTINGS = frozenset({HOME_ENV, "ORPHANLAKE_KEEP_TEST_LAKE", "ORPHANLAKE_UI_LAKE",
-                          "ORPHANLAKE_UI_SCREENSHOTS", "ORPHANLAKE_CHROMIUM",
-                          "ORPHANLAKE_FUZZ_EXAMPLES"})
 # written by the HPO reference step (assets/reference.py): the release's version and its
 # source files' sizes and modification times
 HPO_RELEASE_FILES = ("release.json", f"{INDEX_FILENAME}.source.json")
@@ -102,7 +99,8 @@ def code_fingerprint(root: Path = REPO_ROOT) -> str:
 def settings_fingerprint(environ=None) -> str:
     env = os.environ if environ is None else environ
     return _digest(sorted((k, v) for k, v in env.items()
-                          if k.startswith("ORPHANLAKE_") and k not in NOT_SETTINGS))
+                          if k.startswith("ORPHANLAKE_") and k not in NOT_SETTINGS
+                          and not k.startswith(NOT_SETTINGS_PREFIXES)))
 
 
 def current_state(paths: LakePaths) -> dict:

@@ -42,6 +42,15 @@ DEFAULT_HOME = REPO_ROOT / "data_lake"
 # ~/.cache/orphanlake), one folder per lake URI.
 OBJECT_STORE_SCHEMES = ("s3://",)
 WORKDIR_ENV = "ORPHANLAKE_WORKDIR"
+# ORPHANLAKE_* variables that change where, how fast or how visibly a run goes, not what it
+# computes (the object store's connection and working copy among them): refresh_plan leaves
+# them out of the settings whose change rebuilds everything
+NOT_SETTINGS = frozenset({HOME_ENV, "ORPHANLAKE_KEEP_TEST_LAKE", "ORPHANLAKE_UI_LAKE",
+                          "ORPHANLAKE_UI_SCREENSHOTS", "ORPHANLAKE_CHROMIUM",
+                          "ORPHANLAKE_FUZZ_EXAMPLES", WORKDIR_ENV,
+                          "ORPHANLAKE_INGEST_WORKERS", "ORPHANLAKE_SPARK_MASTER",
+                          "ORPHANLAKE_REPORT_SCREENSHOT"})
+NOT_SETTINGS_PREFIXES = ("ORPHANLAKE_S3_",)
 
 
 def object_store_uri(home: str | Path | None) -> str | None:
