@@ -12,6 +12,11 @@ times come from `--json`.
 
     python bench/bench_scale.py --sizes 80 800
     python bench/bench_scale.py --sizes 80 --variants 5000 --keep   # a quick look
+    python bench/bench_scale.py --reuse /tmp/orphanlake-scale-800-x/lake  # a kept lake again
+
+With ``--reuse``, a lake kept by an earlier run (``--keep``) is refreshed once untimed (so
+that a new orphanlake version's rebuild is not counted), then gets one more new batch and
+the same three timed refreshes.
 """
 
 from __future__ import annotations
@@ -49,17 +54,24 @@ def _steps(summary: dict | None) -> dict[str, float]:
     return {s["step"]: s["seconds"] for s in times if s.get("seconds") is not None}
 
 
-def run_size(n: int, variants: int, seed: int, keep: bool) -> dict:
-    home = Path(tempfile.mkdtemp(prefix=f"orphanlake-scale-{n}-")) / "lake"
-    (home / ".dagster").mkdir(parents=True)
-    (home / ".dagster" / "dagster.yaml").touch()
+def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = None) -> dict:
+    if reuse is None:
+        home = Path(tempfile.mkdtemp(prefix=f"orphanlake-scale-{n}-")) / "lake"
+        (home / ".dagster").mkdir(parents=True)
+        (home / ".dagster" / "dagster.yaml").touch()
+    else:
+        home, keep = reuse, True
     batch = max(1, n // 100)
     row: dict = {"patients": n, "batch_patients": batch, "variants_per_patient": variants,
                  "load_before": os.getloadavg()[0]}
     try:
-        row["generate_s"], _ = _cli(home, "generate", "--patients", str(n), "--seed", str(seed),
-                                    "--background-variants", str(variants))
-        row["build_s"], first = _cli(home, "refresh", "--json")
+        if reuse is None:
+            row["generate_s"], _ = _cli(home, "generate", "--patients", str(n), "--seed",
+                                        str(seed), "--background-variants", str(variants))
+            row["build_s"], first = _cli(home, "refresh", "--json")
+        else:
+            row["settle_s"], first = _cli(home, "refresh", "--json")
+            seed += len(list((home / "landing" / "genomic").iterdir()))   # a new batch's seed
         _cli(home, "generate", "--patients", str(batch), "--seed", str(seed + 1000),
              "--background-variants", str(variants), "--no-screening", "--no-trials")
         row["new_batch_s"], incr = _cli(home, "refresh", "--json")
@@ -69,7 +81,8 @@ def run_size(n: int, variants: int, seed: int, keep: bool) -> dict:
         row["new_batch_notes"] = (incr or {}).get("run", {}).get("notes", [])
         row["load_after"] = os.getloadavg()[0]
         row["batch_vs_full"] = round(row["new_batch_s"] / row["full_s"], 3)
-        row["batch_vs_build"] = round(row["new_batch_s"] / row["build_s"], 3)
+        if "build_s" in row:
+            row["batch_vs_build"] = round(row["new_batch_s"] / row["build_s"], 3)
     finally:
         if not keep:
             shutil.rmtree(home.parent, ignore_errors=True)
@@ -84,10 +97,12 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=25_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true", help="keep the lakes (their paths are printed)")
+    ap.add_argument("--reuse", type=Path, help="a lake kept by --keep: time a new batch there "
+                    "(its size: --sizes, one value)")
     args = ap.parse_args()
     rows = []
     for n in args.sizes:
-        rows.append(run_size(n, args.variants, args.seed, args.keep))
+        rows.append(run_size(n, args.variants, args.seed, args.keep, args.reuse))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "steps"}), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(rows, indent=1))
@@ -95,13 +110,15 @@ def main() -> None:
           "| new batch / --full | new batch / build |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['patients']} | {r['batch_patients']} | {r['build_s']:.1f} | {r['new_batch_s']:.1f} "
+        build = f"{r['build_s']:.1f}" if "build_s" in r else "(reused)"
+        vs_build = f"{r['batch_vs_build']:.2f}" if "batch_vs_build" in r else "–"
+        print(f"| {r['patients']} | {r['batch_patients']} | {build} | {r['new_batch_s']:.1f} "
               f"| {r['full_s']:.1f} | {r['nothing_new_s']:.1f} | {r['batch_vs_full']:.2f} "
-              f"| {r['batch_vs_build']:.2f} |")
+              f"| {vs_build} |")
     for r in rows:
         print(f"\nslowest steps at {r['patients']} patients (s): build / new batch / --full")
         steps = r["steps"]
-        for step in sorted(steps["build"], key=lambda s: -steps["build"][s])[:12]:
+        for step in sorted(steps["full"], key=lambda s: -steps["full"][s])[:15]:
             print(f"  {step:40s} {steps['build'][step]:7.1f} {steps['new_batch'].get(step, 0):7.1f} "
                   f"{steps['full'].get(step, 0):7.1f}")
 
