@@ -119,7 +119,7 @@ def main() -> None:
         print(f"\nslowest steps at {r['patients']} patients (s): build / new batch / --full")
         steps = r["steps"]
         for step in sorted(steps["full"], key=lambda s: -steps["full"][s])[:15]:
-            print(f"  {step:40s} {steps['build'][step]:7.1f} {steps['new_batch'].get(step, 0):7.1f} "
+            print(f"  {step:40s} {steps['build'].get(step, 0):7.1f} {steps['new_batch'].get(step, 0):7.1f} "
                   f"{steps['full'].get(step, 0):7.1f}")
 
 
