@@ -121,7 +121,8 @@ def run_refresh(paths: LakePaths | None = None, progress=None, full: bool = Fals
         state = refresh_plan.current_state(paths)
         previous = None if full else refresh_plan.read_state(paths)
         plan = refresh_plan.plan_rebuild(previous, state,
-                                         failing_steps(paths).get_column("step").to_list())
+                                         failing_steps(paths).get_column("step").to_list(),
+                                         refresh_plan.catalog_is_current(paths))
         if full:
             plan.reason = "asked for (--full)"
         say(plan.describe())

@@ -52,6 +52,8 @@ def rebuild_keys(graph, plan: Plan) -> set[dg.AssetKey]:
     roots = {dg.AssetKey(k) for k in changed_asset_roots(plan)} & everything
     failing = set(plan.failing_steps)
     roots |= {k for k in everything if graph.get(k).assets_def.node_def.name in failing}
+    if plan.stale_catalog:
+        roots.add(CATALOG)
     if not roots:
         return set()
     # a multi-asset that cannot be subset runs whole: its other outputs come along

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,10 +131,13 @@ class Plan:
     reason: str
     changed_tables: list[str] = field(default_factory=list)
     failing_steps: list[str] = field(default_factory=list)
+    # lake.duckdb is missing or names a publication that is gone: publish it again
+    stale_catalog: bool = False
 
     @property
     def nothing(self) -> bool:
-        return not (self.rebuild_all or self.changed_tables or self.failing_steps)
+        return not (self.rebuild_all or self.changed_tables or self.failing_steps
+                    or self.stale_catalog)
 
     def describe(self) -> str:
         if self.rebuild_all:
@@ -145,10 +149,33 @@ class Plan:
             parts.append("new or changed raw tables " + ", ".join(self.changed_tables))
         if self.failing_steps:
             parts.append("steps failing since an earlier refresh " + ", ".join(self.failing_steps))
+        if self.stale_catalog:
+            parts.append("the catalog (lake.duckdb is missing or reads a publication that is gone)")
         return "rebuilding what depends on " + "; ".join(parts)
 
 
-def plan_rebuild(previous: dict | None, current: dict, failing: list[str]) -> Plan:
+def catalog_is_current(paths: LakePaths) -> bool:
+    """``lake.duckdb`` exists and every ``published/<stamp>/`` its views read is on disk.
+    Not so when the catalog was deleted, or when a publication was discarded after it (an
+    object-store working copy drops what a failed push left; lake/objectstore.py)."""
+    import duckdb
+
+    from orchestration.lake.catalog import PUBLISHED
+
+    if not paths.catalog.is_file():
+        return False
+    try:
+        with duckdb.connect(str(paths.catalog), read_only=True) as con:
+            sql = " ".join(r[0] for r in con.execute(
+                "select sql from duckdb_views() where not internal").fetchall())
+    except duckdb.Error:
+        return False
+    stamps = set(re.findall(rf"{PUBLISHED}/([0-9]{{8}}T[0-9]+Z)/", sql))
+    return all((paths.home / PUBLISHED / stamp).is_dir() for stamp in stamps)
+
+
+def plan_rebuild(previous: dict | None, current: dict, failing: list[str],
+                 catalog_current: bool = True) -> Plan:
     """Compare the state the last complete build saw with the lake's state after ingest."""
     if previous is None:
         return Plan(True, "no record of a complete build of this lake")
@@ -159,7 +186,7 @@ def plan_rebuild(previous: dict | None, current: dict, failing: list[str]) -> Pl
             return Plan(True, f"{what} changed since the last complete build")
     before = previous.get("tables", {})
     changed = sorted(t for t, fp in current["tables"].items() if before.get(t, "") != fp)
-    return Plan(False, "", changed, sorted(failing))
+    return Plan(False, "", changed, sorted(failing), stale_catalog=not catalog_current)
 
 
 def changed_asset_roots(plan: Plan) -> list[str]:

@@ -1,5 +1,7 @@
 """What a refresh rebuilds (orchestration/refresh_plan.py, jobs.rebuild_keys)."""
 
+import shutil
+
 import pytest
 
 from orchestration import refresh_plan as rp
@@ -55,10 +57,29 @@ def test_fingerprints_follow_files_not_time(tmp_path):
     assert rp.read_state(paths) is None
 
 
+def test_a_catalog_reading_a_publication_that_is_gone_is_not_current(tmp_path):
+    import duckdb
+
+    paths = LakeConfig(tmp_path / "lake").paths.ensure()
+    assert not rp.catalog_is_current(paths)                 # no catalog yet
+    stamp = paths.home / "published" / "20261201T063228076405Z"
+    stamp.mkdir(parents=True)
+    with duckdb.connect(str(paths.catalog)) as con:
+        con.execute(f"copy (select 1 as x) to '{stamp / 'v.parquet'}'")
+        con.execute(f"set file_search_path = '{paths.home}'")     # the catalog's relative paths
+        con.execute("create view v as select * from read_parquet("
+                    f"'{stamp.relative_to(paths.home).as_posix()}/v.parquet')")
+    assert rp.catalog_is_current(paths)
+    shutil.rmtree(stamp)     # e.g. an object-store pull discarded an unpushed publication
+    assert not rp.catalog_is_current(paths)
+
+
 def test_settings_that_do_not_change_results_are_ignored():
     base = {"ORPHANLAKE_CHEMPROP_EPOCHS": "3", "PATH": "/bin"}
     fp = rp.settings_fingerprint(base)
     assert rp.settings_fingerprint({**base, "ORPHANLAKE_HOME": "/elsewhere", "PATH": "/usr"}) == fp
+    assert rp.settings_fingerprint({**base, "ORPHANLAKE_S3_READ_TIMEOUT": "9",
+                                    "ORPHANLAKE_WORKDIR": "/w"}) == fp
     assert rp.settings_fingerprint({**base, "ORPHANLAKE_CHEMPROP_EPOCHS": "10"}) != fp
 
 
@@ -112,6 +133,11 @@ def test_a_patient_batch_leaves_the_compound_side_alone(defs, graph):
     retry = _names(rebuild_keys(graph, rp.plan_rebuild(_state(), _state(), ["dose_response_fits"])))
     assert {"dose_response_fits", "dose_response", "lake_catalog"} <= retry
     assert "gene_scores" not in retry
+    # a catalog that is gone or reads a discarded publication is published again
+    stale = rp.plan_rebuild(_state(), _state(), [], catalog_current=False)
+    assert not stale.nothing and "catalog" in stale.describe()
+    assert CATALOG in rebuild_keys(graph, stale)
+    assert not _names(rebuild_keys(graph, stale)) & {"gene_scores", "plate_well_scores"}
     everything = rebuild_keys(graph, rp.plan_rebuild(None, _state(), []))
     assert everything == set(graph.get_all_asset_keys())
 
