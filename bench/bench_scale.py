@@ -5,9 +5,10 @@ For each size (patients; the demo has 80): generate the patients, compound libra
 screening runs and trials into a fresh lake and time `orphanlake refresh` (the build from
 an empty lake); then drop one more patient batch of 1% of the patients (at least one) and
 time `orphanlake refresh` (what a new batch costs: the ingest of that batch and what
-depends on it), `orphanlake refresh --full` on the same data (everything rebuilt, as every
-refresh did before issue 15; models whose training data did not change are still not
-retrained) and a refresh with nothing new. Each refresh runs in its own process; its step
+depends on it) beside `orphanlake refresh --full` on a copy of the lake that got the same
+batch (everything rebuilt from the same data, as every refresh did before issue 15; models
+whose training data did not change are still not retrained), then a refresh with nothing
+new. Each refresh runs in its own process; its step
 times come from `--json`.
 
     python bench/bench_scale.py --sizes 80 800
@@ -72,10 +73,18 @@ def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = 
         else:
             row["settle_s"], first = _cli(home, "refresh", "--json")
             seed += len(list((home / "landing" / "genomic").iterdir()))   # a new batch's seed
-        _cli(home, "generate", "--patients", str(batch), "--seed", str(seed + 1000),
-             "--background-variants", str(variants), "--no-screening", "--no-trials")
+        # the same new batch in a copy of the lake: there `refresh --full` rebuilds
+        # everything (ranker retrained, online store rewritten where values changed) from the
+        # same data the plain refresh sees, side by side
+        twin = home.parent / "lake-full"
+        shutil.rmtree(twin, ignore_errors=True)
+        shutil.copytree(home, twin, symlinks=True)
+        for lake in (home, twin):
+            _cli(lake, "generate", "--patients", str(batch), "--seed", str(seed + 1000),
+                 "--background-variants", str(variants), "--no-screening", "--no-trials")
         row["new_batch_s"], incr = _cli(home, "refresh", "--json")
-        row["full_s"], full = _cli(home, "refresh", "--full", "--json")
+        row["full_s"], full = _cli(twin, "refresh", "--full", "--json")
+        shutil.rmtree(twin, ignore_errors=True)
         row["nothing_new_s"], _ = _cli(home, "refresh", "--json")
         row["steps"] = {"build": _steps(first), "new_batch": _steps(incr), "full": _steps(full)}
         row["new_batch_notes"] = (incr or {}).get("run", {}).get("notes", [])
