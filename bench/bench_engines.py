@@ -5,8 +5,8 @@ and unit test) with the default DuckDB target and then with `--target spark` (db
 `method: session`, pyspark local[2] in dbt's process; needs `make scale`'s extra and Java 17).
 Both read the same raw, reference and evidence files. The DuckDB build rewrites the lake's
 marts with the same content; Spark writes its tables under <lake>/build/spark-warehouse/.
-Run each engine twice and report the second run too (Spark's first run pays for the
-JVM start and its metastore's creation).
+`--runs N` builds N times per engine (Spark's first run also pays for the JVM start and
+its metastore's creation).
 
     python bench/bench_engines.py /path/to/refreshed/lake
 """
@@ -49,7 +49,7 @@ def dbt_build(lake: Path, target: str, work: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("lake", type=Path)
-    ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
     lake = args.lake.resolve()
     import duckdb
