@@ -4,7 +4,8 @@ A refresh runs in two steps (``cli.run_refresh``). First the ingest: every ``raw
 and the HPO reference, idempotent per landing file, so with nothing new it rewrites
 nothing. Then the assets downstream of the raw tables whose files differ from those the
 last complete build was made from, the steps still failing from an earlier refresh, and
-the catalog. A raw table's fingerprint is its files' names, sizes and modification times
+the catalog (alone, too, when ``lake.duckdb`` is missing or reads a publication that is
+gone). A raw table's fingerprint is its files' names, sizes and modification times
 (the ingest only ever adds a file or replaces one by renaming a new one over it, so an
 unchanged table keeps all three). The fingerprints the last complete build saw are kept
 in ``build/refresh_state.json``, written when both steps succeed; a refresh that stopped
