@@ -195,7 +195,7 @@ def test_demo_refreshes_makes_round_one_and_refreshes_again(tmp_path, monkeypatc
     (paths.landing_domain("clinical") / "b1").mkdir(parents=True)
     (paths.landing_domain("clinical") / "b1" / "p.json").write_text("{}")   # not empty: no generate
     calls = []
-    monkeypatch.setattr(cli, "run_refresh", lambda p, progress=None: calls.append(
+    monkeypatch.setattr(cli, "run_refresh", lambda p, progress=None, full=False: calls.append(
         sorted(f.name for f in p.landing_domain("plates").glob("*"))) or True)
     assert main(["--home", str(paths.home), "demo", "--verbose"]) == 0
     out = capsys.readouterr().out
