@@ -173,8 +173,8 @@ listagg({{ expr }}, {{ sep }}) within group (order by {{ order_by }}){{ where }}
 {%- endmacro %}
 
 
-{#- Lists (DuckDB LIST / Spark ARRAY): any of the string values in the list; value in the
-    list; the list joined by sep. -#}
+{#- Lists (DuckDB LIST / Spark ARRAY): any of the string values in the list; the list joined
+    by sep. (A value in a list needs no macro: array_contains is the same on both.) -#}
 {% macro list_has_any(list, values) -%}
     {{- adapter.dispatch('list_has_any', 'orphanlake')(list, values) -}}
 {%- endmacro %}
@@ -185,18 +185,6 @@ list_has_any({{ list }}, [{% for v in values %}'{{ v }}'{{ ', ' if not loop.last
 
 {% macro spark__list_has_any(list, values) -%}
 arrays_overlap({{ list }}, array({% for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor %}))
-{%- endmacro %}
-
-{% macro list_contains(list, value) -%}
-    {{- adapter.dispatch('list_contains', 'orphanlake')(list, value) -}}
-{%- endmacro %}
-
-{% macro default__list_contains(list, value) -%}
-list_contains({{ list }}, {{ value }})
-{%- endmacro %}
-
-{% macro spark__list_contains(list, value) -%}
-array_contains({{ list }}, {{ value }})
 {%- endmacro %}
 
 {% macro list_to_string(list, sep) -%}

@@ -51,7 +51,7 @@ modes as (
     select
         gene_symbol,
         bool_or({{ orphanlake.list_has_any('modes', ['AD', 'XD', 'YL']) }}) as allows_dominant,
-        bool_or({{ orphanlake.list_contains('modes', "'AR'") }}) as allows_recessive,
+        bool_or(array_contains(modes, 'AR')) as allows_recessive,
         bool_or({{ orphanlake.list_has_any('modes', ['XL', 'XR']) }}) as allows_x_linked,
         {{ orphanlake.ordered_string_agg(orphanlake.list_to_string('modes', "'/'"), "','",
                                          orphanlake.list_to_string('modes', "'/'"), distinct=true) }}
