@@ -62,6 +62,7 @@ def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = 
         (home / ".dagster" / "dagster.yaml").touch()
     else:
         home, keep = reuse, True
+    twin = home.parent / "lake-full"
     batch = max(1, n // 100)
     row: dict = {"patients": n, "batch_patients": batch, "variants_per_patient": variants,
                  "load_before": os.getloadavg()[0]}
@@ -76,7 +77,6 @@ def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = 
         # the same new batch in a copy of the lake: there `refresh --full` rebuilds
         # everything (ranker retrained, online store rewritten where values changed) from the
         # same data the plain refresh sees, side by side
-        twin = home.parent / "lake-full"
         shutil.rmtree(twin, ignore_errors=True)
         shutil.copytree(home, twin, symlinks=True)
         for lake in (home, twin):
@@ -84,7 +84,6 @@ def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = 
                  "--background-variants", str(variants), "--no-screening", "--no-trials")
         row["new_batch_s"], incr = _cli(home, "refresh", "--json")
         row["full_s"], full = _cli(twin, "refresh", "--full", "--json")
-        shutil.rmtree(twin, ignore_errors=True)
         row["nothing_new_s"], _ = _cli(home, "refresh", "--json")
         row["steps"] = {"build": _steps(first), "new_batch": _steps(incr), "full": _steps(full)}
         row["new_batch_notes"] = (incr or {}).get("run", {}).get("notes", [])
@@ -93,6 +92,7 @@ def run_size(n: int, variants: int, seed: int, keep: bool, reuse: Path | None = 
         if "build_s" in row:
             row["batch_vs_build"] = round(row["new_batch_s"] / row["build_s"], 3)
     finally:
+        shutil.rmtree(twin, ignore_errors=True)      # a copy: never kept
         if not keep:
             shutil.rmtree(home.parent, ignore_errors=True)
         else:

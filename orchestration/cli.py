@@ -119,12 +119,12 @@ def run_refresh(paths: LakePaths | None = None, progress=None, full: bool = Fals
             progress.total = _steps(job, first)
         ok = run(first)
         state = refresh_plan.current_state(paths)
-        previous = None if full else refresh_plan.read_state(paths)
-        plan = refresh_plan.plan_rebuild(previous, state,
-                                         failing_steps(paths).get_column("step").to_list(),
-                                         refresh_plan.catalog_is_current(paths))
         if full:
-            plan.reason = "asked for (--full)"
+            plan = refresh_plan.Plan(True, "asked for (--full)")
+        else:
+            plan = refresh_plan.plan_rebuild(refresh_plan.read_state(paths), state,
+                                             failing_steps(paths).get_column("step").to_list(),
+                                             refresh_plan.catalog_is_current(paths))
         say(plan.describe())
         second = rebuild_keys(graph, plan) - first
         if second:
